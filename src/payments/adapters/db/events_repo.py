@@ -1,0 +1,138 @@
+"""The Stripe event ledger: one row per event id, written before processing (dj-stripe's model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.adapters.db.dialect import insert_ignoring_conflict
+from payments.adapters.db.tables import stripe_events
+
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"  # unknown type, wrong livemode, nothing of ours: recorded, no effect
+    DEFERRED = "deferred"  # about a payment we cannot place yet; applied when it is linked
+    FAILED = "failed"  # the handler raised; Stripe retries, `payments events replay` can too
+
+
+# Statuses after which a delivery is answered as a duplicate without processing again.
+SETTLED = frozenset({EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.DEFERRED})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    type: str
+    status: EventStatus
+    payload: str
+    attempts: int
+
+
+async def record(
+    conn: AsyncConnection, *, event_id: str, type_: str, livemode: bool, api_version: str | None,
+    created: int, payload: str, now: datetime,
+) -> bool:
+    """Store the raw event if it is new; True when this call inserted it."""
+    stmt = insert_ignoring_conflict(
+        conn,
+        stripe_events,
+        {
+            "id": event_id, "type": type_, "livemode": livemode, "api_version": api_version,
+            "stripe_created": created, "payload": payload, "status": EventStatus.RECEIVED.value,
+            "attempts": 0, "received_at": now,
+        },
+    )
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def status_of(conn: AsyncConnection, event_id: str, *, for_update: bool = False) -> EventStatus | None:
+    stmt = select(stripe_events.c.status).where(stripe_events.c.id == event_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    value = await conn.scalar(stmt)
+    return EventStatus(value) if value is not None else None
+
+
+async def get(conn: AsyncConnection, event_id: str) -> StoredEvent | None:
+    row = (
+        await conn.execute(
+            select(
+                stripe_events.c.id, stripe_events.c.type, stripe_events.c.status, stripe_events.c.payload,
+                stripe_events.c.attempts,
+            ).where(stripe_events.c.id == event_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return StoredEvent(id=row.id, type=row.type, status=EventStatus(row.status), payload=row.payload,
+                       attempts=row.attempts)
+
+
+async def mark(
+    conn: AsyncConnection, event_id: str, status: EventStatus, now: datetime, *,
+    payment_id: str | None = None, ref: str | None = None,
+) -> None:
+    await conn.execute(
+        update(stripe_events)
+        .where(stripe_events.c.id == event_id)
+        .values(status=status.value, processed_at=now, payment_id=payment_id, ref=ref, last_error=None,
+                attempts=stripe_events.c.attempts + 1)
+    )
+
+
+async def mark_failed(conn: AsyncConnection, event_id: str, error: str) -> None:
+    await conn.execute(
+        update(stripe_events)
+        .where(stripe_events.c.id == event_id, stripe_events.c.status.notin_([s.value for s in SETTLED]))
+        .values(status=EventStatus.FAILED.value, last_error=error[:1000], attempts=stripe_events.c.attempts + 1)
+    )
+
+
+async def deferred_for(conn: AsyncConnection, refs: list[str]) -> list[StoredEvent]:
+    rows = (
+        await conn.execute(
+            select(
+                stripe_events.c.id, stripe_events.c.type, stripe_events.c.status, stripe_events.c.payload,
+                stripe_events.c.attempts,
+            )
+            .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.ref.in_(refs))
+            .order_by(stripe_events.c.stripe_created, stripe_events.c.id)
+            .with_for_update()
+        )
+    ).all()
+    return [StoredEvent(id=r.id, type=r.type, status=EventStatus(r.status), payload=r.payload,
+                        attempts=r.attempts) for r in rows]
+
+
+async def deferred_refs(conn: AsyncConnection, limit: int = 500) -> list[str]:
+    rows = await conn.execute(
+        select(stripe_events.c.ref)
+        .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.ref.is_not(None))
+        .distinct()
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+async def failed_ids(conn: AsyncConnection, limit: int = 100) -> list[str]:
+    rows = await conn.execute(
+        select(stripe_events.c.id).where(stripe_events.c.status == EventStatus.FAILED.value).limit(limit)
+    )
+    return [r[0] for r in rows]
+
+
+async def prune(conn: AsyncConnection, older_than: datetime) -> int:
+    """Drop settled events past retention; failed and deferred ones stay for an operator."""
+    result = await conn.execute(
+        delete(stripe_events).where(
+            stripe_events.c.received_at < older_than,
+            stripe_events.c.status.in_([EventStatus.PROCESSED.value, EventStatus.IGNORED.value]),
+        )
+    )
+    return int(result.rowcount or 0)

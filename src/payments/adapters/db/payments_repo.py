@@ -1,0 +1,147 @@
+"""Reading and writing payment rows with Core statements (the webhook hot path runs through here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.adapters.db.tables import payments
+from payments.domain.payment import PaymentSnapshot
+from payments.domain.payment_state import PaymentFacts, PaymentStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    id: str
+    order_id: str
+    user_id: str
+    amount: int
+    currency: str
+    mode: str
+    status: str
+    amount_refunded: int
+    description: str | None
+    customer_email: str | None
+    referrer_id: str | None
+    success_url: str | None
+    cancel_url: str | None
+    terms_hash: str
+    idempotency_key: str | None
+    checkout_url: str | None
+    client_secret: str | None
+    stripe_checkout_session_id: str | None
+    stripe_payment_intent_id: str | None
+    stripe_charge_id: str | None
+    facts: dict[str, Any]
+    last_error: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> PaymentRecord:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+    def snapshot(self) -> PaymentSnapshot:
+        return PaymentSnapshot(
+            payment_id=self.id,
+            order_id=self.order_id,
+            user_id=self.user_id,
+            amount=self.amount,
+            currency=self.currency,
+            referrer_id=self.referrer_id,
+            customer_email=self.customer_email,
+            status=PaymentStatus(self.status),
+            facts=PaymentFacts.from_json(self.facts),
+        )
+
+
+async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(payments).values(**values))
+
+
+async def _one(conn: AsyncConnection, where: Any, *, for_update: bool = False) -> PaymentRecord | None:
+    stmt = select(payments).where(where)
+    if for_update:
+        # A no-op on SQLite, where the BEGIN IMMEDIATE transaction already holds the write lock.
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    return PaymentRecord.from_row(row) if row else None
+
+
+async def get(conn: AsyncConnection, payment_id: str, *, for_update: bool = False) -> PaymentRecord | None:
+    return await _one(conn, payments.c.id == payment_id, for_update=for_update)
+
+
+async def get_by_order(conn: AsyncConnection, order_id: str) -> PaymentRecord | None:
+    return await _one(conn, payments.c.order_id == order_id)
+
+
+async def get_by_idempotency_key(conn: AsyncConnection, key: str) -> PaymentRecord | None:
+    return await _one(conn, payments.c.idempotency_key == key)
+
+
+async def find_for_stripe_refs(
+    conn: AsyncConnection,
+    *,
+    payment_id: str | None = None,
+    session_id: str | None = None,
+    payment_intent_id: str | None = None,
+    charge_id: str | None = None,
+) -> PaymentRecord | None:
+    """The payment an event belongs to, by our own id first and then by any Stripe id, locked."""
+    clauses = []
+    if payment_id:
+        clauses.append(payments.c.id == payment_id)
+    if session_id:
+        clauses.append(payments.c.stripe_checkout_session_id == session_id)
+    if payment_intent_id:
+        clauses.append(payments.c.stripe_payment_intent_id == payment_intent_id)
+    if charge_id:
+        clauses.append(payments.c.stripe_charge_id == charge_id)
+    if not clauses:
+        return None
+    return await _one(conn, or_(*clauses), for_update=True)
+
+
+async def save_stripe_link(
+    conn: AsyncConnection, payment_id: str, now: datetime, **links: str | None
+) -> None:
+    values = {k: v for k, v in links.items() if v}
+    await conn.execute(
+        update(payments).where(payments.c.id == payment_id).values(updated_at=now, last_error=None, **values)
+    )
+
+
+async def save_error(conn: AsyncConnection, payment_id: str, now: datetime, error: str) -> None:
+    await conn.execute(
+        update(payments).where(payments.c.id == payment_id).values(updated_at=now, last_error=error[:500])
+    )
+
+
+async def save_state(
+    conn: AsyncConnection,
+    record: PaymentRecord,
+    *,
+    facts: PaymentFacts,
+    status: PaymentStatus,
+    amount_refunded: int,
+    now: datetime,
+    links: dict[str, str],
+) -> None:
+    await conn.execute(
+        update(payments)
+        .where(payments.c.id == record.id)
+        .values(
+            facts=facts.to_json(),
+            status=status.value,
+            amount_refunded=amount_refunded,
+            version=record.version + 1,
+            updated_at=now,
+            **links,
+        )
+    )

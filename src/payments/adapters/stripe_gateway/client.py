@@ -1,0 +1,223 @@
+"""Every call the service makes to Stripe, returning the project's own types (saleor's model).
+
+This package is the only place that imports ``stripe``. Each call carries an idempotency key derived from
+our own ids, so a retry after a crash never creates a second session, intent or refund.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import stripe
+
+from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.observability.metrics import STRIPE_CALLS, STRIPE_LATENCY
+from payments.observability.tracing import tracer
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    amount: int
+    currency: str
+    description: str
+    client_reference_id: str
+    customer_email: str | None
+    success_url: str
+    cancel_url: str
+    expires_at: int
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    id: str
+    url: str
+    payment_intent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntentRequest:
+    amount: int
+    currency: str
+    description: str
+    customer_email: str | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntent:
+    id: str
+    client_secret: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    id: str
+    amount: int
+    currency: str
+    status: str
+    payment_intent_id: str | None
+    charge_id: str | None
+    created: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    id: str
+    secret: str
+
+
+class StripeGateway:
+    def __init__(self, api_key: str, api_base: str | None = None, *, max_network_retries: int = 2) -> None:
+        addresses: dict[str, str] = {"api": api_base} if api_base else {}
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses=addresses,  # type: ignore[arg-type]
+            max_network_retries=max_network_retries,
+            http_client=stripe.HTTPXClient(),
+        )
+
+    async def create_checkout_session(self, req: CheckoutRequest, *, idempotency_key: str) -> CheckoutSession:
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": req.currency,
+                        "unit_amount": req.amount,
+                        "product_data": {"name": req.description},
+                    },
+                }
+            ],
+            "client_reference_id": req.client_reference_id,
+            "metadata": req.metadata,
+            "payment_intent_data": {"metadata": req.metadata, "description": req.description},
+            "success_url": req.success_url,
+            "cancel_url": req.cancel_url,
+            "expires_at": req.expires_at,
+        }
+        if req.customer_email:
+            params["customer_email"] = req.customer_email
+        session = await self._call(
+            "checkout.sessions.create",
+            lambda: self._client.v1.checkout.sessions.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return CheckoutSession(id=session.id, url=session.url or "", payment_intent_id=_id_of(session.payment_intent))
+
+    async def create_payment_intent(self, req: PaymentIntentRequest, *, idempotency_key: str) -> PaymentIntent:
+        params: dict[str, Any] = {
+            "amount": req.amount,
+            "currency": req.currency,
+            "description": req.description,
+            "metadata": req.metadata,
+            "automatic_payment_methods": {"enabled": True},
+        }
+        if req.customer_email:
+            params["receipt_email"] = req.customer_email
+        intent = await self._call(
+            "payment_intents.create",
+            lambda: self._client.v1.payment_intents.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return PaymentIntent(id=intent.id, client_secret=intent.client_secret or "", status=intent.status)
+
+    async def create_refund(
+        self, *, payment_intent_id: str, amount: int, reason: str | None, metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund:
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata}
+        if reason:
+            params["reason"] = reason
+        refund = await self._call(
+            "refunds.create",
+            lambda: self._client.v1.refunds.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return Refund(
+            id=refund.id,
+            amount=refund.amount,
+            currency=refund.currency,
+            status=refund.status or "pending",
+            payment_intent_id=_id_of(refund.payment_intent),
+            charge_id=_id_of(refund.charge),
+            created=refund.created,
+        )
+
+    async def iter_events(self, *, created_gte: int, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """Every event created since ``created_gte``, oldest first, as the plain dicts webhooks carry."""
+        collected: list[dict[str, Any]] = []
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {"created": {"gte": created_gte}, "limit": page_size}
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = await self._call(
+                "events.list",
+                lambda p=params: self._client.v1.events.list_async(params=p),
+            )
+            batch = [event.to_dict(recursive=True) for event in page.data]
+            collected.extend(batch)
+            if not page.has_more or not batch:
+                break
+            starting_after = batch[-1]["id"]
+        # The Events API lists newest first; process in the order things happened.
+        for event in sorted(collected, key=lambda e: (e["created"], e["id"])):
+            yield event
+
+    async def register_webhook_endpoint(self, url: str) -> WebhookEndpoint:
+        endpoint = await self._call(
+            "webhook_endpoints.create",
+            lambda: self._client.v1.webhook_endpoints.create_async(
+                params={"url": url, "enabled_events": ["*"]}  # type: ignore[list-item]
+            ),
+        )
+        return WebhookEndpoint(id=endpoint.id, secret=endpoint.secret or "")
+
+    async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        started = time.perf_counter()
+        with tracer.start_as_current_span(f"stripe.{operation}"):
+            try:
+                result = await call()
+            except stripe.StripeError as exc:
+                STRIPE_CALLS.labels(operation, "error").inc()
+                raise _translate(exc) from None
+            finally:
+                STRIPE_LATENCY.labels(operation).observe(time.perf_counter() - started)
+        STRIPE_CALLS.labels(operation, "ok").inc()
+        return result
+
+
+def _id_of(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return str(getattr(value, "id", "")) or None
+
+
+def _translate(exc: stripe.StripeError) -> GatewayError:
+    message = exc.user_message or "Stripe refused the request"
+    code = exc.code
+    if isinstance(exc, stripe.CardError):
+        return GatewayError(GatewayErrorKind.CARD, message, code=code)
+    if isinstance(exc, stripe.IdempotencyError):
+        return GatewayError(GatewayErrorKind.IDEMPOTENCY, message, code=code)
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return GatewayError(GatewayErrorKind.AUTH, "Stripe rejected our API key", code=code)
+    if isinstance(exc, stripe.InvalidRequestError):
+        return GatewayError(GatewayErrorKind.INVALID, message, code=code)
+    return GatewayError(GatewayErrorKind.UNAVAILABLE, "Stripe is unavailable", code=code)

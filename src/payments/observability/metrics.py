@@ -1,0 +1,13 @@
+"""Prometheus metrics; names follow ``payments_<thing>_<unit>``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter("payments_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("payments_http_request_seconds", "HTTP request latency", ["method", "route"])
+STRIPE_CALLS = Counter("payments_stripe_calls_total", "Calls to Stripe", ["operation", "outcome"])
+STRIPE_LATENCY = Histogram("payments_stripe_call_seconds", "Stripe call latency", ["operation"])
+WEBHOOK_EVENTS = Counter("payments_webhook_events_total", "Webhook events by outcome", ["type", "outcome"])
+OUTBOX_DELIVERIES = Counter("payments_outbox_deliveries_total", "Outbox deliveries to Orders", ["outcome"])
+GRPC_REQUESTS = Counter("payments_grpc_requests_total", "gRPC requests", ["method", "code"])
