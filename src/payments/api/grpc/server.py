@@ -1,0 +1,140 @@
+"""gRPC ``payments.v1.Payments``: the same fields and rules as the HTTP API, the same services behind."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from pydantic import ValidationError
+
+from payments.adapters.db.payments_repo import PaymentRecord
+from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
+from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
+from payments.api.schemas import CreatePaymentBody, RefundBody
+from payments.bootstrap import Container
+from payments.checkout.service import CheckoutMode, CreatePayment
+from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.observability.metrics import GRPC_REQUESTS
+from payments.refunds.service import RefundPayment
+
+T = TypeVar("T")
+
+_CODES: dict[type[ServiceError], grpc.StatusCode] = {
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Conflict: grpc.StatusCode.ALREADY_EXISTS,
+    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    UpstreamError: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def payment_message(p: PaymentRecord) -> pb.Payment:
+    return pb.Payment(
+        id=p.id, order_id=p.order_id, user_id=p.user_id, amount=p.amount, currency=p.currency, mode=p.mode,
+        status=p.status, amount_refunded=p.amount_refunded, checkout_url=p.checkout_url,
+        client_secret=p.client_secret, stripe_checkout_session_id=p.stripe_checkout_session_id,
+        stripe_payment_intent_id=p.stripe_payment_intent_id, referrer_id=p.referrer_id,
+        created_at=p.created_at.isoformat(), updated_at=p.updated_at.isoformat(),
+    )
+
+
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+class PaymentsServicer(pb_grpc.PaymentsServicer):
+    def __init__(self, container: Container) -> None:
+        self._c = container
+
+    async def _guard(self, name: str, context: grpc.aio.ServicerContext[Any, Any],
+                     call: Callable[[], Awaitable[T]]) -> T:
+        token = self._c.settings.api_token
+        if token is not None:
+            sent = dict(context.invocation_metadata() or ()).get("authorization", "")
+            if not hmac.compare_digest(str(sent).encode(), f"Bearer {token.get_secret_value()}".encode()):
+                GRPC_REQUESTS.labels(name, "UNAUTHENTICATED").inc()
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid service token is required")
+        try:
+            result = await call()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            GRPC_REQUESTS.labels(name, "INVALID_ARGUMENT").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {first['msg']}")
+        except ServiceError as exc:
+            code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), grpc.StatusCode.UNKNOWN)
+            GRPC_REQUESTS.labels(name, code.name).inc()
+            await context.abort(code, f"{exc.code}: {exc.message}")
+        GRPC_REQUESTS.labels(name, "OK").inc()
+        return result
+
+    async def CreatePayment(  # noqa: N802 - gRPC's method names
+        self, request: pb.CreatePaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.CreatePaymentResponse:
+        async def call() -> pb.CreatePaymentResponse:
+            body = CreatePaymentBody(
+                order_id=request.order_id, user_id=request.user_id, amount=request.amount,
+                currency=request.currency, customer_email=_optional(request, "customer_email"),
+                referrer_id=_optional(request, "referrer_id"), mode=_optional(request, "mode") or "checkout",
+                success_url=_optional(request, "success_url"), cancel_url=_optional(request, "cancel_url"),
+                description=_optional(request, "description"),
+            )
+            result = await self._c.payments.create_payment(
+                CreatePayment(
+                    order_id=body.order_id, user_id=body.user_id, amount=body.amount, currency=body.currency,
+                    customer_email=body.customer_email, referrer_id=body.referrer_id,
+                    mode=CheckoutMode(body.mode), success_url=body.success_url, cancel_url=body.cancel_url,
+                    description=body.description, idempotency_key=_optional(request, "idempotency_key"),
+                )
+            )
+            return pb.CreatePaymentResponse(payment=payment_message(result.payment), created=result.created)
+
+        return await self._guard("CreatePayment", context, call)
+
+    async def GetPayment(  # noqa: N802
+        self, request: pb.GetPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Payment:
+        async def call() -> pb.Payment:
+            key = request.WhichOneof("key")
+            if key == "id":
+                return payment_message(await self._c.payments.get_payment(request.id))
+            if key == "order_id":
+                return payment_message(await self._c.payments.get_payment_for_order(request.order_id))
+            raise InvalidRequest("id or order_id is required", field="key")
+
+        return await self._guard("GetPayment", context, call)
+
+    async def RefundPayment(  # noqa: N802
+        self, request: pb.RefundPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Refund:
+        async def call() -> pb.Refund:
+            body = RefundBody(amount=_optional(request, "amount"), reason=_optional(request, "reason"))
+            refund, _ = await self._c.refunds.refund(
+                RefundPayment(payment_id=request.payment_id, amount=body.amount, reason=body.reason,
+                              idempotency_key=_optional(request, "idempotency_key"))
+            )
+            return pb.Refund(id=refund.id, payment_id=refund.payment_id, amount=refund.amount,
+                             currency=refund.currency, status=refund.status,
+                             stripe_refund_id=refund.stripe_refund_id)
+
+        return await self._guard("RefundPayment", context, call)
+
+    async def GetReferralReport(  # noqa: N802
+        self, request: pb.GetReferralReportRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ReferralReport:
+        from payments.api.grpc.referral_report import get_referral_report
+
+        return await self._guard("GetReferralReport", context, lambda: get_referral_report(self._c, request))
+
+
+async def start_grpc_server(container: Container, address: str) -> grpc.aio.Server:
+    # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    pb_grpc.add_PaymentsServicer_to_server(PaymentsServicer(container), server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise RuntimeError(f"cannot bind gRPC on {address}")
+    await server.start()
+    return server

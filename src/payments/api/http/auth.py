@@ -1,0 +1,56 @@
+"""Bearer tokens: the service/admin token for ``/v1`` calls; a referrer's JWT for its own report."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from payments.bootstrap import Container
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    admin: bool
+    referrer_id: str | None = None
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _is_service_token(c: Container, token: str | None) -> bool:
+    expected = c.settings.api_token
+    if expected is None:
+        return not c.settings.is_prod  # dev without a token: open (a warning is logged at start-up)
+    return token is not None and hmac.compare_digest(token.encode(), expected.get_secret_value().encode())
+
+
+def require_service(request: Request) -> None:
+    if not _is_service_token(container(request), _bearer(request)):
+        raise HTTPException(401, "a valid service token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+def service_or_referrer(request: Request) -> Caller:
+    """The admin/service token sees everything; a referrer's token only what is its own."""
+    c = container(request)
+    token = _bearer(request)
+    if c.settings.api_token is not None and token is not None and _is_service_token(c, token):
+        return Caller(admin=True)
+    if token is not None and c.settings.jwt_secret is not None:
+        from payments.referrals.access import InvalidReferrerToken, referrer_from_token
+
+        try:
+            return Caller(admin=False, referrer_id=referrer_from_token(token, c.settings.jwt_secret.get_secret_value()))
+        except InvalidReferrerToken:
+            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
+    if _is_service_token(c, token):
+        return Caller(admin=True)
+    raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})

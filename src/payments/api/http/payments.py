@@ -1,0 +1,69 @@
+"""Payments, refunds and order history: translate, call the service, nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from payments.adapters.db import diffs_repo
+from payments.api.http.auth import container, require_service
+from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
+from payments.checkout.service import CheckoutMode, CreatePayment
+from payments.errors import NotFound
+from payments.refunds.service import RefundPayment
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_service)])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+@router.post("/payments", status_code=201, response_model=PaymentOut)
+async def create_payment(
+    body: CreatePaymentBody, request: Request, response: Response, idempotency_key: IdempotencyKey = None
+) -> PaymentOut:
+    result = await container(request).payments.create_payment(
+        CreatePayment(
+            order_id=body.order_id, user_id=body.user_id, amount=body.amount, currency=body.currency,
+            customer_email=body.customer_email, referrer_id=body.referrer_id, mode=CheckoutMode(body.mode),
+            success_url=body.success_url, cancel_url=body.cancel_url, description=body.description,
+            idempotency_key=idempotency_key,
+        )
+    )
+    if not result.created:
+        response.status_code = 200
+    return PaymentOut.of(result.payment)
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentOut)
+async def get_payment(payment_id: str, request: Request) -> PaymentOut:
+    return PaymentOut.of(await container(request).payments.get_payment(payment_id))
+
+
+@router.get("/payments", response_model=PaymentOut)
+async def find_payment(request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]) -> PaymentOut:
+    return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
+
+
+@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+async def refund_payment(
+    payment_id: str, request: Request, response: Response, body: RefundBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> RefundOut:
+    body = body or RefundBody()
+    refund, created = await container(request).refunds.refund(
+        RefundPayment(payment_id=payment_id, amount=body.amount, reason=body.reason,
+                      idempotency_key=idempotency_key)
+    )
+    if not created:
+        response.status_code = 200
+    return RefundOut.of(refund)
+
+
+@router.get("/orders/{order_id}/history", response_model=list[HistoryEntry])
+async def order_history(order_id: str, request: Request) -> list[HistoryEntry]:
+    async with container(request).engine.connect() as conn:
+        rows = await diffs_repo.history(conn, order_id)
+    if not rows:
+        await container(request).payments.get_payment_for_order(order_id)  # 404 for an unknown order
+        raise NotFound(f"no history for order {order_id}")
+    return [HistoryEntry(**row) for row in rows]

@@ -1,0 +1,93 @@
+"""Request and response bodies of the HTTP API (the contract's fields)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from payments.adapters.db.payments_repo import PaymentRecord
+from payments.adapters.db.refunds_repo import RefundRecord
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                      pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]
+
+
+class CreatePaymentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: Id
+    user_id: Id
+    amount: Annotated[int, Field(strict=True, gt=0)]
+    currency: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=3)]
+    customer_email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    referrer_id: Id | None = None
+    mode: Literal["checkout", "payment_intent"] = "checkout"
+    success_url: Url | None = None
+    cancel_url: Url | None = None
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+
+
+class RefundBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[int, Field(strict=True, gt=0)] | None = None
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+
+
+class PaymentOut(BaseModel):
+    id: str
+    order_id: str
+    user_id: str
+    amount: int
+    currency: str
+    mode: str
+    status: str
+    amount_refunded: int
+    checkout_url: str | None = None
+    client_secret: str | None = None
+    stripe_checkout_session_id: str | None
+    stripe_payment_intent_id: str | None
+    referrer_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, p: PaymentRecord) -> PaymentOut:
+        return cls(
+            id=p.id, order_id=p.order_id, user_id=p.user_id, amount=p.amount, currency=p.currency, mode=p.mode,
+            status=p.status, amount_refunded=p.amount_refunded, checkout_url=p.checkout_url,
+            client_secret=p.client_secret, stripe_checkout_session_id=p.stripe_checkout_session_id,
+            stripe_payment_intent_id=p.stripe_payment_intent_id, referrer_id=p.referrer_id,
+            created_at=p.created_at, updated_at=p.updated_at,
+        )
+
+
+class RefundOut(BaseModel):
+    id: str
+    payment_id: str
+    amount: int
+    currency: str
+    status: str
+    reason: str | None
+    source: str
+    stripe_refund_id: str | None
+
+    @classmethod
+    def of(cls, r: RefundRecord) -> RefundOut:
+        return cls(id=r.id, payment_id=r.payment_id, amount=r.amount, currency=r.currency, status=r.status,
+                   reason=r.reason, source=r.source, stripe_refund_id=r.stripe_refund_id)
+
+
+class HistoryEntry(BaseModel):
+    seq: int
+    from_state: str
+    to_state: str
+    amount_paid: int
+    amount_refunded: int
+    currency: str
+    cause_event_id: str
+    cause_event_type: str
+    at: datetime

@@ -1,0 +1,87 @@
+"""The one place that decides which adapter serves which port (cosmicpython's bootstrap)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.db.engine import create_engine
+from payments.adapters.orders import orders_client_from_url
+from payments.adapters.orders.port import OrdersClient
+from payments.adapters.redis_locks import RedisEventLocks
+from payments.adapters.stripe_gateway.client import StripeGateway
+from payments.checkout.service import PaymentService
+from payments.config import EMULATOR_API_KEY, Settings
+from payments.referrals.service import CommissionService
+from payments.refunds.service import RefundService
+from payments.webhooks.idempotency import WebhookIdempotencyService
+from payments.webhooks.orchestrator import PaymentOrchestrator
+from payments.webhooks.processor import WebhookConfig, WebhookProcessor
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    gateway: StripeGateway
+    redis: RedisEventLocks | None
+    payments: PaymentService
+    refunds: RefundService
+    commissions: CommissionService
+    orchestrator: PaymentOrchestrator
+    idempotency: WebhookIdempotencyService
+    webhooks: WebhookProcessor
+    orders: OrdersClient | None
+    clock: Callable[[], datetime]
+    # Mutable so the dev runner can add the secret the emulator hands out at start-up.
+    webhook_secrets: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.close()
+        if self.orders is not None:
+            await self.orders.close()
+        await self.engine.dispose()
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+          engine: AsyncEngine | None = None) -> Container:
+    engine = engine or create_engine(settings.database_url)
+    api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
+    api_base = settings.stripe_api_base
+    if api_base is None and not settings.is_prod:
+        api_base = f"http://127.0.0.1:{settings.emulator_port}"
+    gateway = StripeGateway(api_key, api_base)
+    redis = RedisEventLocks(settings.redis_url) if settings.redis_url else None
+    commissions = CommissionService(settings)
+    orchestrator = PaymentOrchestrator(commissions)
+    idempotency = WebhookIdempotencyService(engine, redis, clock)
+    secrets = settings.webhook_secret_values()
+    webhooks = WebhookProcessor(
+        engine, idempotency, orchestrator,
+        WebhookConfig(secrets=lambda: secrets, tolerance_seconds=settings.webhook_tolerance_seconds,
+                      livemode=api_key.startswith("sk_live_")),
+        clock,
+    )
+    return Container(
+        settings=settings,
+        engine=engine,
+        gateway=gateway,
+        redis=redis,
+        payments=PaymentService(engine, gateway, settings, clock),
+        refunds=RefundService(engine, gateway, orchestrator, clock),
+        commissions=commissions,
+        orchestrator=orchestrator,
+        idempotency=idempotency,
+        webhooks=webhooks,
+        orders=orders_client_from_url(settings.orders_url),
+        clock=clock,
+        webhook_secrets=secrets,
+    )

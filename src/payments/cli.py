@@ -1,0 +1,118 @@
+"""The ``payments`` command (see the contract's command table)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from payments.config import ConfigError, Settings
+from payments.observability.logging import configure_logging
+
+T = TypeVar("T")
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 6h or 3d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payments", description="Payments service")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="HTTP + gRPC + outbox relay + housekeeping")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+
+    emulator = sub.add_parser("emulator", help="the Stripe emulator alone")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=12111)
+    emulator.add_argument("--webhook")
+    emulator.add_argument("--webhook-secret")
+    emulator.add_argument("--state-file")
+
+    sub.add_parser("demo", help="the whole flow offline, end to end")
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="Alembic migrations to head")
+
+    events = sub.add_parser("events", help="Stripe events").add_subparsers(dest="events_command", required=True)
+    sync = events.add_parser("sync", help="process events missed by webhooks")
+    sync.add_argument("--since", type=parse_duration, required=True)
+    replay = events.add_parser("replay", help="process a stored event again")
+    replay.add_argument("event_id")
+
+    outbox = sub.add_parser("outbox", help="what we owe Orders").add_subparsers(dest="outbox_command", required=True)
+    outbox.add_parser("list")
+    retry = outbox.add_parser("retry")
+    retry.add_argument("message_id", nargs="?")
+    relay = outbox.add_parser("relay", help="run the relay alone")
+    relay.add_argument("--once", action="store_true")
+
+    commissions = sub.add_parser("commissions").add_subparsers(dest="commissions_command", required=True)
+    commissions.add_parser("release", help="approve commissions whose hold period has passed")
+
+    audit = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="recompute the referral audit hash chain")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+        configure_logging(settings.log_level)
+        return _dispatch(args, settings)
+    except ConfigError as exc:
+        sys.stderr.write(f"payments: {exc}\n")
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from payments import commands, runner
+
+    if args.command == "serve":
+        if args.worker:
+            return runner.serve_worker(settings)
+        return runner.serve(settings, workers=max(1, args.workers))
+    if args.command == "emulator":
+        from payments.emulator.server import serve as serve_emulator
+
+        serve_emulator(host=args.host, port=args.port, webhook_url=args.webhook,
+                       webhook_secret=args.webhook_secret, state_file=args.state_file)
+        return 0
+    if args.command == "demo":
+        from payments.demo import run_demo
+
+        return run_demo()
+    if args.command == "db":
+        from payments.migrations_runner import upgrade_to_head
+
+        upgrade_to_head(settings.database_url)
+        sys.stdout.write("database at head\n")
+        return 0
+    handlers: dict[tuple[str, str], Callable[[], Awaitable[int]]] = {
+        ("events", "sync"): lambda: commands.events_sync(settings, args.since),
+        ("events", "replay"): lambda: commands.events_replay(settings, args.event_id),
+        ("outbox", "list"): lambda: commands.outbox_list(settings),
+        ("outbox", "retry"): lambda: commands.outbox_retry(settings, args.message_id),
+        ("outbox", "relay"): lambda: commands.outbox_relay(settings, once=args.once),
+        ("commissions", "release"): lambda: commands.commissions_release(settings),
+        ("audit", "verify"): lambda: commands.audit_verify(settings),
+    }
+    sub = getattr(args, f"{args.command}_command")
+    return asyncio.run(handlers[(args.command, sub)]())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The operator commands behind ``payments events|outbox|commissions|audit``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from tqdm import tqdm
+
+from payments import bootstrap
+from payments.config import Settings
+from payments.errors import NotFound
+from payments.outbox import queries
+from payments.outbox.relay import OutboxRelay
+
+
+@asynccontextmanager
+async def _container(settings: Settings) -> AsyncIterator[bootstrap.Container]:
+    container = bootstrap.build(settings)
+    try:
+        yield container
+    finally:
+        await container.close()
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+async def events_sync(settings: Settings, since: timedelta) -> int:
+    """Missed webhooks: fetch from the Events API and run each through the same exactly-once path."""
+    async with _container(settings) as c:
+        created_gte = int((c.clock() - since).timestamp())
+        events = [event async for event in c.gateway.iter_events(created_gte=created_gte)]
+        processed = duplicates = 0
+        for event in tqdm(events, desc="events", unit="evt", file=sys.stderr, disable=not events):
+            handled = await c.webhooks.process(event, json.dumps(event, separators=(",", ":")))
+            if handled.duplicate:
+                duplicates += 1
+            else:
+                processed += 1
+        _out(f"{len(events)} events fetched: {processed} processed, {duplicates} already processed")
+    return 0
+
+
+async def events_replay(settings: Settings, event_id: str) -> int:
+    async with _container(settings) as c:
+        try:
+            handled = await c.webhooks.replay(event_id)
+        except NotFound as exc:
+            _out(str(exc))
+            return 1
+        _out(f"{event_id}: {handled.status.value}")
+    return 0
+
+
+async def outbox_list(settings: Settings) -> int:
+    async with _container(settings) as c:
+        pending = await queries.list_pending(c.engine)
+    for m in pending:
+        _out(f"{m.id}  order={m.order_id} seq={m.seq} {m.from_state}->{m.to_state} "
+             f"attempts={m.attempts} next={m.next_attempt_at.isoformat()} {m.last_error or ''}".rstrip())
+    _out(f"{len(pending)} undelivered")
+    return 0
+
+
+async def outbox_retry(settings: Settings, message_id: str | None) -> int:
+    async with _container(settings) as c:
+        changed = await queries.retry_now(c.engine, message_id)
+    _out(f"{changed} message(s) due now")
+    return 0 if changed or message_id is None else 1
+
+
+async def outbox_relay(settings: Settings, *, once: bool) -> int:
+    async with _container(settings) as c:
+        if c.orders is None:
+            _out("PAYMENTS_ORDERS_URL is unset: nothing to deliver to")
+            return 2
+        relay = OutboxRelay(c.engine, c.orders)
+        if once:
+            _out(f"{await relay.run_once()} delivered")
+            return 0
+        await relay.run_forever(settings.outbox_poll_seconds, asyncio.Event())
+    return 0
+
+
+async def commissions_release(settings: Settings) -> int:
+    async with _container(settings) as c, c.engine.begin() as conn:
+        released = await c.commissions.release_due(conn, c.clock())
+    _out(f"{released} commission(s) approved")
+    return 0
+
+
+async def audit_verify(settings: Settings) -> int:
+    async with _container(settings) as c, c.engine.connect() as conn:
+        result = await c.commissions.verify_audit_chain(conn)
+    if result.ok:
+        _out(f"audit chain intact: {result.count} entries")
+        return 0
+    _out(f"audit chain broken at entry {result.first_bad_entry_id}: {result.reason}")
+    return 1

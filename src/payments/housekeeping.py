@@ -1,0 +1,41 @@
+"""Background duties of ``payments serve``: each is idempotent and safe on several replicas at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+
+from payments.adapters.db import events_repo
+from payments.bootstrap import Container
+
+log = structlog.get_logger(__name__)
+
+
+async def run_once(c: Container) -> dict[str, int]:
+    now = c.clock()
+    done: dict[str, int] = {}
+    async with c.engine.begin() as conn:
+        done["commissions_released"] = await c.commissions.release_due(conn, now)
+    done["deferred_applied"] = await c.webhooks.sweep_deferred()
+    done["refunds_retried"] = await c.refunds.retry_requested()
+    async with c.engine.begin() as conn:
+        done["events_pruned"] = await events_repo.prune(
+            conn, now - timedelta(days=c.settings.event_retention_days)
+        )
+    return done
+
+
+async def run_forever(c: Container, stop: asyncio.Event, interval_seconds: float = 5.0) -> None:
+    while not stop.is_set():
+        try:
+            done = await run_once(c)
+            if any(done.values()):
+                log.info("housekeeping.done", **done)
+        except Exception as exc:  # a database blip must not end the loop; the next round retries
+            log.warning("housekeeping.failed", error=type(exc).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+        except TimeoutError:
+            pass

@@ -1,0 +1,137 @@
+"""Refunds through our API: partial and repeated, never more than was paid, never twice at Stripe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.db import payments_repo, refunds_repo
+from payments.adapters.db.refunds_repo import REQUESTED, RefundRecord
+from payments.adapters.stripe_gateway.client import StripeGateway
+from payments.adapters.stripe_gateway.errors import GatewayError
+from payments.domain.payment_state import PaymentFacts, RefundFact, RefundStatus, refundable_amount
+from payments.domain.state_diff import Cause
+from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError
+from payments.observability.tracing import tracer
+from payments.webhooks.orchestrator import PaymentOrchestrator
+from payments.webhooks.stripe_events import EventFacts, RefundSeen
+
+log = structlog.get_logger(__name__)
+
+ALLOWED_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPayment:
+    payment_id: str
+    amount: int | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+class RefundService:
+    def __init__(
+        self, engine: AsyncEngine, gateway: StripeGateway, orchestrator: PaymentOrchestrator,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._engine = engine
+        self._gateway = gateway
+        self._orchestrator = orchestrator
+        self._clock = clock
+
+    async def refund(self, cmd: RefundPayment) -> tuple[RefundRecord, bool]:
+        """The refund and whether this call created it (False: an idempotent replay)."""
+        with tracer.start_as_current_span("refunds.refund"):
+            if cmd.reason is not None and cmd.reason not in ALLOWED_REASONS:
+                raise InvalidRequest(f"reason must be one of {sorted(ALLOWED_REASONS)}", field="reason")
+            if cmd.amount is not None and (isinstance(cmd.amount, bool) or cmd.amount <= 0):
+                raise InvalidRequest("amount must be a positive integer of minor units", field="amount")
+            refund, created = await self._reserve(cmd)
+            if refund.status != REQUESTED:
+                return refund, created
+            return await self._send(refund), created
+
+    async def retry_requested(self, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Refunds whose Stripe call never answered: the same idempotency key makes the retry safe."""
+        async with self._engine.connect() as conn:
+            stuck = await refunds_repo.requested_before(conn, self._clock() - older_than)
+        for refund in stuck:
+            try:
+                await self._send(refund)
+            except UpstreamError:
+                log.warning("refund.retry_failed", refund_id=refund.id)
+        return len(stuck)
+
+    async def _reserve(self, cmd: RefundPayment) -> tuple[RefundRecord, bool]:
+        async with self._engine.begin() as conn:
+            payment = await payments_repo.get(conn, cmd.payment_id, for_update=True)
+            if payment is None:
+                raise NotFound(f"no payment {cmd.payment_id}")
+            if cmd.idempotency_key:
+                existing = await refunds_repo.by_idempotency_key(conn, payment.id, cmd.idempotency_key)
+                if existing is not None:
+                    if cmd.amount is not None and cmd.amount != existing.amount:
+                        raise Conflict("Idempotency-Key was used for a refund of another amount",
+                                       code="idempotency_conflict")
+                    return existing, False
+            facts = PaymentFacts.from_json(payment.facts)
+            if not facts.succeeded or not payment.stripe_payment_intent_id:
+                raise Conflict(f"payment {payment.id} is {payment.status}: nothing to refund",
+                               code="payment_not_refundable")
+            remaining = refundable_amount(facts, await refunds_repo.reserved_amount(conn, payment.id))
+            amount = remaining if cmd.amount is None else cmd.amount
+            if remaining <= 0:
+                raise Conflict("the payment is already fully refunded", code="already_refunded")
+            if amount > remaining:
+                raise Conflict(f"refund of {amount} exceeds the {remaining} that remains", code="over_refund")
+            refund = await refunds_repo.insert_requested(
+                conn, payment_id=payment.id, amount=amount, currency=payment.currency, reason=cmd.reason,
+                idempotency_key=cmd.idempotency_key, now=self._clock(),
+            )
+        log.info("refund.requested", refund_id=refund.id, payment_id=payment.id, amount=amount)
+        return refund, True
+
+    async def _send(self, refund: RefundRecord) -> RefundRecord:
+        async with self._engine.connect() as conn:
+            payment = await payments_repo.get(conn, refund.payment_id)
+        assert payment is not None and payment.stripe_payment_intent_id
+        try:
+            answer = await self._gateway.create_refund(
+                payment_intent_id=payment.stripe_payment_intent_id, amount=refund.amount, reason=refund.reason,
+                metadata={"refund_id": refund.id, "payment_id": payment.id, "order_id": payment.order_id},
+                idempotency_key=f"{refund.id}:refund",
+            )
+        except GatewayError as exc:
+            if not exc.retryable:
+                async with self._engine.begin() as conn:
+                    await refunds_repo.mark_failed(conn, refund.id, f"{exc.kind.value}: {exc.code or ''}",
+                                                   self._clock())
+            raise UpstreamError(f"Stripe refused the refund ({exc.kind.value})", code="stripe_" + exc.kind.value,
+                                retryable=exc.retryable) from None
+        seen = RefundSeen(
+            stripe_refund_id=answer.id, our_refund_id=refund.id, amount=answer.amount, currency=answer.currency,
+            status=_status(answer.status), reason=refund.reason,
+        )
+        found = EventFacts(
+            payment_intent_id=answer.payment_intent_id, charge_id=answer.charge_id, refunds=(seen,),
+            facts=PaymentFacts(refunds={answer.id: RefundFact(seen.amount, seen.status, answer.created)}),
+        )
+        async with self._engine.begin() as conn:
+            record = await payments_repo.get(conn, refund.payment_id, for_update=True)
+            assert record is not None
+            await self._orchestrator.apply(conn, record, found, Cause(refund.id, "api.refund.created"),
+                                           self._clock())
+            fresh = await refunds_repo.get(conn, refund.id)
+        assert fresh is not None
+        return fresh
+
+
+def _status(value: str) -> RefundStatus:
+    if value in ("failed", "canceled"):
+        return RefundStatus.FAILED
+    return RefundStatus.SUCCEEDED if value == "succeeded" else RefundStatus.PENDING
+

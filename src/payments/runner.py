@@ -1,0 +1,176 @@
+"""``payments serve``: HTTP, gRPC, the outbox relay and housekeeping in one process.
+
+With no configuration it also starts the Stripe emulator as a child process and registers its own
+webhook URL there. ``--workers N`` starts N such processes sharing the ports through SO_REUSEPORT;
+the relay and housekeeping are safe to run in each (SKIP LOCKED, idempotent steps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import structlog
+import uvicorn
+from pydantic import SecretStr
+
+from payments import bootstrap
+from payments.config import Settings
+from payments.outbox.relay import OutboxRelay
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class EmulatorProcess:
+    process: subprocess.Popen[str]
+    url: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_emulator(port: int, timeout: float = 15.0) -> EmulatorProcess:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments.emulator", "--port", str(port)],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    assert process.stdout is not None
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(process.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout):
+        process.kill()
+        raise RuntimeError("the Stripe emulator did not start in time")
+    line = process.stdout.readline().strip()
+    if not line.startswith("emulator listening on "):
+        process.kill()
+        raise RuntimeError(f"the Stripe emulator failed to start: {line!r}")
+    return EmulatorProcess(process, line.removeprefix("emulator listening on "))
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_process(settings: Settings, *, announce: bool) -> None:
+    from payments.api.grpc.server import start_grpc_server
+    from payments.api.http.app import create_app
+
+    container = bootstrap.build(settings)
+    if settings.database_url.startswith("sqlite"):
+        # The embedded default must work with nothing to run first; PostgreSQL uses `payments db upgrade`.
+        from payments.migrations_runner import upgrade_to_head
+
+        await asyncio.to_thread(upgrade_to_head, settings.database_url)
+    public = _public_url(settings)
+    if settings.api_token is None:
+        log.warning("auth.open", detail="PAYMENTS_API_TOKEN is unset: /v1 calls are not authenticated (dev only)")
+    app = create_app(container)
+    config = uvicorn.Config(app, loop="uvloop", http="httptools", log_config=None, access_log=False,
+                            lifespan="off", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    sock = _reuse_port_socket(settings.http_host, settings.http_port)
+    grpc_server = await start_grpc_server(container, f"{settings.http_host}:{settings.grpc_port}")
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(_housekeeping(container, stop))]
+    if container.orders is not None:
+        relay = OutboxRelay(container.engine, container.orders)
+        tasks.append(asyncio.create_task(relay.run_forever(settings.outbox_poll_seconds, stop)))
+    if announce:
+        sys.stdout.write(
+            f"payments serving\n  HTTP  {public}  (OpenAPI {public}/docs)\n"
+            f"  gRPC  {settings.http_host}:{settings.grpc_port}\n"
+            f"  Stripe {settings.stripe_api_base or 'https://api.stripe.com'}\n"
+            f"  try:  curl -s -X POST {public}/v1/payments -H 'content-type: application/json' "
+            f"-d '{{\"order_id\":\"ord_1\",\"user_id\":\"u_1\",\"amount\":2500,\"currency\":\"eur\"}}'\n"
+        )
+        sys.stdout.flush()
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        stop.set()
+        await grpc_server.stop(grace=2)
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
+        await container.close()
+
+
+def _public_url(settings: Settings) -> str:
+    return settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+
+
+async def _register_webhook(api_base: str, url: str) -> str:
+    from payments.adapters.stripe_gateway.client import StripeGateway
+    from payments.config import EMULATOR_API_KEY
+
+    endpoint = await StripeGateway(EMULATOR_API_KEY, api_base).register_webhook_endpoint(url)
+    return endpoint.secret
+
+
+def serve_worker(settings: Settings) -> int:
+    """A further worker of ``serve --workers N``: everything but the emulator, on the shared ports."""
+    asyncio.run(serve_process(settings, announce=False))
+    return 0
+
+
+async def _housekeeping(container: bootstrap.Container, stop: asyncio.Event) -> None:
+    from payments.housekeeping import run_forever
+
+    await run_forever(container, stop)
+
+
+def serve(settings: Settings, workers: int = 1) -> int:
+    settings.require_production_secrets()
+    emulator: EmulatorProcess | None = None
+    children: list[subprocess.Popen[bytes]] = []
+    env = dict(os.environ)
+    if settings.uses_emulator:
+        emulator = start_emulator(settings.emulator_port)
+        secret = asyncio.run(_register_webhook(emulator.url, f"{_public_url(settings)}/v1/webhooks/stripe"))
+        settings = settings.model_copy(
+            update={"stripe_api_base": emulator.url, "stripe_webhook_secrets": [SecretStr(secret)]}
+        )
+        env.update(PAYMENTS_STRIPE_API_BASE=emulator.url, PAYMENTS_STRIPE_WEBHOOK_SECRETS=secret)
+    try:
+        if workers > 1:
+            if settings.database_url.startswith("sqlite"):
+                from payments.migrations_runner import upgrade_to_head
+
+                upgrade_to_head(settings.database_url)  # once, before the workers race to do it
+            for _ in range(workers - 1):
+                children.append(subprocess.Popen([sys.executable, "-m", "payments.cli", "serve", "--worker"],
+                                                 env=env))
+        asyncio.run(serve_process(settings, announce=True))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if emulator is not None:
+            emulator.stop()
+    return 0

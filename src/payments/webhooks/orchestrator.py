@@ -1,0 +1,81 @@
+"""PaymentOrchestrator: the one place a payment changes.
+
+Webhooks, our refund API and replays all come here, inside the caller's transaction and with the payment
+row locked: facts are merged, the status re-derived, an order state diff appended to the outbox, and the
+referral module told, all committing (or not) together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.adapters.db import diffs_repo, payments_repo, refunds_repo
+from payments.adapters.db.payments_repo import PaymentRecord
+from payments.domain.payment import PaymentSnapshot
+from payments.domain.payment_state import PaymentStatus
+from payments.domain.state_diff import Cause, OrderView, StateDiff, diff_between
+from payments.webhooks.stripe_events import EventFacts
+
+log = structlog.get_logger(__name__)
+
+
+class CommissionHook(Protocol):
+    async def on_payment_changed(
+        self, conn: AsyncConnection, before: PaymentSnapshot, after: PaymentSnapshot, cause: Cause, now: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    status: PaymentStatus
+    diff: StateDiff | None
+    new_links: tuple[str, ...]  # Stripe ids newly tied to the payment (deferred events may wait on them)
+
+
+class PaymentOrchestrator:
+    def __init__(self, commissions: CommissionHook | None = None) -> None:
+        self._commissions = commissions
+
+    async def apply(
+        self, conn: AsyncConnection, record: PaymentRecord, found: EventFacts, cause: Cause, now: datetime
+    ) -> Applied:
+        before = record.snapshot()
+        for seen in found.refunds:
+            await refunds_repo.record_seen(
+                conn, payment_id=record.id, stripe_refund_id=seen.stripe_refund_id,
+                our_refund_id=seen.our_refund_id, amount=seen.amount, currency=seen.currency or record.currency,
+                status=seen.status.value, reason=seen.reason, now=now,
+            )
+        links = {
+            column: value
+            for column, value, current in (
+                ("stripe_checkout_session_id", found.session_id, record.stripe_checkout_session_id),
+                ("stripe_payment_intent_id", found.payment_intent_id, record.stripe_payment_intent_id),
+                ("stripe_charge_id", found.charge_id, record.stripe_charge_id),
+            )
+            if value and not current
+        }
+        merged = before.facts.merge(found.facts)
+        if merged == before.facts and not links:
+            return Applied(before.status, None, ())
+        after = before.with_facts(merged)
+        await payments_repo.save_state(
+            conn, record, facts=merged, status=after.status, amount_refunded=merged.amount_refunded,
+            now=now, links=links,
+        )
+        diff = diff_between(
+            record.order_id, record.id, record.currency,
+            OrderView.of(before.status, before.facts), OrderView.of(after.status, merged), cause,
+        )
+        if diff is not None:
+            await diffs_repo.append(conn, diff, now)
+        if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
+            log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
+        if self._commissions is not None and merged != before.facts:
+            await self._commissions.on_payment_changed(conn, before, after, cause, now)
+        return Applied(after.status, diff, tuple(links.values()))

@@ -1,0 +1,133 @@
+"""From a signed Stripe delivery (or a stored or fetched event) to the payment's state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from payments.adapters.db import events_repo, payments_repo
+from payments.adapters.db.dialect import lock_key
+from payments.adapters.db.events_repo import EventStatus
+from payments.adapters.stripe_gateway.signature import verify_and_parse
+from payments.domain.state_diff import Cause
+from payments.errors import NotFound
+from payments.observability.metrics import WEBHOOK_EVENTS
+from payments.observability.tracing import tracer
+from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
+from payments.webhooks.orchestrator import PaymentOrchestrator
+from payments.webhooks.stripe_events import EventFacts, translate
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    secrets: Callable[[], Sequence[str]]  # read per request: the dev runner learns its secret at start-up
+    tolerance_seconds: int
+    livemode: bool
+
+
+class WebhookProcessor:
+    def __init__(
+        self, engine: AsyncEngine, idempotency: WebhookIdempotencyService, orchestrator: PaymentOrchestrator,
+        config: WebhookConfig, clock: Callable[[], datetime],
+    ) -> None:
+        self._engine = engine
+        self._idempotency = idempotency
+        self._orchestrator = orchestrator
+        self._config = config
+        self._clock = clock
+
+    async def receive(self, payload: bytes, signature_header: str | None) -> Handled:
+        """Raises SignatureError (nothing written) for a delivery we cannot trust."""
+        event = verify_and_parse(
+            payload, signature_header, self._config.secrets(), self._config.tolerance_seconds,
+            now=int(self._clock().timestamp()),
+        )
+        return await self.process(event, payload.decode("utf-8"))
+
+    async def process(self, event: dict[str, Any], payload: str, *, force: bool = False) -> Handled:
+        with tracer.start_as_current_span("webhooks.process") as span:
+            span.set_attribute("stripe.event_type", str(event.get("type")))
+            handled = await self._idempotency.handle_event_with_idempotency(event, payload, self._handle,
+                                                                            force=force)
+        outcome = "duplicate" if handled.duplicate else handled.status.value
+        WEBHOOK_EVENTS.labels(str(event.get("type")), outcome).inc()
+        log.info("webhook.handled", event_id=event.get("id"), type=event.get("type"), outcome=outcome)
+        return handled
+
+    async def replay(self, event_id: str) -> Handled:
+        async with self._engine.connect() as conn:
+            stored = await events_repo.get(conn, event_id)
+        if stored is None:
+            raise NotFound(f"no stored event {event_id}")
+        return await self.process(json.loads(stored.payload), stored.payload, force=True)
+
+    async def sweep_deferred(self) -> int:
+        """Apply deferred events whose payment became known (covers a link that raced the deferral)."""
+        applied = 0
+        async with self._engine.connect() as conn:
+            refs = await events_repo.deferred_refs(conn)
+        for ref in refs:
+            async with self._engine.begin() as conn:
+                record = await payments_repo.find_for_stripe_refs(
+                    conn, session_id=ref, payment_intent_id=ref, charge_id=ref
+                )
+                if record is not None:
+                    applied += await self._apply_deferred(conn, record.id, [ref])
+        return applied
+
+    # -- the handler, inside the ledger row's transaction -------------------------------------------
+    async def _handle(self, conn: AsyncConnection, event: dict[str, Any]) -> Outcome:
+        found = translate(event)
+        if found is None or bool(event.get("livemode")) != self._config.livemode:
+            return Outcome(EventStatus.IGNORED)
+        record = await self._find(conn, found)
+        if record is None and found.ref is not None:
+            # Serialise with the transaction that may be linking this Stripe id to a payment right now.
+            await lock_key(conn, f"stripe-ref:{found.ref}")
+            record = await self._find(conn, found)
+        if record is None:
+            if found.ref is None:
+                return Outcome(EventStatus.IGNORED)
+            log.info("webhook.deferred", event_id=event.get("id"), ref=found.ref)
+            return Outcome(EventStatus.DEFERRED, ref=found.ref)
+        cause = Cause(event_id=str(event["id"]), event_type=str(event["type"]))
+        applied = await self._orchestrator.apply(conn, record, found, cause, self._clock())
+        if applied.new_links:
+            await self._apply_deferred(conn, record.id, list(applied.new_links))
+        return Outcome(EventStatus.PROCESSED, payment_id=record.id)
+
+    async def _find(self, conn: AsyncConnection, found: EventFacts) -> payments_repo.PaymentRecord | None:
+        return await payments_repo.find_for_stripe_refs(
+            conn, payment_id=found.payment_id, session_id=found.session_id,
+            payment_intent_id=found.payment_intent_id, charge_id=found.charge_id,
+        )
+
+    async def _apply_deferred(self, conn: AsyncConnection, payment_id: str, refs: list[str]) -> int:
+        """Events that arrived before we could place them (a refund before the completion) apply now."""
+        count = 0
+        pending = sorted(set(refs))
+        while pending:
+            for ref in pending:
+                await lock_key(conn, f"stripe-ref:{ref}")
+            waiting = await events_repo.deferred_for(conn, pending)
+            pending = []
+            for stored in waiting:
+                event = json.loads(stored.payload)
+                found = translate(event)
+                record = await payments_repo.get(conn, payment_id, for_update=True)
+                if found is None or record is None:
+                    continue
+                cause = Cause(event_id=stored.id, event_type=stored.type)
+                applied = await self._orchestrator.apply(conn, record, found, cause, self._clock())
+                await events_repo.mark(conn, stored.id, EventStatus.PROCESSED, self._clock(), payment_id=payment_id)
+                pending.extend(applied.new_links)
+                count += 1
+        return count

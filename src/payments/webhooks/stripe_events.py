@@ -1,0 +1,209 @@
+"""What a Stripe event tells us, as facts about one payment. Pure: no IO, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from payments.domain.payment_state import DisputePhase, PaymentFacts, RefundFact, RefundStatus
+
+
+@dataclass(frozen=True, slots=True)
+class RefundSeen:
+    stripe_refund_id: str
+    our_refund_id: str | None  # metadata[refund_id] when we created it through our API
+    amount: int
+    currency: str
+    status: RefundStatus
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """An event translated: where it belongs and what it adds."""
+
+    payment_id: str | None = None
+    session_id: str | None = None
+    payment_intent_id: str | None = None
+    charge_id: str | None = None
+    facts: PaymentFacts = field(default_factory=PaymentFacts)
+    refunds: tuple[RefundSeen, ...] = ()
+
+    @property
+    def ref(self) -> str | None:
+        """The Stripe id a deferred event waits for (see events_repo.EventStatus.DEFERRED)."""
+        return self.payment_intent_id or self.charge_id or self.session_id
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _metadata_payment_id(obj: dict[str, Any]) -> str | None:
+    metadata = obj.get("metadata") or {}
+    value = metadata.get("payment_id") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _session(obj: dict[str, Any], facts: PaymentFacts) -> EventFacts:
+    return EventFacts(
+        payment_id=_metadata_payment_id(obj),
+        session_id=_id(obj),
+        payment_intent_id=_id(obj.get("payment_intent")),
+        facts=facts,
+    )
+
+
+def _paid(amount: Any, currency: Any) -> PaymentFacts:
+    return PaymentFacts(succeeded=True, amount_received=int(amount or 0), currency_received=str(currency or ""))
+
+
+def _session_completed(obj: dict[str, Any]) -> EventFacts:
+    if obj.get("payment_status") in ("paid", "no_payment_required"):
+        return _session(obj, _paid(obj.get("amount_total"), obj.get("currency")))
+    # A delayed method (bank debit): the money is not there yet; async_payment_* will say.
+    return _session(obj, PaymentFacts(processing=True))
+
+
+def _intent(obj: dict[str, Any], facts: PaymentFacts) -> EventFacts:
+    return EventFacts(
+        payment_id=_metadata_payment_id(obj),
+        payment_intent_id=_id(obj),
+        charge_id=_id(obj.get("latest_charge")),
+        facts=facts,
+    )
+
+
+def _intent_failed(obj: dict[str, Any]) -> EventFacts:
+    # In Checkout a declined attempt leaves the session open for another try: not a failed payment.
+    # In the direct PaymentIntent mode the caller drives retries, so Orders hears of the failure
+    # (a later success still wins: succeeded dominates failed in derive_status).
+    metadata = obj.get("metadata") or {}
+    terminal = metadata.get("payment_type") == "payment_intent"
+    return _intent(obj, PaymentFacts(failed=terminal))
+
+
+_REFUND_STATUS = {
+    "pending": RefundStatus.PENDING,
+    "requires_action": RefundStatus.PENDING,
+    "succeeded": RefundStatus.SUCCEEDED,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
+
+
+def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen | None:
+    refund_id = _id(obj)
+    if not refund_id:
+        return None
+    metadata = obj.get("metadata") or {}
+    ours = metadata.get("refund_id") if isinstance(metadata, dict) else None
+    return RefundSeen(
+        stripe_refund_id=refund_id,
+        our_refund_id=ours if isinstance(ours, str) and ours else None,
+        amount=int(obj.get("amount") or 0),
+        currency=str(obj.get("currency") or ""),
+        status=RefundStatus.FAILED if force_failed else _REFUND_STATUS.get(str(obj.get("status")),
+                                                                             RefundStatus.PENDING),
+        reason=obj.get("reason") if isinstance(obj.get("reason"), str) else None,
+    )
+
+
+def _with_refunds(base: EventFacts, seen: list[RefundSeen], created: dict[str, int]) -> EventFacts:
+    facts = base.facts.merge(
+        PaymentFacts(refunds={r.stripe_refund_id: RefundFact(r.amount, r.status, created.get(r.stripe_refund_id, 0))
+                              for r in seen})
+    )
+    return EventFacts(
+        payment_id=base.payment_id, session_id=base.session_id, payment_intent_id=base.payment_intent_id,
+        charge_id=base.charge_id, facts=facts, refunds=tuple(seen),
+    )
+
+
+def _refund_event(obj: dict[str, Any], *, force_failed: bool = False) -> EventFacts:
+    seen = _refund_seen(obj, force_failed)
+    base = EventFacts(payment_intent_id=_id(obj.get("payment_intent")), charge_id=_id(obj.get("charge")))
+    if seen is None:
+        return base
+    return _with_refunds(base, [seen], {seen.stripe_refund_id: int(obj.get("created") or 0)})
+
+
+def _charge_facts(obj: dict[str, Any]) -> PaymentFacts:
+    details = obj.get("payment_method_details") or {}
+    card = details.get("card") or {} if isinstance(details, dict) else {}
+    outcome = obj.get("outcome") or {}
+    return PaymentFacts(
+        card_fingerprint=str(card.get("fingerprint") or ""),
+        risk_level=str(outcome.get("risk_level") or "") if isinstance(outcome, dict) else "",
+    )
+
+
+def _charge(obj: dict[str, Any]) -> EventFacts:
+    facts = _charge_facts(obj)
+    if obj.get("status") == "succeeded" and obj.get("captured", True):
+        facts = facts.merge(_paid(obj.get("amount_captured") or obj.get("amount"), obj.get("currency")))
+    base = EventFacts(
+        payment_id=_metadata_payment_id(obj),
+        payment_intent_id=_id(obj.get("payment_intent")),
+        charge_id=_id(obj),
+        facts=facts,
+    )
+    refunds = (obj.get("refunds") or {}).get("data") or []
+    seen = [s for s in (_refund_seen(r) for r in refunds if isinstance(r, dict)) if s]
+    if not seen:
+        return base
+    return _with_refunds(base, seen, {str(r.get("id")): int(r.get("created") or 0) for r in refunds})
+
+
+def _dispute(obj: dict[str, Any], phase: DisputePhase) -> EventFacts:
+    dispute_id = _id(obj) or "dispute"
+    return EventFacts(
+        payment_intent_id=_id(obj.get("payment_intent")),
+        charge_id=_id(obj.get("charge")),
+        facts=PaymentFacts(disputes={dispute_id: phase}),
+    )
+
+
+def _dispute_closed(obj: dict[str, Any]) -> EventFacts:
+    # "warning_closed" is an inquiry that never became a chargeback: the money stays with us.
+    phase = DisputePhase.LOST if obj.get("status") == "lost" else DisputePhase.WON
+    return _dispute(obj, phase)
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any]], EventFacts]] = {
+    "checkout.session.completed": _session_completed,
+    "checkout.session.async_payment_succeeded": lambda o: _session(o, _paid(o.get("amount_total"), o.get("currency"))),
+    "checkout.session.async_payment_failed": lambda o: _session(o, PaymentFacts(failed=True)),
+    "checkout.session.expired": lambda o: _session(o, PaymentFacts(expired=True)),
+    "payment_intent.succeeded": lambda o: _intent(o, _paid(o.get("amount_received"), o.get("currency"))),
+    "payment_intent.processing": lambda o: _intent(o, PaymentFacts(processing=True)),
+    "payment_intent.payment_failed": _intent_failed,
+    "payment_intent.canceled": lambda o: _intent(o, PaymentFacts(canceled=True)),
+    "charge.succeeded": _charge,
+    "charge.refunded": _charge,
+    "charge.updated": _charge,
+    "refund.created": _refund_event,
+    "refund.updated": _refund_event,
+    "charge.refund.updated": _refund_event,
+    "refund.failed": lambda o: _refund_event(o, force_failed=True),
+    "charge.dispute.created": lambda o: _dispute(o, DisputePhase.OPEN),
+    "charge.dispute.funds_withdrawn": lambda o: _dispute(o, DisputePhase.OPEN),
+    "charge.dispute.closed": _dispute_closed,
+    "charge.dispute.funds_reinstated": lambda o: _dispute(o, DisputePhase.WON),
+}
+
+HANDLED_TYPES = frozenset(_HANDLERS)
+
+
+def translate(event: dict[str, Any]) -> EventFacts | None:
+    """None for an event type we do not act on."""
+    handler = _HANDLERS.get(str(event.get("type")))
+    if handler is None:
+        return None
+    obj = (event.get("data") or {}).get("object")
+    if not isinstance(obj, dict):
+        return None
+    return handler(obj)
