@@ -44,7 +44,8 @@ class DisputePhase(StrEnum):
     LOST = "lost"
 
 
-_DISPUTE_RANK = {DisputePhase.OPEN: 0, DisputePhase.WON: 1, DisputePhase.LOST: 1}
+# Won and lost never both happen to one dispute; ranking lost higher keeps the merge deterministic anyway.
+_DISPUTE_RANK = {DisputePhase.OPEN: 0, DisputePhase.WON: 1, DisputePhase.LOST: 2}
 
 
 @dataclass(frozen=True, slots=True)
