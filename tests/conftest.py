@@ -25,21 +25,42 @@ def _pg_url(dbname: str) -> str:
     return f"{base}/{dbname}"
 
 
+class PgDatabases:
+    """Creates databases of this run's own and drops them at the end: runs never see each other's rows."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    async def create(self, purpose: str) -> str:
+        name = f"payments_test_{purpose}_{uuid.uuid4().hex[:10]}"
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        self.names.append(name)
+        return _pg_url(name)
+
+    async def drop_all(self) -> None:
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            for name in self.names:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
 @pytest_asyncio.fixture(scope="session")
-async def pg_database() -> AsyncIterator[str]:
-    """A database of this run's own, dropped at the end: runs never see each other's rows."""
-    name = f"payments_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _pg_url(name)
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def pg_databases() -> AsyncIterator[PgDatabases]:
+    databases = PgDatabases()
+    yield databases
+    await databases.drop_all()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pg_database(pg_databases: PgDatabases) -> str:
+    """The database integration tests reset table by table (metadata create_all, no Alembic)."""
+    return await pg_databases.create("int")
 
 
 @pytest.fixture(scope="session")
