@@ -14,7 +14,9 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 
 import structlog
 import uvicorn
@@ -61,6 +63,25 @@ def start_emulator(port: int, timeout: float = 15.0) -> EmulatorProcess:
     return EmulatorProcess(process, line.removeprefix("emulator listening on "))
 
 
+class _Server(uvicorn.Server):
+    """Uvicorn re-raises SIGTERM after its graceful shutdown, which would kill us before our own cleanup
+    (the relay, the gRPC server, the emulator child) runs; we take the signal and return instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        originals = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def _reuse_port_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,7 +108,7 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
     app = create_app(container)
     config = uvicorn.Config(app, loop="uvloop", http="httptools", log_config=None, access_log=False,
                             lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     sock = _reuse_port_socket(settings.http_host, settings.http_port)
     grpc_server = await start_grpc_server(container, f"{settings.http_host}:{settings.grpc_port}")
     stop = asyncio.Event()
