@@ -1,0 +1,105 @@
+"""Orders over gRPC: ``orders.v1.Orders/ApplyPaymentUpdate``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import grpc.aio
+
+from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
+from payments.api.grpc.gen.orders.v1 import orders_pb2, orders_pb2_grpc
+from payments.outbox.message import OutboxMessage, rfc3339
+
+# Codes that say "not now" rather than "not this": the same request may well succeed later.
+_RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+
+# gRPC's default reconnect backoff grows to two minutes, during which calls fail without even trying;
+# the relay has its own backoff, so the channel should try again soon after Orders comes back.
+_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+
+
+def to_proto(diff: OutboxMessage) -> orders_pb2.ApplyPaymentUpdateRequest:
+    return orders_pb2.ApplyPaymentUpdateRequest(
+        idempotency_key=diff.id,
+        diff=orders_pb2.OrderStateDiff(
+            order_id=diff.order_id,
+            payment_id=diff.payment_id,
+            seq=diff.seq,
+            from_state=diff.from_state,
+            to_state=diff.to_state,
+            amount_paid=diff.amount_paid,
+            amount_refunded=diff.amount_refunded,
+            currency=diff.currency,
+            cause_event_id=diff.cause_event_id,
+            cause_event_type=diff.cause_event_type,
+            at=rfc3339(diff.at),
+        ),
+    )
+
+
+class GrpcOrdersClient:
+    def __init__(self, target: str, *, timeout_seconds: float = 5.0) -> None:
+        self._target = target
+        self._timeout = timeout_seconds
+        # Created on first use: a grpc.aio channel belongs to the event loop that is running then.
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: orders_pb2_grpc.OrdersAsyncStub | None = None
+
+    @property
+    def target(self) -> str:
+        return self._target
+
+    def _get_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+            self._stub = orders_pb2_grpc.OrdersStub(self._channel)
+        return self._stub
+
+    async def wait_ready(self, timeout_seconds: float) -> bool:
+        """Connect now and wait until the channel is up (or the time is over); False if Orders is not there.
+
+        Calls fail at once while the channel waits out its reconnect backoff, even if Orders is already
+        back; this lets a caller (start-up, readiness, a test) wait for the connection instead.
+        """
+        self._get_stub()
+        assert self._channel is not None
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout_seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def apply(self, diff: OutboxMessage) -> None:
+        stub = self._get_stub()
+        try:
+            await stub.ApplyPaymentUpdate(
+                to_proto(diff), timeout=self._timeout, metadata=(("idempotency-key", diff.id),)
+            )
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            detail = (exc.details() or "")[:200]
+            message = f"grpc {code.name}: {detail}" if detail else f"grpc {code.name}"
+            if code in _RETRYABLE:
+                raise OrdersUnavailable(message) from exc
+            raise OrdersRejected(message) from exc
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+        self._channel = None
+        self._stub = None

@@ -1,0 +1,43 @@
+"""Orders over HTTP: ``POST {base}/v1/payment-updates`` with the diff as JSON."""
+
+from __future__ import annotations
+
+import httpx
+
+from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
+from payments.outbox.message import OutboxMessage
+
+# 4xx that mean "not now" rather than "not this".
+_RETRYABLE_4XX = frozenset({408, 425, 429})
+
+
+class HttpOrdersClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_seconds: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/v1/payment-updates"
+        self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport)
+
+    async def apply(self, diff: OutboxMessage) -> None:
+        body = {"idempotency_key": diff.id, "diff": diff.diff_json()}
+        try:
+            response = await self._client.post(self._url, json=body, headers={"Idempotency-Key": diff.id})
+        except httpx.TimeoutException as exc:
+            raise OrdersUnavailable(f"http timeout: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            # The exception text can name the URL, which may carry credentials; the class is enough.
+            raise OrdersUnavailable(f"http transport error: {type(exc).__name__}") from exc
+        status = response.status_code
+        if status < 300:
+            return
+        message = f"http {status}"
+        if status >= 500 or status in _RETRYABLE_4XX:
+            raise OrdersUnavailable(message)
+        raise OrdersRejected(message)
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,30 @@
+"""What the outbox relay needs from the Orders service, whatever the transport."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from payments.outbox.message import OutboxMessage
+
+
+class OrdersError(Exception):
+    """Orders did not take the update. The message is short and carries no secrets: it is stored."""
+
+
+class OrdersUnavailable(OrdersError):
+    """Worth retrying soon: Orders is down, slow, overloaded or failed on its side."""
+
+
+class OrdersRejected(OrdersError):
+    """Orders refused this update as it is; retrying the same bytes will not help without a person."""
+
+
+class OrdersClient(Protocol):
+    async def apply(self, diff: OutboxMessage) -> None:
+        """Deliver one diff, keyed by its message id; a key Orders has already seen counts as delivered.
+
+        Raises OrdersUnavailable or OrdersRejected.
+        """
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,82 @@
+"""One notification owed to Orders: an ``order_state_diffs`` row that has not been delivered yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands timestamps back naive; every timestamp we write is UTC, so say so."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def rfc3339(value: datetime) -> str:
+    return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: str  # also the idempotency key Orders sees
+    order_id: str
+    seq: int
+    payment_id: str
+    from_state: str
+    to_state: str
+    amount_paid: int
+    amount_refunded: int
+    currency: str
+    cause_event_id: str
+    cause_event_type: str
+    at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.id
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> OutboxMessage:
+        delivered_at = row["delivered_at"]
+        return cls(
+            id=row["id"],
+            order_id=row["order_id"],
+            seq=int(row["seq"]),
+            payment_id=row["payment_id"],
+            from_state=row["from_state"],
+            to_state=row["to_state"],
+            amount_paid=int(row["amount_paid"]),
+            amount_refunded=int(row["amount_refunded"]),
+            currency=row["currency"],
+            cause_event_id=row["cause_event_id"],
+            cause_event_type=row["cause_event_type"],
+            at=as_utc(row["at"]),
+            next_attempt_at=as_utc(row["next_attempt_at"]),
+            attempts=int(row["attempts"]),
+            last_error=row["last_error"],
+            delivered_at=as_utc(delivered_at) if delivered_at is not None else None,
+        )
+
+    def diff_json(self) -> dict[str, Any]:
+        """The diff as Orders receives it (the same fields as ``orders.v1.OrderStateDiff``)."""
+        return {
+            "order_id": self.order_id,
+            "payment_id": self.payment_id,
+            "seq": self.seq,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "amount_paid": self.amount_paid,
+            "amount_refunded": self.amount_refunded,
+            "currency": self.currency,
+            "cause_event_id": self.cause_event_id,
+            "cause_event_type": self.cause_event_type,
+            "at": rfc3339(self.at),
+        }
