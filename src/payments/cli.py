@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from payments.config import ConfigError, Settings
 from payments.observability.logging import configure_logging
@@ -46,13 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="Alembic migrations to head")
 
-    events = sub.add_parser("events", help="Stripe events").add_subparsers(dest="events_command", required=True)
+    events = sub.add_parser("events", help="Stripe events").add_subparsers(
+        dest="events_command", required=True
+    )
     sync = events.add_parser("sync", help="process events missed by webhooks")
     sync.add_argument("--since", type=parse_duration, required=True)
     replay = events.add_parser("replay", help="process a stored event again")
     replay.add_argument("event_id")
 
-    outbox = sub.add_parser("outbox", help="what we owe Orders").add_subparsers(dest="outbox_command", required=True)
+    outbox = sub.add_parser("outbox", help="what we owe Orders").add_subparsers(
+        dest="outbox_command", required=True
+    )
     outbox.add_parser("list")
     retry = outbox.add_parser("retry")
     retry.add_argument("message_id", nargs="?")
@@ -88,8 +92,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "emulator":
         from payments.emulator.server import serve as serve_emulator
 
-        serve_emulator(host=args.host, port=args.port, webhook_url=args.webhook,
-                       webhook_secret=args.webhook_secret, state_file=args.state_file)
+        serve_emulator(
+            host=args.host,
+            port=args.port,
+            webhook_url=args.webhook,
+            webhook_secret=args.webhook_secret,
+            state_file=args.state_file,
+        )
         return 0
     if args.command == "demo":
         from payments.demo import run_demo
@@ -101,7 +110,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         upgrade_to_head(settings.database_url)
         sys.stdout.write("database at head\n")
         return 0
-    handlers: dict[tuple[str, str], Callable[[], Awaitable[int]]] = {
+    handlers: dict[tuple[str, str], Callable[[], Coroutine[Any, Any, int]]] = {
         ("events", "sync"): lambda: commands.events_sync(settings, args.since),
         ("events", "replay"): lambda: commands.events_replay(settings, args.event_id),
         ("outbox", "list"): lambda: commands.outbox_list(settings),

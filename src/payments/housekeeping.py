@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import structlog
@@ -35,7 +36,5 @@ async def run_forever(c: Container, stop: asyncio.Event, interval_seconds: float
                 log.info("housekeeping.done", **done)
         except Exception as exc:  # a database blip must not end the loop; the next round retries
             log.warning("housekeeping.failed", error=type(exc).__name__)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-        except TimeoutError:
-            pass

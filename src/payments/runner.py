@@ -44,9 +44,11 @@ class EmulatorProcess:
 
 
 def start_emulator(port: int, timeout: float = 15.0) -> EmulatorProcess:
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
         [sys.executable, "-m", "payments.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     assert process.stdout is not None
     import selectors
@@ -104,10 +106,19 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
         await asyncio.to_thread(upgrade_to_head, settings.database_url)
     public = _public_url(settings)
     if settings.api_token is None:
-        log.warning("auth.open", detail="PAYMENTS_API_TOKEN is unset: /v1 calls are not authenticated (dev only)")
+        log.warning(
+            "auth.open", detail="PAYMENTS_API_TOKEN is unset: /v1 calls are not authenticated (dev only)"
+        )
     app = create_app(container)
-    config = uvicorn.Config(app, loop="uvloop", http="httptools", log_config=None, access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
     server = _Server(config)
     sock = _reuse_port_socket(settings.http_host, settings.http_port)
     grpc_server = await start_grpc_server(container, f"{settings.http_host}:{settings.grpc_port}")
@@ -122,7 +133,7 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
             f"  gRPC  {settings.http_host}:{settings.grpc_port}\n"
             f"  Stripe {settings.stripe_api_base or 'https://api.stripe.com'}\n"
             f"  try:  curl -s -X POST {public}/v1/payments -H 'content-type: application/json' "
-            f"-d '{{\"order_id\":\"ord_1\",\"user_id\":\"u_1\",\"amount\":2500,\"currency\":\"eur\"}}'\n"
+            f'-d \'{{"order_id":"ord_1","user_id":"u_1","amount":2500,"currency":"eur"}}\'\n'
         )
         sys.stdout.flush()
     try:
@@ -179,8 +190,9 @@ def serve(settings: Settings, workers: int = 1) -> int:
 
                 upgrade_to_head(settings.database_url)  # once, before the workers race to do it
             for _ in range(workers - 1):
-                children.append(subprocess.Popen([sys.executable, "-m", "payments.cli", "serve", "--worker"],
-                                                 env=env))
+                children.append(
+                    subprocess.Popen([sys.executable, "-m", "payments.cli", "serve", "--worker"], env=env)
+                )
         asyncio.run(serve_process(settings, announce=True))
     except KeyboardInterrupt:
         pass

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.refunds_repo import RefundRecord
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
-                                      pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Id = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"),
+]
 Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]
 
 
@@ -22,12 +24,16 @@ class CreatePaymentBody(BaseModel):
     user_id: Id
     amount: Annotated[int, Field(strict=True, gt=0)]
     currency: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=3)]
-    customer_email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    customer_email: (
+        Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None
+    ) = None
     referrer_id: Id | None = None
     mode: Literal["checkout", "payment_intent"] = "checkout"
     success_url: Url | None = None
     cancel_url: Url | None = None
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+    description: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None
+    ) = None
 
 
 class RefundBody(BaseModel):
@@ -57,11 +63,21 @@ class PaymentOut(BaseModel):
     @classmethod
     def of(cls, p: PaymentRecord) -> PaymentOut:
         return cls(
-            id=p.id, order_id=p.order_id, user_id=p.user_id, amount=p.amount, currency=p.currency, mode=p.mode,
-            status=p.status, amount_refunded=p.amount_refunded, checkout_url=p.checkout_url,
-            client_secret=p.client_secret, stripe_checkout_session_id=p.stripe_checkout_session_id,
-            stripe_payment_intent_id=p.stripe_payment_intent_id, referrer_id=p.referrer_id,
-            created_at=p.created_at, updated_at=p.updated_at,
+            id=p.id,
+            order_id=p.order_id,
+            user_id=p.user_id,
+            amount=p.amount,
+            currency=p.currency,
+            mode=p.mode,
+            status=p.status,
+            amount_refunded=p.amount_refunded,
+            checkout_url=p.checkout_url,
+            client_secret=p.client_secret,
+            stripe_checkout_session_id=p.stripe_checkout_session_id,
+            stripe_payment_intent_id=p.stripe_payment_intent_id,
+            referrer_id=p.referrer_id,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
         )
 
 
@@ -77,8 +93,16 @@ class RefundOut(BaseModel):
 
     @classmethod
     def of(cls, r: RefundRecord) -> RefundOut:
-        return cls(id=r.id, payment_id=r.payment_id, amount=r.amount, currency=r.currency, status=r.status,
-                   reason=r.reason, source=r.source, stripe_refund_id=r.stripe_refund_id)
+        return cls(
+            id=r.id,
+            payment_id=r.payment_id,
+            amount=r.amount,
+            currency=r.currency,
+            status=r.status,
+            reason=r.reason,
+            source=r.source,
+            stripe_refund_id=r.stripe_refund_id,
+        )
 
 
 class HistoryEntry(BaseModel):

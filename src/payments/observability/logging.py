@@ -51,8 +51,8 @@ def _redact_value(key: str, value: Any) -> Any:
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        event_dict[key] = _redact_value(key, event_dict[key]) if key != "event" else redact_text(
-            str(event_dict[key])
+        event_dict[key] = (
+            _redact_value(key, event_dict[key]) if key != "event" else redact_text(str(event_dict[key]))
         )
     return event_dict
 
@@ -81,7 +81,7 @@ def configure_logging(level: str = "info", stream: Any = None) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    for noisy in ("stripe", "httpx", "httpcore"):
+    for noisy in ("stripe", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

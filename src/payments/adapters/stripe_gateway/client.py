@@ -6,6 +6,7 @@ our own ids, so a retry after a crash never creates a second session, intent or 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -112,9 +113,13 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             ),
         )
-        return CheckoutSession(id=session.id, url=session.url or "", payment_intent_id=_id_of(session.payment_intent))
+        return CheckoutSession(
+            id=session.id, url=session.url or "", payment_intent_id=_id_of(session.payment_intent)
+        )
 
-    async def create_payment_intent(self, req: PaymentIntentRequest, *, idempotency_key: str) -> PaymentIntent:
+    async def create_payment_intent(
+        self, req: PaymentIntentRequest, *, idempotency_key: str
+    ) -> PaymentIntent:
         params: dict[str, Any] = {
             "amount": req.amount,
             "currency": req.currency,
@@ -134,7 +139,12 @@ class StripeGateway:
         return PaymentIntent(id=intent.id, client_secret=intent.client_secret or "", status=intent.status)
 
     async def create_refund(
-        self, *, payment_intent_id: str, amount: int, reason: str | None, metadata: dict[str, str],
+        self,
+        *,
+        payment_intent_id: str,
+        amount: int,
+        reason: str | None,
+        metadata: dict[str, str],
         idempotency_key: str,
     ) -> Refund:
         params: dict[str, Any] = {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata}
@@ -167,7 +177,7 @@ class StripeGateway:
                 params["starting_after"] = starting_after
             page = await self._call(
                 "events.list",
-                lambda p=params: self._client.v1.events.list_async(params=p),
+                functools.partial(self._client.v1.events.list_async, params=params),  # type: ignore[arg-type]
             )
             batch = [event.to_dict(recursive=True) for event in page.data]
             collected.extend(batch)
@@ -182,7 +192,7 @@ class StripeGateway:
         endpoint = await self._call(
             "webhook_endpoints.create",
             lambda: self._client.v1.webhook_endpoints.create_async(
-                params={"url": url, "enabled_events": ["*"]}  # type: ignore[list-item]
+                params={"url": url, "enabled_events": ["*"]}
             ),
         )
         return WebhookEndpoint(id=endpoint.id, secret=endpoint.secret or "")

@@ -12,11 +12,13 @@ from pydantic import ValidationError
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
 from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
+from payments.api.grpc.referral_report import get_referral_report
 from payments.api.schemas import CreatePaymentBody, RefundBody
 from payments.bootstrap import Container
 from payments.checkout.service import CheckoutMode, CreatePayment
 from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
 from payments.observability.metrics import GRPC_REQUESTS
+from payments.referrals.models import CommissionError
 from payments.refunds.service import RefundPayment
 
 T = TypeVar("T")
@@ -32,11 +34,21 @@ _CODES: dict[type[ServiceError], grpc.StatusCode] = {
 
 def payment_message(p: PaymentRecord) -> pb.Payment:
     return pb.Payment(
-        id=p.id, order_id=p.order_id, user_id=p.user_id, amount=p.amount, currency=p.currency, mode=p.mode,
-        status=p.status, amount_refunded=p.amount_refunded, checkout_url=p.checkout_url,
-        client_secret=p.client_secret, stripe_checkout_session_id=p.stripe_checkout_session_id,
-        stripe_payment_intent_id=p.stripe_payment_intent_id, referrer_id=p.referrer_id,
-        created_at=p.created_at.isoformat(), updated_at=p.updated_at.isoformat(),
+        id=p.id,
+        order_id=p.order_id,
+        user_id=p.user_id,
+        amount=p.amount,
+        currency=p.currency,
+        mode=p.mode,
+        status=p.status,
+        amount_refunded=p.amount_refunded,
+        checkout_url=p.checkout_url,
+        client_secret=p.client_secret,
+        stripe_checkout_session_id=p.stripe_checkout_session_id,
+        stripe_payment_intent_id=p.stripe_payment_intent_id,
+        referrer_id=p.referrer_id,
+        created_at=p.created_at.isoformat(),
+        updated_at=p.updated_at.isoformat(),
     )
 
 
@@ -48,8 +60,9 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
     def __init__(self, container: Container) -> None:
         self._c = container
 
-    async def _guard(self, name: str, context: grpc.aio.ServicerContext[Any, Any],
-                     call: Callable[[], Awaitable[T]]) -> T:
+    async def _guard(
+        self, name: str, context: grpc.aio.ServicerContext[Any, Any], call: Callable[[], Awaitable[T]]
+    ) -> T:
         token = self._c.settings.api_token
         if token is not None:
             sent = dict(context.invocation_metadata() or ()).get("authorization", "")
@@ -63,6 +76,9 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
             field = ".".join(str(p) for p in first["loc"])
             GRPC_REQUESTS.labels(name, "INVALID_ARGUMENT").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {first['msg']}")
+        except CommissionError as exc:
+            GRPC_REQUESTS.labels(name, "INVALID_ARGUMENT").inc()
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ServiceError as exc:
             code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), grpc.StatusCode.UNKNOWN)
             GRPC_REQUESTS.labels(name, code.name).inc()
@@ -70,30 +86,42 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         GRPC_REQUESTS.labels(name, "OK").inc()
         return result
 
-    async def CreatePayment(  # noqa: N802 - gRPC's method names
+    async def CreatePayment(
         self, request: pb.CreatePaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CreatePaymentResponse:
         async def call() -> pb.CreatePaymentResponse:
             body = CreatePaymentBody(
-                order_id=request.order_id, user_id=request.user_id, amount=request.amount,
-                currency=request.currency, customer_email=_optional(request, "customer_email"),
-                referrer_id=_optional(request, "referrer_id"), mode=_optional(request, "mode") or "checkout",
-                success_url=_optional(request, "success_url"), cancel_url=_optional(request, "cancel_url"),
+                order_id=request.order_id,
+                user_id=request.user_id,
+                amount=request.amount,
+                currency=request.currency,
+                customer_email=_optional(request, "customer_email"),
+                referrer_id=_optional(request, "referrer_id"),
+                mode=_optional(request, "mode") or "checkout",
+                success_url=_optional(request, "success_url"),
+                cancel_url=_optional(request, "cancel_url"),
                 description=_optional(request, "description"),
             )
             result = await self._c.payments.create_payment(
                 CreatePayment(
-                    order_id=body.order_id, user_id=body.user_id, amount=body.amount, currency=body.currency,
-                    customer_email=body.customer_email, referrer_id=body.referrer_id,
-                    mode=CheckoutMode(body.mode), success_url=body.success_url, cancel_url=body.cancel_url,
-                    description=body.description, idempotency_key=_optional(request, "idempotency_key"),
+                    order_id=body.order_id,
+                    user_id=body.user_id,
+                    amount=body.amount,
+                    currency=body.currency,
+                    customer_email=body.customer_email,
+                    referrer_id=body.referrer_id,
+                    mode=CheckoutMode(body.mode),
+                    success_url=body.success_url,
+                    cancel_url=body.cancel_url,
+                    description=body.description,
+                    idempotency_key=_optional(request, "idempotency_key"),
                 )
             )
             return pb.CreatePaymentResponse(payment=payment_message(result.payment), created=result.created)
 
         return await self._guard("CreatePayment", context, call)
 
-    async def GetPayment(  # noqa: N802
+    async def GetPayment(
         self, request: pb.GetPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Payment:
         async def call() -> pb.Payment:
@@ -106,26 +134,33 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
 
         return await self._guard("GetPayment", context, call)
 
-    async def RefundPayment(  # noqa: N802
+    async def RefundPayment(
         self, request: pb.RefundPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Refund:
         async def call() -> pb.Refund:
             body = RefundBody(amount=_optional(request, "amount"), reason=_optional(request, "reason"))
             refund, _ = await self._c.refunds.refund(
-                RefundPayment(payment_id=request.payment_id, amount=body.amount, reason=body.reason,
-                              idempotency_key=_optional(request, "idempotency_key"))
+                RefundPayment(
+                    payment_id=request.payment_id,
+                    amount=body.amount,
+                    reason=body.reason,
+                    idempotency_key=_optional(request, "idempotency_key"),
+                )
             )
-            return pb.Refund(id=refund.id, payment_id=refund.payment_id, amount=refund.amount,
-                             currency=refund.currency, status=refund.status,
-                             stripe_refund_id=refund.stripe_refund_id)
+            return pb.Refund(
+                id=refund.id,
+                payment_id=refund.payment_id,
+                amount=refund.amount,
+                currency=refund.currency,
+                status=refund.status,
+                stripe_refund_id=refund.stripe_refund_id,
+            )
 
         return await self._guard("RefundPayment", context, call)
 
-    async def GetReferralReport(  # noqa: N802
+    async def GetReferralReport(
         self, request: pb.GetReferralReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReferralReport:
-        from payments.api.grpc.referral_report import get_referral_report
-
         return await self._guard("GetReferralReport", context, lambda: get_referral_report(self._c, request))
 
 

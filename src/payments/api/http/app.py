@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from payments.api.http import errors, health, payments, webhooks
+from payments.api.http import errors, health, payments, referrals, webhooks
 from payments.bootstrap import Container
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -24,12 +24,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(payments.router)
     app.include_router(health.router)
-    try:
-        from payments.api.http import referrals
-    except ImportError:  # pragma: no cover - the referral router ships with the referral module
-        pass
-    else:
-        app.include_router(referrals.router)
+    app.include_router(referrals.router)
 
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -41,7 +36,12 @@ def create_app(container: Container) -> FastAPI:
         except Exception:
             log.exception("http.unhandled", path=request.url.path)
             response = JSONResponse(
-                {"error": {"code": "internal_error", "message": "internal error; the request may be retried"}},
+                {
+                    "error": {
+                        "code": "internal_error",
+                        "message": "internal error; the request may be retried",
+                    }
+                },
                 status_code=500,
             )
         finally:

@@ -48,7 +48,9 @@ def service_or_referrer(request: Request) -> Caller:
         from payments.referrals.access import InvalidReferrerToken, referrer_from_token
 
         try:
-            return Caller(admin=False, referrer_id=referrer_from_token(token, c.settings.jwt_secret.get_secret_value()))
+            return Caller(
+                admin=False, referrer_id=referrer_from_token(token, c.settings.jwt_secret.get_secret_value())
+            )
         except InvalidReferrerToken:
             raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
     if _is_service_token(c, token):

@@ -1,4 +1,4 @@
-"""One error shape for every answer: ``{"error": {"code", "message", "field"?}}``; never a 500 for bad input."""
+"""One error shape: ``{"error": {"code", "message", "field"?}}``; never a 500 for bad input."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.referrals.models import (
+    CommissionConflict,
+    CommissionError,
+    CommissionNotFound,
+    InvalidReportQuery,
+    NothingToPay,
+)
 
 _STATUS: dict[type[ServiceError], int] = {
     InvalidRequest: 422,
@@ -31,6 +38,17 @@ def install(app: FastAPI) -> None:
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
         return error_response(status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(CommissionError)
+    async def _commission(_: Request, exc: CommissionError) -> JSONResponse:
+        status, code = 400, "commission_error"
+        if isinstance(exc, CommissionNotFound):
+            status, code = 404, "not_found"
+        elif isinstance(exc, CommissionConflict | NothingToPay):
+            status, code = 409, "commission_conflict" if isinstance(exc, CommissionConflict) else "nothing_to_pay"
+        elif isinstance(exc, InvalidReportQuery):
+            status, code = 422, "invalid_report_query"
+        return error_response(status, code, str(exc))
 
     @app.exception_handler(SignatureError)
     async def _signature(_: Request, exc: SignatureError) -> JSONResponse:

@@ -30,7 +30,9 @@ async def readyz(request: Request) -> JSONResponse:
     if c.redis is not None:
         checks["redis"] = "ok" if await c.redis.ping() else "down"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 @router.get("/metrics")

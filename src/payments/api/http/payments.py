@@ -23,9 +23,16 @@ async def create_payment(
 ) -> PaymentOut:
     result = await container(request).payments.create_payment(
         CreatePayment(
-            order_id=body.order_id, user_id=body.user_id, amount=body.amount, currency=body.currency,
-            customer_email=body.customer_email, referrer_id=body.referrer_id, mode=CheckoutMode(body.mode),
-            success_url=body.success_url, cancel_url=body.cancel_url, description=body.description,
+            order_id=body.order_id,
+            user_id=body.user_id,
+            amount=body.amount,
+            currency=body.currency,
+            customer_email=body.customer_email,
+            referrer_id=body.referrer_id,
+            mode=CheckoutMode(body.mode),
+            success_url=body.success_url,
+            cancel_url=body.cancel_url,
+            description=body.description,
             idempotency_key=idempotency_key,
         )
     )
@@ -40,19 +47,25 @@ async def get_payment(payment_id: str, request: Request) -> PaymentOut:
 
 
 @router.get("/payments", response_model=PaymentOut)
-async def find_payment(request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]) -> PaymentOut:
+async def find_payment(
+    request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]
+) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
 async def refund_payment(
-    payment_id: str, request: Request, response: Response, body: RefundBody | None = None,
+    payment_id: str,
+    request: Request,
+    response: Response,
+    body: RefundBody | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> RefundOut:
     body = body or RefundBody()
     refund, created = await container(request).refunds.refund(
-        RefundPayment(payment_id=payment_id, amount=body.amount, reason=body.reason,
-                      idempotency_key=idempotency_key)
+        RefundPayment(
+            payment_id=payment_id, amount=body.amount, reason=body.reason, idempotency_key=idempotency_key
+        )
     )
     if not created:
         response.status_code = 200

@@ -1,0 +1,52 @@
+"""gRPC GetReferralReport: the HTTP report's JSON fields, as protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
+from payments.bootstrap import Container
+from payments.errors import InvalidRequest
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an ISO 8601 date-time", field=name) from None
+
+
+async def get_referral_report(c: Container, request: pb.GetReferralReportRequest) -> pb.ReferralReport:
+    if not request.referrer_id.strip():
+        raise InvalidRequest("referrer_id is required", field="referrer_id")
+    limit = request.limit if request.HasField("limit") else 50
+    if not 1 <= limit <= 500:
+        raise InvalidRequest("limit must be between 1 and 500", field="limit")
+    async with c.engine.connect() as conn:
+        report = await c.commissions.get_report(
+            conn,
+            request.referrer_id,
+            period_from=_when(getattr(request, "from") if request.HasField("from") else None, "from"),
+            period_to=_when(request.to if request.HasField("to") else None, "to"),
+            status=request.status if request.HasField("status") else None,
+            limit=limit,
+            cursor=request.cursor if request.HasField("cursor") else None,
+        )
+    return pb.ReferralReport(
+        referrer_id=report.referrer_id,
+        totals=[
+            pb.StatusTotal(status=t.status.value, currency=t.currency, amount=t.amount, count=t.count)
+            for t in report.totals
+        ],
+        net=[pb.CurrencyNet(currency=n.currency, gross=n.gross, clawbacks=n.clawed_back, net=n.net)
+             for n in report.net],
+        commissions=[
+            pb.Commission(id=i.id, order_id=i.order_id, payment_id=i.payment_id, status=i.status.value,
+                          amount=i.amount, original_amount=i.original_amount, currency=i.currency,
+                          created_at=i.created_at.isoformat())
+            for i in report.items
+        ],
+        next_cursor=report.next_cursor,
+    )

@@ -1,0 +1,154 @@
+"""Referral reports and commission administration over HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from payments.api.http.auth import Caller, container, require_service, service_or_referrer
+from payments.referrals.models import Commission
+
+router = APIRouter(prefix="/v1")
+ADMIN_ACTOR = "admin"
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, enums and datetimes as JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _may_see(caller: Caller, referrer_id: str) -> None:
+    if not caller.admin and caller.referrer_id != referrer_id:
+        raise HTTPException(403, "a referrer token may read only its own referrals")
+
+
+async def _commission_for(request: Request, caller: Caller, commission_id: str) -> Commission:
+    async with container(request).engine.connect() as conn:
+        commission = await container(request).commissions.get_commission(conn, commission_id)
+    if commission is None:
+        raise HTTPException(404, f"no commission {commission_id}")
+    _may_see(caller, commission.referrer_id)
+    return commission
+
+
+@router.get("/referrers/{referrer_id}/report", response_model=None)
+async def referral_report(
+    referrer_id: str,
+    request: Request,
+    caller: Annotated[Caller, Depends(service_or_referrer)],
+    period_from: Annotated[datetime | None, Query(alias="from")] = None,
+    period_to: Annotated[datetime | None, Query(alias="to")] = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    format: Literal["json", "csv"] = "json",  # noqa: A002 - the contract's query parameter name
+) -> dict[str, Any] | StreamingResponse:
+    _may_see(caller, referrer_id)
+    c = container(request)
+    if format == "csv":
+        return await _csv(request, referrer_id, period_from, period_to, status)
+    async with c.engine.connect() as conn:
+        report = await c.commissions.get_report(
+            conn, referrer_id, period_from=period_from, period_to=period_to, status=status, limit=limit,
+            cursor=cursor,
+        )
+    body: dict[str, Any] = plain(report)
+    body["commissions"] = body.pop("items")
+    return body
+
+
+async def _csv(request: Request, referrer_id: str, period_from: datetime | None, period_to: datetime | None,
+               status: str | None) -> StreamingResponse:
+    c = container(request)
+    conn = await c.engine.connect()
+    lines = c.commissions.stream_report_csv(conn, referrer_id, period_from=period_from, period_to=period_to,
+                                            status=status)
+    try:
+        header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
+    except BaseException:
+        await conn.close()
+        raise
+
+    async def body() -> AsyncIterator[str]:
+        try:
+            yield header
+            async for line in lines:
+                yield line
+        finally:
+            await conn.close()
+
+    return StreamingResponse(body(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="referrals-{referrer_id}.csv"'})
+
+
+@router.get("/commissions/{commission_id}")
+async def get_commission(commission_id: str, request: Request,
+                         caller: Annotated[Caller, Depends(service_or_referrer)]) -> dict[str, Any]:
+    return plain(await _commission_for(request, caller, commission_id))  # type: ignore[no-any-return]
+
+
+@router.get("/commissions/{commission_id}/audit")
+async def commission_audit(commission_id: str, request: Request,
+                           caller: Annotated[Caller, Depends(service_or_referrer)]) -> list[dict[str, Any]]:
+    await _commission_for(request, caller, commission_id)
+    async with container(request).engine.connect() as conn:
+        entries = await container(request).commissions.get_audit(conn, commission_id)
+    return plain(entries)  # type: ignore[no-any-return]
+
+
+@router.post("/commissions/{commission_id}/pay", dependencies=[Depends(require_service)])
+async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]:
+    c = container(request)
+    async with c.engine.begin() as conn:
+        commission = await c.commissions.mark_commission_paid(conn, commission_id, ADMIN_ACTOR, c.clock())
+    return plain(commission)  # type: ignore[no-any-return]
+
+
+@router.post("/referrers/{referrer_id}/payouts", status_code=201, dependencies=[Depends(require_service)])
+async def pay_referrer(referrer_id: str, request: Request) -> dict[str, Any]:
+    c = container(request)
+    async with c.engine.begin() as conn:
+        payout = await c.commissions.pay_referrer(conn, referrer_id, ADMIN_ACTOR, c.clock())
+    return plain(payout)  # type: ignore[no-any-return]
+
+
+class Decision(BaseModel):
+    approve: bool
+
+
+@router.post("/commissions/{commission_id}/decision", dependencies=[Depends(require_service)])
+async def decide_held(commission_id: str, decision: Decision, request: Request) -> dict[str, Any]:
+    c = container(request)
+    async with c.engine.begin() as conn:
+        commission = await c.commissions.decide_held(conn, commission_id, decision.approve, ADMIN_ACTOR,
+                                                     c.clock())
+    return plain(commission)  # type: ignore[no-any-return]
+
+
+class Ban(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+@router.post("/referrers/{referrer_id}/ban", dependencies=[Depends(require_service)])
+async def ban_referrer(referrer_id: str, ban: Ban, request: Request) -> dict[str, Any]:
+    c = container(request)
+    async with c.engine.begin() as conn:
+        canceled = await c.commissions.ban_referrer(conn, referrer_id, ADMIN_ACTOR, ban.reason, c.clock())
+    return {"referrer_id": referrer_id, "banned": True, "commissions_canceled": canceled}
