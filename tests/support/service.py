@@ -35,17 +35,39 @@ class Service:
         body, header = se.signed(evt, secret)
         return await self.http.post("/v1/webhooks/stripe", content=body, headers={"Stripe-Signature": header})
 
-    async def add_payment(self, order_id: str, *, amount: int = 10_000, currency: str = "eur",
-                          mode: str = "checkout", referrer_id: str | None = None, user_id: str = "u_1",
-                          session_id: str | None = None) -> str:
+    async def add_payment(
+        self,
+        order_id: str,
+        *,
+        amount: int = 10_000,
+        currency: str = "eur",
+        mode: str = "checkout",
+        referrer_id: str | None = None,
+        user_id: str = "u_1",
+        session_id: str | None = None,
+    ) -> str:
         payment_id = f"pay_{order_id}"
         async with self.engine.begin() as conn:
-            await payments_repo.insert_payment(conn, {
-                "id": payment_id, "order_id": order_id, "user_id": user_id, "amount": amount,
-                "currency": currency, "mode": mode, "status": "open", "amount_refunded": 0,
-                "referrer_id": referrer_id, "terms_hash": "t", "facts": PaymentFacts().to_json(),
-                "stripe_checkout_session_id": session_id, "version": 0, "created_at": NOW, "updated_at": NOW,
-            })
+            await payments_repo.insert_payment(
+                conn,
+                {
+                    "id": payment_id,
+                    "order_id": order_id,
+                    "user_id": user_id,
+                    "amount": amount,
+                    "currency": currency,
+                    "mode": mode,
+                    "status": "open",
+                    "amount_refunded": 0,
+                    "referrer_id": referrer_id,
+                    "terms_hash": "t",
+                    "facts": PaymentFacts().to_json(),
+                    "stripe_checkout_session_id": session_id,
+                    "version": 0,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                },
+            )
         return payment_id
 
     async def payment(self, payment_id: str) -> payments_repo.PaymentRecord:
@@ -57,9 +79,14 @@ class Service:
     async def history(self, order_id: str) -> list[tuple[str, str, int, int]]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(order_state_diffs.c.from_state, order_state_diffs.c.to_state,
-                       order_state_diffs.c.amount_paid, order_state_diffs.c.amount_refunded)
-                .where(order_state_diffs.c.order_id == order_id).order_by(order_state_diffs.c.seq)
+                select(
+                    order_state_diffs.c.from_state,
+                    order_state_diffs.c.to_state,
+                    order_state_diffs.c.amount_paid,
+                    order_state_diffs.c.amount_refunded,
+                )
+                .where(order_state_diffs.c.order_id == order_id)
+                .order_by(order_state_diffs.c.seq)
             )
             return [tuple(r) for r in rows]  # type: ignore[misc]
 
@@ -68,10 +95,14 @@ class Service:
             return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
 
     async def row_counts(self) -> tuple[int, int, int]:
-        return (await self.count(stripe_events), await self.count(order_state_diffs), await self.count(payments))
+        return (
+            await self.count(stripe_events),
+            await self.count(order_state_diffs),
+            await self.count(payments),
+        )
 
 
-def test_settings(**overrides: Any) -> Settings:
+def service_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "stripe_webhook_secrets": [SecretStr(SECRET)],
         "api_token": SecretStr(TOKEN),
@@ -85,11 +116,12 @@ def test_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def running_service(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[Service]:
-    container = bootstrap.build(test_settings(**overrides), engine=engine)
+    container = bootstrap.build(service_settings(**overrides), engine=engine)
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://service",
-                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://service", headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as client:
         yield Service(container=container, http=client, engine=engine)
     if container.redis is not None:
         await container.redis.close()

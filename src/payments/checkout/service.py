@@ -166,7 +166,9 @@ class PaymentService:
                 by_key = await payments_repo.get_by_idempotency_key(conn, cmd.idempotency_key)
             by_order = await payments_repo.get_by_order(conn, cmd.order_id)
         if by_key is not None and (by_key.order_id != cmd.order_id or by_key.terms_hash != terms):
-            raise Conflict("Idempotency-Key was used for another payment request", code="idempotency_conflict")
+            raise Conflict(
+                "Idempotency-Key was used for another payment request", code="idempotency_conflict"
+            )
         if by_order is None:
             return None
         if by_order.terms_hash != terms:
@@ -184,10 +186,11 @@ class PaymentService:
             "payment_type": record.mode,
         }
         description = record.description or f"Order {record.order_id}"
-        now = self._clock()
         try:
             if record.mode == CheckoutMode.CHECKOUT:
-                expires_at = now + timedelta(minutes=self._settings.checkout_expires_minutes)
+                # From the row's creation, not from now: a retry must send Stripe the very same
+                # parameters under the same idempotency key, or Stripe refuses it.
+                expires_at = record.created_at + timedelta(minutes=self._settings.checkout_expires_minutes)
                 session = await self._gateway.create_checkout_session(
                     CheckoutRequest(
                         amount=record.amount,
@@ -202,8 +205,11 @@ class PaymentService:
                     ),
                     idempotency_key=f"{record.id}:checkout_session",
                 )
-                links = {"checkout_url": session.url, "stripe_checkout_session_id": session.id,
-                         "stripe_payment_intent_id": session.payment_intent_id}
+                links = {
+                    "checkout_url": session.url,
+                    "stripe_checkout_session_id": session.id,
+                    "stripe_payment_intent_id": session.payment_intent_id,
+                }
             else:
                 intent = await self._gateway.create_payment_intent(
                     PaymentIntentRequest(
@@ -232,4 +238,6 @@ class PaymentService:
 
     async def _remember_error(self, payment_id: str, exc: GatewayError) -> None:
         async with self._engine.begin() as conn:
-            await payments_repo.save_error(conn, payment_id, self._clock(), f"{exc.kind.value}: {exc.code or ''}")
+            await payments_repo.save_error(
+                conn, payment_id, self._clock(), f"{exc.kind.value}: {exc.code or ''}"
+            )

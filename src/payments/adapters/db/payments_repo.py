@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, insert, or_, select, update
@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.adapters.db.tables import payments
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,10 @@ class PaymentRecord:
 
     @classmethod
     def from_row(cls, row: RowMapping) -> PaymentRecord:
-        return cls(**{name: row[name] for name in cls.__slots__})
+        values = {name: row[name] for name in cls.__slots__}
+        for name in ("created_at", "updated_at"):
+            values[name] = as_utc(values[name])
+        return cls(**values)
 
     def snapshot(self) -> PaymentSnapshot:
         return PaymentSnapshot(

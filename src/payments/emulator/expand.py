@@ -1,0 +1,39 @@
+"""`expand[]`: ids replaced by the objects they name, along dotted paths (`data.` walks a list)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .objects import list_object
+from .store import Store
+
+JSON = dict[str, Any]
+
+
+def _expand_path(store: Store, value: Any, path: list[str]) -> Any:
+    if not path or not isinstance(value, dict):
+        return value
+    head, rest = path[0], path[1:]
+    if head == "data" and value.get("object") == "list":
+        value["data"] = [_expand_path(store, item, rest) for item in value["data"]]
+        return value
+    target = value.get(head)
+    if isinstance(target, str):
+        found = store.find(target)
+        if found is not None:
+            target = copy.deepcopy(found)
+    elif target is None and head == "line_items" and value.get("object") == "checkout.session":
+        # Not on the object unless asked for, exactly as Stripe does.
+        items = copy.deepcopy(store.line_items.get(value["id"], []))
+        target = list_object(items, f"/v1/checkout/sessions/{value['id']}/line_items")
+    if head in value or target is not None:
+        value[head] = _expand_path(store, target, rest)
+    return value
+
+
+def expand(store: Store, obj: JSON, paths: list[str]) -> JSON:
+    result = copy.deepcopy(obj)
+    for path in paths:
+        result = _expand_path(store, result, path.split("."))
+    return result

@@ -1,0 +1,119 @@
+"""Stripe's form encoding (`a[b][0][c]=v`, `expand[]=x`) decoded into nested dicts and lists."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .errors import invalid_request
+
+_SEGMENT = re.compile(r"\[([^\]]*)\]")
+# Free-form maps whose keys may look like list indexes; they must stay dicts.
+_MAP_KEYS = frozenset({"metadata"})
+
+
+def _split_key(key: str) -> list[str]:
+    head, bracket, _ = key.partition("[")
+    if not bracket:
+        return [key]
+    return [head, *_SEGMENT.findall(key[len(head) :])]
+
+
+def _to_lists(value: Any, parent: str | None = None) -> Any:
+    if not isinstance(value, dict):
+        return value
+    converted = {k: _to_lists(v, k) for k, v in value.items()}
+    if parent not in _MAP_KEYS and converted and all(k.isdigit() for k in converted):
+        return [converted[k] for k in sorted(converted, key=int)]
+    return converted
+
+
+def decode_form(body: str) -> dict[str, Any]:
+    """Nested params as the SDK means them; every leaf stays a string, as Stripe receives it."""
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        segments = _split_key(key)
+        node = root
+        for depth, segment in enumerate(segments):
+            last = depth == len(segments) - 1
+            if segment == "":
+                # `expand[]` style appends: give it the next free index.
+                segment = str(len(node))
+            if last:
+                node[segment] = value
+                break
+            child = node.get(segment)
+            if not isinstance(child, dict):
+                if child is not None:
+                    raise invalid_request(f"Invalid array or hash: {key}", param=key)
+                child = {}
+                node[segment] = child
+            node = child
+    result = _to_lists(root)
+    assert isinstance(result, dict)
+    return result
+
+
+def get_str(params: dict[str, Any], name: str, *, required: bool = False) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise invalid_request(f"Missing required param: {name}.", param=name, code="parameter_missing")
+        return None
+    if not isinstance(value, str):
+        raise invalid_request(f"Invalid string: {name}", param=name)
+    return value
+
+
+def get_int(
+    params: dict[str, Any], name: str, *, required: bool = False, param: str | None = None
+) -> int | None:
+    text = get_str(params, name, required=required)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise invalid_request(
+            f"Invalid integer: {text}", param=param or name, code="parameter_invalid_integer"
+        ) from None
+
+
+def get_bool(params: dict[str, Any], name: str) -> bool | None:
+    text = get_str(params, name)
+    if text is None:
+        return None
+    if text not in ("true", "false"):
+        raise invalid_request(f"Invalid boolean: {text}", param=name)
+    return text == "true"
+
+
+def get_dict(params: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dict):
+        raise invalid_request(f"Invalid hash: {name}", param=name)
+    return value
+
+
+def get_list(params: dict[str, Any], name: str) -> list[Any]:
+    value = params.get(name)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        raise invalid_request(f"Invalid array: {name}", param=name)
+    return list(value)
+
+
+def get_metadata(params: dict[str, Any], name: str = "metadata") -> dict[str, str] | None:
+    value = get_dict(params, name)
+    if value is None:
+        return {} if params.get(name) == "" else None
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise invalid_request(f"Invalid metadata value for {key}", param=f"{name}[{key}]")
+    return dict(value)
