@@ -51,8 +51,9 @@ class Container:
         await self.engine.dispose()
 
 
-def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
-          engine: AsyncEngine | None = None) -> Container:
+def build(
+    settings: Settings, *, clock: Callable[[], datetime] = utc_now, engine: AsyncEngine | None = None
+) -> Container:
     engine = engine or create_engine(settings.database_url)
     api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
     api_base = settings.stripe_api_base
@@ -65,9 +66,14 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     idempotency = WebhookIdempotencyService(engine, redis, clock)
     secrets = settings.webhook_secret_values()
     webhooks = WebhookProcessor(
-        engine, idempotency, orchestrator,
-        WebhookConfig(secrets=lambda: secrets, tolerance_seconds=settings.webhook_tolerance_seconds,
-                      livemode=api_key.startswith("sk_live_")),
+        engine,
+        idempotency,
+        orchestrator,
+        WebhookConfig(
+            secrets=lambda: secrets,
+            tolerance_seconds=settings.webhook_tolerance_seconds,
+            livemode=api_key.startswith("sk_live_"),
+        ),
         clock,
     )
     return Container(

@@ -62,8 +62,10 @@ async def outbox_list(settings: Settings) -> int:
     async with _container(settings) as c:
         pending = await queries.list_pending(c.engine)
     for m in pending:
-        _out(f"{m.id}  order={m.order_id} seq={m.seq} {m.from_state}->{m.to_state} "
-             f"attempts={m.attempts} next={m.next_attempt_at.isoformat()} {m.last_error or ''}".rstrip())
+        _out(
+            f"{m.id}  order={m.order_id} seq={m.seq} {m.from_state}->{m.to_state} "
+            f"attempts={m.attempts} next={m.next_attempt_at.isoformat()} {m.last_error or ''}".rstrip()
+        )
     _out(f"{len(pending)} undelivered")
     return 0
 

@@ -47,11 +47,14 @@ def emulator_url() -> Iterator[str]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def stack(emulator_url: str, pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory
-                ) -> AsyncIterator[Stack]:
+async def stack(
+    emulator_url: str, pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
     pg_database = await pg_databases.create("e2e")
     await asyncio.to_thread(upgrade_to_head, pg_database)
-    client = stripe.StripeClient("sk_test_emulator", base_addresses={"api": emulator_url}, max_network_retries=0)
+    client = stripe.StripeClient(
+        "sk_test_emulator", base_addresses={"api": emulator_url}, max_network_retries=0
+    )
     http_port = free_port()
     endpoint = client.v1.webhook_endpoints.create(
         params={"url": f"http://127.0.0.1:{http_port}/v1/webhooks/stripe", "enabled_events": ["*"]}
@@ -72,9 +75,11 @@ async def stack(emulator_url: str, pg_databases: PgDatabases, tmp_path_factory: 
         "PAYMENTS_JWT_SECRET": "e2e-jwt-secret",
     }
     proc, base = start_service(env, workdir, log_path)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"},
-                                 timeout=30) as http:
-        yield Stack(emulator_url, base, f"127.0.0.1:{proc.extra['grpc_port']}", client, http, orders, proc,
-                    log_path)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    ) as http:
+        yield Stack(
+            emulator_url, base, f"127.0.0.1:{proc.extra['grpc_port']}", client, http, orders, proc, log_path
+        )
     proc.stop()
     await orders.stop()

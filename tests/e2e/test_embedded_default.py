@@ -9,13 +9,17 @@ from tests.support.processes import eventually, free_port, start_service
 
 async def test_zero_config_serve_takes_a_payment_through_its_own_emulator(tmp_path) -> None:
     emulator_port = free_port()
-    proc, base = start_service({"PAYMENTS_EMULATOR_PORT": str(emulator_port)}, tmp_path, tmp_path / "serve.log")
+    proc, base = start_service(
+        {"PAYMENTS_EMULATOR_PORT": str(emulator_port)}, tmp_path, tmp_path / "serve.log"
+    )
     try:
         printed = (tmp_path / "serve.log").read_text()
         assert base in printed and "curl" in printed
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            created = await client.post("/v1/payments", json={
-                "order_id": "ord_zero", "user_id": "u_1", "amount": 2500, "currency": "eur"})
+            created = await client.post(
+                "/v1/payments",
+                json={"order_id": "ord_zero", "user_id": "u_1", "amount": 2500, "currency": "eur"},
+            )
             assert created.status_code == 201, created.text
             payment = created.json()
             assert payment["checkout_url"].startswith(f"http://127.0.0.1:{emulator_port}/")
@@ -23,7 +27,9 @@ async def test_zero_config_serve_takes_a_payment_through_its_own_emulator(tmp_pa
             assert page.status_code == 200 and "25.00" in page.text
             paid = await client.post(
                 f"http://127.0.0.1:{emulator_port}/_emulator/checkout/sessions/"
-                f"{payment['stripe_checkout_session_id']}/pay", json={"card": "4242424242424242"})
+                f"{payment['stripe_checkout_session_id']}/pay",
+                json={"card": "4242424242424242"},
+            )
             assert paid.status_code == 200
 
             async def succeeded() -> bool:
@@ -42,10 +48,17 @@ def test_prod_refuses_to_start_without_its_secrets(tmp_path) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "payments.cli", "serve"], cwd=tmp_path, capture_output=True,
-                            text=True, env={"PATH": "/usr/bin:/bin", "PAYMENTS_ENV": "prod"}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "payments.cli", "serve"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PAYMENTS_ENV": "prod"},
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "payments: PAYMENTS_ENV=prod refuses to start without PAYMENTS_STRIPE_API_KEY, "
-        "PAYMENTS_STRIPE_WEBHOOK_SECRETS, PAYMENTS_API_TOKEN")
+        "PAYMENTS_STRIPE_WEBHOOK_SECRETS, PAYMENTS_API_TOKEN"
+    )
     assert not (tmp_path / "payments.db").exists()

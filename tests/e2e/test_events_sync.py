@@ -17,8 +17,13 @@ from tests.support.processes import start_service
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "payments.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "payments.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def test_sync_processes_missed_events_once_and_replay_changes_nothing(
@@ -27,19 +32,29 @@ async def test_sync_processes_missed_events_once_and_replay_changes_nothing(
     db = await pg_databases.create("sync")
     await asyncio.to_thread(upgrade_to_head, db)
     # The emulator delivers nowhere we listen with this secret: every webhook is "missed".
-    env = {"PAYMENTS_DATABASE_URL": db, "PAYMENTS_STRIPE_API_BASE": emulator_url,
-           "PAYMENTS_STRIPE_API_KEY": "sk_test_emulator", "PAYMENTS_STRIPE_WEBHOOK_SECRETS": "whsec_not_it",
-           "PAYMENTS_API_TOKEN": "t"}
+    env = {
+        "PAYMENTS_DATABASE_URL": db,
+        "PAYMENTS_STRIPE_API_BASE": emulator_url,
+        "PAYMENTS_STRIPE_API_KEY": "sk_test_emulator",
+        "PAYMENTS_STRIPE_WEBHOOK_SECRETS": "whsec_not_it",
+        "PAYMENTS_API_TOKEN": "t",
+    }
     workdir = tmp_path_factory.mktemp("sync")
     proc, base = start_service(env, workdir, workdir / "serve.log")
     try:
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer t"}) as http:
             order = f"ord_{uuid.uuid4().hex[:8]}"
-            payment = (await http.post("/v1/payments", json={
-                "order_id": order, "user_id": "u", "amount": 1500, "currency": "eur"})).json()
+            payment = (
+                await http.post(
+                    "/v1/payments",
+                    json={"order_id": order, "user_id": "u", "amount": 1500, "currency": "eur"},
+                )
+            ).json()
             async with httpx.AsyncClient(base_url=emulator_url) as emu:
-                paid = await emu.post(f"/_emulator/checkout/sessions/{payment['stripe_checkout_session_id']}/pay",
-                                      json={"card": "4242424242424242"})
+                paid = await emu.post(
+                    f"/_emulator/checkout/sessions/{payment['stripe_checkout_session_id']}/pay",
+                    json={"card": "4242424242424242"},
+                )
                 assert paid.status_code == 200
 
             assert (await http.get(f"/v1/payments/{payment['id']}")).json()["status"] == "open"
@@ -48,7 +63,7 @@ async def test_sync_processes_missed_events_once_and_replay_changes_nothing(
             assert first.returncode == 0, first.stderr
             assert (await http.get(f"/v1/payments/{payment['id']}")).json()["status"] == "succeeded"
             history = (await http.get(f"/v1/orders/{order}/history")).json()
-            assert [(h["to_state"], h["cause_event_type"]) for h in history][0][0] == "paid"
+            assert history[0]["to_state"] == "paid"
 
             second = await asyncio.to_thread(_cli, env, "events", "sync", "--since", "1h")
             assert second.returncode == 0 and " 0 processed" in second.stdout, second.stdout

@@ -37,25 +37,33 @@ class Pair:
 
 
 def _start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
-    wait_until(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0,
-               what="redis to start")
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    wait_until(
+        lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0,
+        what="redis to start",
+    )
     return proc
 
 
 @pytest_asyncio.fixture(scope="module")
-async def pair(emulator_url: str, pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory
-               ) -> AsyncIterator[Pair]:
+async def pair(
+    emulator_url: str, pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Pair]:
     db = await pg_databases.create("once")
     await asyncio.to_thread(upgrade_to_head, db)
     redis_port = free_port()
     redis = _start_redis(redis_port)
     workdir: Path = tmp_path_factory.mktemp("pair")
     env = {
-        "PAYMENTS_DATABASE_URL": db, "PAYMENTS_STRIPE_API_BASE": emulator_url,
-        "PAYMENTS_STRIPE_API_KEY": "sk_test_emulator", "PAYMENTS_STRIPE_WEBHOOK_SECRETS": SECRET,
-        "PAYMENTS_API_TOKEN": TOKEN, "PAYMENTS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "PAYMENTS_DATABASE_URL": db,
+        "PAYMENTS_STRIPE_API_BASE": emulator_url,
+        "PAYMENTS_STRIPE_API_KEY": "sk_test_emulator",
+        "PAYMENTS_STRIPE_WEBHOOK_SECRETS": SECRET,
+        "PAYMENTS_API_TOKEN": TOKEN,
+        "PAYMENTS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
     }
     started = [start_service(env, workdir, workdir / f"service{n}.log") for n in range(2)]
     yield Pair([u for _, u in started], [p for p, _ in started], redis, redis_port, emulator_url)
@@ -67,8 +75,15 @@ async def pair(emulator_url: str, pg_databases: PgDatabases, tmp_path_factory: p
 
 async def _new_payment(pair: Pair) -> dict:
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        answer = await client.post(f"{pair.urls[0]}/v1/payments", json={
-            "order_id": f"ord_{uuid.uuid4().hex[:10]}", "user_id": "u", "amount": 7000, "currency": "eur"})
+        answer = await client.post(
+            f"{pair.urls[0]}/v1/payments",
+            json={
+                "order_id": f"ord_{uuid.uuid4().hex[:10]}",
+                "user_id": "u",
+                "amount": 7000,
+                "currency": "eur",
+            },
+        )
         assert answer.status_code == 201, answer.text
         return answer.json()
 
@@ -84,8 +99,11 @@ async def _storm(pair: Pair, evt: dict, sends: int = 50, senders: int = 8) -> li
             while not queue.empty():
                 n = queue.get_nowait()
                 body, header = se.signed(evt, SECRET)
-                response = await client.post(f"{pair.urls[n % 2]}/v1/webhooks/stripe", content=body,
-                                             headers={"Stripe-Signature": header})
+                response = await client.post(
+                    f"{pair.urls[n % 2]}/v1/webhooks/stripe",
+                    content=body,
+                    headers={"Stripe-Signature": header},
+                )
                 assert response.status_code == 200, response.text
                 answers.append(response.json())
 
@@ -99,12 +117,16 @@ async def _history(pair: Pair, order_id: str) -> list[dict]:
 
 
 def _completed(payment: dict, pair: Pair) -> dict:
-    session = stripe.StripeClient("sk_test_emulator", base_addresses={"api": pair.emulator_url}
-                                  ).v1.checkout.sessions.retrieve(payment["stripe_checkout_session_id"])
+    session = stripe.StripeClient(
+        "sk_test_emulator", base_addresses={"api": pair.emulator_url}
+    ).v1.checkout.sessions.retrieve(payment["stripe_checkout_session_id"])
     assert session.metadata["payment_id"] == payment["id"]
-    return se.event("checkout.session.completed",
-                    se.session(session.id, payment["id"], payment["order_id"], "pi_" + uuid.uuid4().hex[:12],
-                               amount=7000))
+    return se.event(
+        "checkout.session.completed",
+        se.session(
+            session.id, payment["id"], payment["order_id"], "pi_" + uuid.uuid4().hex[:12], amount=7000
+        ),
+    )
 
 
 async def test_fifty_concurrent_deliveries_make_one_transition(pair: Pair) -> None:

@@ -22,10 +22,14 @@ async def triple_delivery(stack: Stack) -> AsyncIterator[None]:
 
 async def _paid_payment(stack: Stack, amount: int = 10_000) -> dict:
     order = f"ord_{uuid.uuid4().hex[:10]}"
-    payment = (await stack.http.post("/v1/payments", json={
-        "order_id": order, "user_id": "u_r", "amount": amount, "currency": "eur"})).json()
-    await stack.helper(f"/checkout/sessions/{payment['stripe_checkout_session_id']}/pay",
-                       {"card": "4242424242424242"})
+    payment = (
+        await stack.http.post(
+            "/v1/payments", json={"order_id": order, "user_id": "u_r", "amount": amount, "currency": "eur"}
+        )
+    ).json()
+    await stack.helper(
+        f"/checkout/sessions/{payment['stripe_checkout_session_id']}/pay", {"card": "4242424242424242"}
+    )
 
     async def paid() -> dict | None:
         current = await stack.payment(payment["id"])
@@ -49,8 +53,11 @@ def _stripe_refund_count(stack: Stack, pi: str) -> int:
 async def test_api_refunds_thirty_thirty_rest_then_over_refund(stack: Stack, triple_delivery: None) -> None:
     payment = await _paid_payment(stack)
     pid, pi = payment["id"], payment["stripe_payment_intent_id"]
-    for amount, total, status in ((3000, 3000, "partially_refunded"), (3000, 6000, "partially_refunded"),
-                                  (None, 10_000, "refunded")):
+    for amount, total, status in (
+        (3000, 3000, "partially_refunded"),
+        (3000, 6000, "partially_refunded"),
+        (None, 10_000, "refunded"),
+    ):
         body = {"amount": amount} if amount else {}
         answer = await stack.http.post(f"/v1/payments/{pid}/refunds", json=body)
         assert answer.status_code == 201, answer.text
@@ -62,14 +69,21 @@ async def test_api_refunds_thirty_thirty_rest_then_over_refund(stack: Stack, tri
     assert _stripe_refund_count(stack, pi) == before == 3
     history = (await stack.http.get(f"/v1/orders/{payment['order_id']}/history")).json()
     assert [(h["to_state"], h["amount_refunded"]) for h in history] == [
-        ("paid", 0), ("partially_refunded", 3000), ("partially_refunded", 6000), ("refunded", 10_000)]
+        ("paid", 0),
+        ("partially_refunded", 3000),
+        ("partially_refunded", 6000),
+        ("refunded", 10_000),
+    ]
 
 
 async def test_dashboard_refunds_arrive_by_webhook(stack: Stack, triple_delivery: None) -> None:
     payment = await _paid_payment(stack)
     pid, pi = payment["id"], payment["stripe_payment_intent_id"]
-    for amount, total, status in ((3000, 3000, "partially_refunded"), (3000, 6000, "partially_refunded"),
-                                  (4000, 10_000, "refunded")):
+    for amount, total, status in (
+        (3000, 3000, "partially_refunded"),
+        (3000, 6000, "partially_refunded"),
+        (4000, 10_000, "refunded"),
+    ):
         # "In the dashboard": someone other than the service asks Stripe directly.
         stack.stripe.v1.refunds.create(params={"payment_intent": pi, "amount": amount})
         await _settled(stack, pid, total, status)

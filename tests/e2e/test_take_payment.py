@@ -24,8 +24,10 @@ async def _status_is(stack: Stack, payment_id: str, status: str) -> bool:
 
 async def test_checkout_over_http_paid_on_the_hosted_page_reaches_orders(stack: Stack) -> None:
     order = _order()
-    created = await stack.http.post("/v1/payments", json={
-        "order_id": order, "user_id": "u_1", "amount": 2500, "currency": "eur", "description": "Mug"})
+    created = await stack.http.post(
+        "/v1/payments",
+        json={"order_id": order, "user_id": "u_1", "amount": 2500, "currency": "eur", "description": "Mug"},
+    )
     assert created.status_code == 201, created.text
     payment = created.json()
     assert payment["status"] == "open" and payment["checkout_url"].startswith(stack.emulator_url)
@@ -38,19 +40,30 @@ async def test_checkout_over_http_paid_on_the_hosted_page_reaches_orders(stack: 
     assert paid.status_code == 200, paid.text
     await eventually(lambda: _status_is(stack, payment["id"], "succeeded"), what="payment to succeed")
     history = (await stack.http.get(f"/v1/orders/{order}/history")).json()
-    assert [(h["from_state"], h["to_state"], h["amount_paid"]) for h in history] == [("pending", "paid", 2500)]
+    assert [(h["from_state"], h["to_state"], h["amount_paid"]) for h in history] == [
+        ("pending", "paid", 2500)
+    ]
     await eventually(lambda: stack.orders.behaviour.applied_seqs().get(order) == [1], what="Orders to hear")
 
 
 async def test_payment_intent_mode_over_http(stack: Stack) -> None:
-    created = await stack.http.post("/v1/payments", json={
-        "order_id": _order(), "user_id": "u_2", "amount": 1200, "currency": "usd", "mode": "payment_intent"})
+    created = await stack.http.post(
+        "/v1/payments",
+        json={
+            "order_id": _order(),
+            "user_id": "u_2",
+            "amount": 1200,
+            "currency": "usd",
+            "mode": "payment_intent",
+        },
+    )
     assert created.status_code == 201, created.text
     payment = created.json()
     assert payment["client_secret"].startswith(payment["stripe_payment_intent_id"] + "_secret_")
     assert payment["checkout_url"] is None
-    stack.stripe.v1.payment_intents.confirm(payment["stripe_payment_intent_id"],
-                                            params={"payment_method": "pm_card_visa"})
+    stack.stripe.v1.payment_intents.confirm(
+        payment["stripe_payment_intent_id"], params={"payment_method": "pm_card_visa"}
+    )
     await eventually(lambda: _status_is(stack, payment["id"], "succeeded"), what="intent to succeed")
 
 
@@ -59,17 +72,24 @@ async def test_both_modes_over_grpc(stack: Stack) -> None:
         client = pb_grpc.PaymentsStub(channel)
         auth = (("authorization", f"Bearer {TOKEN}"),)
         checkout = await client.CreatePayment(
-            pb.CreatePaymentRequest(order_id=_order(), user_id="u_3", amount=990, currency="EUR"), metadata=auth)
+            pb.CreatePaymentRequest(order_id=_order(), user_id="u_3", amount=990, currency="EUR"),
+            metadata=auth,
+        )
         assert checkout.created and checkout.payment.checkout_url.startswith(stack.emulator_url)
         intent = await client.CreatePayment(
-            pb.CreatePaymentRequest(order_id=_order(), user_id="u_3", amount=500, currency="jpy",
-                                    mode="payment_intent"), metadata=auth)
+            pb.CreatePaymentRequest(
+                order_id=_order(), user_id="u_3", amount=500, currency="jpy", mode="payment_intent"
+            ),
+            metadata=auth,
+        )
         assert intent.payment.client_secret and intent.payment.currency == "jpy"
         fetched = await client.GetPayment(pb.GetPaymentRequest(id=intent.payment.id), metadata=auth)
         assert fetched.stripe_payment_intent_id == intent.payment.stripe_payment_intent_id
         try:
-            await client.CreatePayment(pb.CreatePaymentRequest(order_id=_order(), user_id="u", amount=-1,
-                                                               currency="eur"), metadata=auth)
+            await client.CreatePayment(
+                pb.CreatePaymentRequest(order_id=_order(), user_id="u", amount=-1, currency="eur"),
+                metadata=auth,
+            )
         except grpc.aio.AioRpcError as exc:
             assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT and "amount" in (exc.details() or "")
         else:
@@ -90,8 +110,9 @@ async def test_twenty_concurrent_identical_requests_make_one_payment_and_one_ses
     assert len({a.json()["id"] for a in answers}) == 1
     assert len({a.json()["stripe_checkout_session_id"] for a in answers}) == 1
     sessions = stack.stripe.v1.checkout.sessions.list(params={"limit": 100})
-    assert [s.id for s in sessions.data if s.client_reference_id == order] == [answers[0].json()[
-        "stripe_checkout_session_id"]]
+    assert [s.id for s in sessions.data if s.client_reference_id == order] == [
+        answers[0].json()["stripe_checkout_session_id"]
+    ]
     other_terms = await stack.http.post("/v1/payments", json={**body, "amount": 4300})
     assert other_terms.status_code == 409
     assert other_terms.json()["error"]["code"] == "payment_terms_conflict"

@@ -16,8 +16,11 @@ from typing import Any
 
 import httpx
 
-FAST_RETRIES = {"STRIPE_EMULATOR_RETRY_BASE_MS": "50", "STRIPE_EMULATOR_RETRY_CAP_MS": "500",
-                "STRIPE_EMULATOR_MAX_ATTEMPTS": "12"}
+FAST_RETRIES = {
+    "STRIPE_EMULATOR_RETRY_BASE_MS": "50",
+    "STRIPE_EMULATOR_RETRY_CAP_MS": "500",
+    "STRIPE_EMULATOR_MAX_ATTEMPTS": "12",
+}
 
 
 def free_port() -> int:
@@ -60,7 +63,9 @@ class Proc:
 def start_emulator(env: dict[str, str] | None = None) -> tuple[Proc, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "payments.emulator", "--port", "0"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, **FAST_RETRIES, **(env or {})},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **FAST_RETRIES, **(env or {})},
     )
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
@@ -74,19 +79,30 @@ def start_emulator(env: dict[str, str] | None = None) -> tuple[Proc, str]:
 def start_service(env: dict[str, str], cwd: Path, log_path: Path, *, workers: int = 1) -> tuple[Proc, str]:
     """``payments serve`` with the given PAYMENTS_* environment; returns when /healthz answers."""
     http_port = int(env.get("PAYMENTS_HTTP_PORT") or free_port())
-    full_env = {**os.environ, "PAYMENTS_HTTP_PORT": str(http_port),
-                "PAYMENTS_GRPC_PORT": env.get("PAYMENTS_GRPC_PORT") or str(free_port()), **env}
+    full_env = {
+        **os.environ,
+        "PAYMENTS_HTTP_PORT": str(http_port),
+        "PAYMENTS_GRPC_PORT": env.get("PAYMENTS_GRPC_PORT") or str(free_port()),
+        **env,
+    }
     log = log_path.open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "payments.cli", "serve", "--workers", str(workers)],
-        cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=cwd,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{http_port}"
     proc = Proc(process, log_path, {"grpc_port": int(full_env["PAYMENTS_GRPC_PORT"])})
 
     def healthy() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"payments serve exited with {process.returncode}: {log_path.read_text()[-3000:]}")
+            raise AssertionError(
+                f"payments serve exited with {process.returncode}: {log_path.read_text()[-3000:]}"
+            )
         try:
             return httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200
         except httpx.HTTPError:
@@ -96,7 +112,9 @@ def start_service(env: dict[str, str], cwd: Path, log_path: Path, *, workers: in
     return proc, base
 
 
-async def eventually(predicate: Any, timeout: float = 15.0, interval: float = 0.05, what: str = "condition") -> Any:
+async def eventually(
+    predicate: Any, timeout: float = 15.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """The async twin of wait_until: lets in-process servers (the Orders fake) run while we wait."""
     import asyncio
     import inspect

@@ -22,8 +22,9 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 
 
 class RedisEventLocks:
-    def __init__(self, url: str, *, lock_ttl_ms: int = 30_000, seen_ttl_s: int = 7 * 24 * 3600,
-                 cooldown_s: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, lock_ttl_ms: int = 30_000, seen_ttl_s: int = 7 * 24 * 3600, cooldown_s: float = 5.0
+    ) -> None:
         self._redis = Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
         self._lock_ttl_ms = lock_ttl_ms
         self._seen_ttl_s = seen_ttl_s

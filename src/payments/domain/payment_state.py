@@ -56,8 +56,11 @@ class RefundFact:
 
     def merge(self, other: RefundFact) -> RefundFact:
         status = max(self.status, other.status, key=_REFUND_RANK.__getitem__)
-        return RefundFact(amount=max(self.amount, other.amount), status=status,
-                          created=min(self.created or other.created, other.created or self.created))
+        return RefundFact(
+            amount=max(self.amount, other.amount),
+            status=status,
+            created=min(self.created or other.created, other.created or self.created),
+        )
 
     @property
     def counts(self) -> bool:
@@ -146,8 +149,10 @@ class PaymentFacts:
             failed=bool(data.get("failed")),
             expired=bool(data.get("expired")),
             canceled=bool(data.get("canceled")),
-            refunds={k: RefundFact(int(v[0]), RefundStatus(v[1]), int(v[2]))
-                     for k, v in data.get("refunds", {}).items()},
+            refunds={
+                k: RefundFact(int(v[0]), RefundStatus(v[1]), int(v[2]))
+                for k, v in data.get("refunds", {}).items()
+            },
             disputes={k: DisputePhase(v) for k, v in data.get("disputes", {}).items()},
             card_fingerprint=str(data.get("card_fingerprint", "")),
             risk_level=str(data.get("risk_level", "")),

@@ -35,7 +35,10 @@ class RefundPayment:
 
 class RefundService:
     def __init__(
-        self, engine: AsyncEngine, gateway: StripeGateway, orchestrator: PaymentOrchestrator,
+        self,
+        engine: AsyncEngine,
+        gateway: StripeGateway,
+        orchestrator: PaymentOrchestrator,
         clock: Callable[[], datetime],
     ) -> None:
         self._engine = engine
@@ -75,13 +78,17 @@ class RefundService:
                 existing = await refunds_repo.by_idempotency_key(conn, payment.id, cmd.idempotency_key)
                 if existing is not None:
                     if cmd.amount is not None and cmd.amount != existing.amount:
-                        raise Conflict("Idempotency-Key was used for a refund of another amount",
-                                       code="idempotency_conflict")
+                        raise Conflict(
+                            "Idempotency-Key was used for a refund of another amount",
+                            code="idempotency_conflict",
+                        )
                     return existing, False
             facts = PaymentFacts.from_json(payment.facts)
             if not facts.succeeded or not payment.stripe_payment_intent_id:
-                raise Conflict(f"payment {payment.id} is {payment.status}: nothing to refund",
-                               code="payment_not_refundable")
+                raise Conflict(
+                    f"payment {payment.id} is {payment.status}: nothing to refund",
+                    code="payment_not_refundable",
+                )
             remaining = refundable_amount(facts, await refunds_repo.reserved_amount(conn, payment.id))
             amount = remaining if cmd.amount is None else cmd.amount
             if remaining <= 0:
@@ -89,8 +96,13 @@ class RefundService:
             if amount > remaining:
                 raise Conflict(f"refund of {amount} exceeds the {remaining} that remains", code="over_refund")
             refund = await refunds_repo.insert_requested(
-                conn, payment_id=payment.id, amount=amount, currency=payment.currency, reason=cmd.reason,
-                idempotency_key=cmd.idempotency_key, now=self._clock(),
+                conn,
+                payment_id=payment.id,
+                amount=amount,
+                currency=payment.currency,
+                reason=cmd.reason,
+                idempotency_key=cmd.idempotency_key,
+                now=self._clock(),
             )
         log.info("refund.requested", refund_id=refund.id, payment_id=payment.id, amount=amount)
         return refund, True
@@ -101,30 +113,43 @@ class RefundService:
         assert payment is not None and payment.stripe_payment_intent_id
         try:
             answer = await self._gateway.create_refund(
-                payment_intent_id=payment.stripe_payment_intent_id, amount=refund.amount, reason=refund.reason,
+                payment_intent_id=payment.stripe_payment_intent_id,
+                amount=refund.amount,
+                reason=refund.reason,
                 metadata={"refund_id": refund.id, "payment_id": payment.id, "order_id": payment.order_id},
                 idempotency_key=f"{refund.id}:refund",
             )
         except GatewayError as exc:
             if not exc.retryable:
                 async with self._engine.begin() as conn:
-                    await refunds_repo.mark_failed(conn, refund.id, f"{exc.kind.value}: {exc.code or ''}",
-                                                   self._clock())
-            raise UpstreamError(f"Stripe refused the refund ({exc.kind.value})", code="stripe_" + exc.kind.value,
-                                retryable=exc.retryable) from None
+                    await refunds_repo.mark_failed(
+                        conn, refund.id, f"{exc.kind.value}: {exc.code or ''}", self._clock()
+                    )
+            raise UpstreamError(
+                f"Stripe refused the refund ({exc.kind.value})",
+                code="stripe_" + exc.kind.value,
+                retryable=exc.retryable,
+            ) from None
         seen = RefundSeen(
-            stripe_refund_id=answer.id, our_refund_id=refund.id, amount=answer.amount, currency=answer.currency,
-            status=_status(answer.status), reason=refund.reason,
+            stripe_refund_id=answer.id,
+            our_refund_id=refund.id,
+            amount=answer.amount,
+            currency=answer.currency,
+            status=_status(answer.status),
+            reason=refund.reason,
         )
         found = EventFacts(
-            payment_intent_id=answer.payment_intent_id, charge_id=answer.charge_id, refunds=(seen,),
+            payment_intent_id=answer.payment_intent_id,
+            charge_id=answer.charge_id,
+            refunds=(seen,),
             facts=PaymentFacts(refunds={answer.id: RefundFact(seen.amount, seen.status, answer.created)}),
         )
         async with self._engine.begin() as conn:
             record = await payments_repo.get(conn, refund.payment_id, for_update=True)
             assert record is not None
-            await self._orchestrator.apply(conn, record, found, Cause(refund.id, "api.refund.created"),
-                                           self._clock())
+            await self._orchestrator.apply(
+                conn, record, found, Cause(refund.id, "api.refund.created"), self._clock()
+            )
             fresh = await refunds_repo.get(conn, refund.id)
         assert fresh is not None
         return fresh
@@ -134,4 +159,3 @@ def _status(value: str) -> RefundStatus:
     if value in ("failed", "canceled"):
         return RefundStatus.FAILED
     return RefundStatus.SUCCEEDED if value == "succeeded" else RefundStatus.PENDING
-

@@ -43,7 +43,9 @@ Handler = Callable[[AsyncConnection, dict[str, Any]], Awaitable[Outcome]]
 
 
 class WebhookIdempotencyService:
-    def __init__(self, engine: AsyncEngine, redis: RedisEventLocks | None, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, engine: AsyncEngine, redis: RedisEventLocks | None, clock: Callable[[], datetime]
+    ) -> None:
         self._engine = engine
         self._redis = redis
         self._clock = clock
@@ -64,8 +66,9 @@ class WebhookIdempotencyService:
 
     async def mark_event_processed(self, conn: AsyncConnection, event_id: str, outcome: Outcome) -> None:
         """Inside the effects' transaction: "processed" commits with the effects or not at all."""
-        await events_repo.mark(conn, event_id, outcome.status, self._clock(), payment_id=outcome.payment_id,
-                               ref=outcome.ref)
+        await events_repo.mark(
+            conn, event_id, outcome.status, self._clock(), payment_id=outcome.payment_id, ref=outcome.ref
+        )
 
     async def handle_event_with_idempotency(
         self, event: dict[str, Any], payload: str, handler: Handler, *, force: bool = False
@@ -76,8 +79,13 @@ class WebhookIdempotencyService:
         # Stored first, in its own transaction, so a handler that fails leaves a replayable row.
         async with self._engine.begin() as conn:
             inserted = await events_repo.record(
-                conn, event_id=event_id, type_=str(event.get("type", "")), livemode=bool(event.get("livemode")),
-                api_version=event.get("api_version"), created=int(event.get("created") or 0), payload=payload,
+                conn,
+                event_id=event_id,
+                type_=str(event.get("type", "")),
+                livemode=bool(event.get("livemode")),
+                api_version=event.get("api_version"),
+                created=int(event.get("created") or 0),
+                payload=payload,
                 now=self._clock(),
             )
             if not inserted and not force and await events_repo.status_of(conn, event_id) in SETTLED:

@@ -26,7 +26,12 @@ log = structlog.get_logger(__name__)
 
 class CommissionHook(Protocol):
     async def on_payment_changed(
-        self, conn: AsyncConnection, before: PaymentSnapshot, after: PaymentSnapshot, cause: Cause, now: datetime
+        self,
+        conn: AsyncConnection,
+        before: PaymentSnapshot,
+        after: PaymentSnapshot,
+        cause: Cause,
+        now: datetime,
     ) -> None: ...
 
 
@@ -47,9 +52,15 @@ class PaymentOrchestrator:
         before = record.snapshot()
         for seen in found.refunds:
             await refunds_repo.record_seen(
-                conn, payment_id=record.id, stripe_refund_id=seen.stripe_refund_id,
-                our_refund_id=seen.our_refund_id, amount=seen.amount, currency=seen.currency or record.currency,
-                status=seen.status.value, reason=seen.reason, now=now,
+                conn,
+                payment_id=record.id,
+                stripe_refund_id=seen.stripe_refund_id,
+                our_refund_id=seen.our_refund_id,
+                amount=seen.amount,
+                currency=seen.currency or record.currency,
+                status=seen.status.value,
+                reason=seen.reason,
+                now=now,
             )
         links = {
             column: value
@@ -65,12 +76,21 @@ class PaymentOrchestrator:
             return Applied(before.status, None, ())
         after = before.with_facts(merged)
         await payments_repo.save_state(
-            conn, record, facts=merged, status=after.status, amount_refunded=merged.amount_refunded,
-            now=now, links=links,
+            conn,
+            record,
+            facts=merged,
+            status=after.status,
+            amount_refunded=merged.amount_refunded,
+            now=now,
+            links=links,
         )
         diff = diff_between(
-            record.order_id, record.id, record.currency,
-            OrderView.of(before.status, before.facts), OrderView.of(after.status, merged), cause,
+            record.order_id,
+            record.id,
+            record.currency,
+            OrderView.of(before.status, before.facts),
+            OrderView.of(after.status, merged),
+            cause,
         )
         if diff is not None:
             await diffs_repo.append(conn, diff, now)

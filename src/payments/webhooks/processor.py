@@ -35,8 +35,12 @@ class WebhookConfig:
 
 class WebhookProcessor:
     def __init__(
-        self, engine: AsyncEngine, idempotency: WebhookIdempotencyService, orchestrator: PaymentOrchestrator,
-        config: WebhookConfig, clock: Callable[[], datetime],
+        self,
+        engine: AsyncEngine,
+        idempotency: WebhookIdempotencyService,
+        orchestrator: PaymentOrchestrator,
+        config: WebhookConfig,
+        clock: Callable[[], datetime],
     ) -> None:
         self._engine = engine
         self._idempotency = idempotency
@@ -47,7 +51,10 @@ class WebhookProcessor:
     async def receive(self, payload: bytes, signature_header: str | None) -> Handled:
         """Raises SignatureError (nothing written) for a delivery we cannot trust."""
         event = verify_and_parse(
-            payload, signature_header, self._config.secrets(), self._config.tolerance_seconds,
+            payload,
+            signature_header,
+            self._config.secrets(),
+            self._config.tolerance_seconds,
             now=int(self._clock().timestamp()),
         )
         return await self.process(event, payload.decode("utf-8"))
@@ -55,8 +62,9 @@ class WebhookProcessor:
     async def process(self, event: dict[str, Any], payload: str, *, force: bool = False) -> Handled:
         with tracer.start_as_current_span("webhooks.process") as span:
             span.set_attribute("stripe.event_type", str(event.get("type")))
-            handled = await self._idempotency.handle_event_with_idempotency(event, payload, self._handle,
-                                                                            force=force)
+            handled = await self._idempotency.handle_event_with_idempotency(
+                event, payload, self._handle, force=force
+            )
         outcome = "duplicate" if handled.duplicate else handled.status.value
         WEBHOOK_EVENTS.labels(str(event.get("type")), outcome).inc()
         log.info("webhook.handled", event_id=event.get("id"), type=event.get("type"), outcome=outcome)
@@ -106,8 +114,11 @@ class WebhookProcessor:
 
     async def _find(self, conn: AsyncConnection, found: EventFacts) -> payments_repo.PaymentRecord | None:
         return await payments_repo.find_for_stripe_refs(
-            conn, payment_id=found.payment_id, session_id=found.session_id,
-            payment_intent_id=found.payment_intent_id, charge_id=found.charge_id,
+            conn,
+            payment_id=found.payment_id,
+            session_id=found.session_id,
+            payment_intent_id=found.payment_intent_id,
+            charge_id=found.charge_id,
         )
 
     async def _apply_deferred(self, conn: AsyncConnection, payment_id: str, refs: list[str]) -> int:
@@ -127,7 +138,9 @@ class WebhookProcessor:
                     continue
                 cause = Cause(event_id=stored.id, event_type=stored.type)
                 applied = await self._orchestrator.apply(conn, record, found, cause, self._clock())
-                await events_repo.mark(conn, stored.id, EventStatus.PROCESSED, self._clock(), payment_id=payment_id)
+                await events_repo.mark(
+                    conn, stored.id, EventStatus.PROCESSED, self._clock(), payment_id=payment_id
+                )
                 pending.extend(applied.new_links)
                 count += 1
         return count

@@ -58,7 +58,9 @@ def _session(obj: dict[str, Any], facts: PaymentFacts) -> EventFacts:
 
 
 def _paid(amount: Any, currency: Any) -> PaymentFacts:
-    return PaymentFacts(succeeded=True, amount_received=int(amount or 0), currency_received=str(currency or ""))
+    return PaymentFacts(
+        succeeded=True, amount_received=int(amount or 0), currency_received=str(currency or "")
+    )
 
 
 def _session_completed(obj: dict[str, Any]) -> EventFacts:
@@ -106,20 +108,29 @@ def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen 
         our_refund_id=ours if isinstance(ours, str) and ours else None,
         amount=int(obj.get("amount") or 0),
         currency=str(obj.get("currency") or ""),
-        status=RefundStatus.FAILED if force_failed else _REFUND_STATUS.get(str(obj.get("status")),
-                                                                             RefundStatus.PENDING),
+        status=RefundStatus.FAILED
+        if force_failed
+        else _REFUND_STATUS.get(str(obj.get("status")), RefundStatus.PENDING),
         reason=obj.get("reason") if isinstance(obj.get("reason"), str) else None,
     )
 
 
 def _with_refunds(base: EventFacts, seen: list[RefundSeen], created: dict[str, int]) -> EventFacts:
     facts = base.facts.merge(
-        PaymentFacts(refunds={r.stripe_refund_id: RefundFact(r.amount, r.status, created.get(r.stripe_refund_id, 0))
-                              for r in seen})
+        PaymentFacts(
+            refunds={
+                r.stripe_refund_id: RefundFact(r.amount, r.status, created.get(r.stripe_refund_id, 0))
+                for r in seen
+            }
+        )
     )
     return EventFacts(
-        payment_id=base.payment_id, session_id=base.session_id, payment_intent_id=base.payment_intent_id,
-        charge_id=base.charge_id, facts=facts, refunds=tuple(seen),
+        payment_id=base.payment_id,
+        session_id=base.session_id,
+        payment_intent_id=base.payment_intent_id,
+        charge_id=base.charge_id,
+        facts=facts,
+        refunds=tuple(seen),
     )
 
 
@@ -175,7 +186,9 @@ def _dispute_closed(obj: dict[str, Any]) -> EventFacts:
 
 _HANDLERS: dict[str, Callable[[dict[str, Any]], EventFacts]] = {
     "checkout.session.completed": _session_completed,
-    "checkout.session.async_payment_succeeded": lambda o: _session(o, _paid(o.get("amount_total"), o.get("currency"))),
+    "checkout.session.async_payment_succeeded": lambda o: _session(
+        o, _paid(o.get("amount_total"), o.get("currency"))
+    ),
     "checkout.session.async_payment_failed": lambda o: _session(o, PaymentFacts(failed=True)),
     "checkout.session.expired": lambda o: _session(o, PaymentFacts(expired=True)),
     "payment_intent.succeeded": lambda o: _intent(o, _paid(o.get("amount_received"), o.get("currency"))),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -37,7 +37,7 @@ class Clock:
     def __init__(self) -> None:
         self.now = NOW
 
-    def __call__(self):  # noqa: ANN204
+    def __call__(self):
         return self.now
 
 

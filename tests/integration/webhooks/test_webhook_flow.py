@@ -54,8 +54,10 @@ async def test_a_refund_before_the_completion_is_kept_and_applied(engine: AsyncE
         await svc.deliver(se.event("checkout.session.completed", se.session("cs_c", pid, "ord_c", "pi_c")))
         payment = await svc.payment(pid)
         assert (payment.status, payment.amount_refunded) == ("partially_refunded", 3000)
-        assert await svc.history("ord_c") == [("pending", "paid", 10_000, 0),
-                                              ("paid", "partially_refunded", 10_000, 3000)]
+        assert await svc.history("ord_c") == [
+            ("pending", "paid", 10_000, 0),
+            ("paid", "partially_refunded", 10_000, 3000),
+        ]
 
 
 async def test_dashboard_refunds_thirty_thirty_rest_each_delivered_three_times(engine: AsyncEngine) -> None:
@@ -77,8 +79,11 @@ async def test_dashboard_refunds_thirty_thirty_rest_each_delivered_three_times(e
             payment = await svc.payment(pid)
             assert (payment.amount_refunded, payment.status) == (total, status)
         assert [h[1:] for h in await svc.history("ord_d")] == [
-            ("paid", 10_000, 0), ("partially_refunded", 10_000, 3000), ("partially_refunded", 10_000, 6000),
-            ("refunded", 10_000, 10_000)]
+            ("paid", 10_000, 0),
+            ("partially_refunded", 10_000, 3000),
+            ("partially_refunded", 10_000, 6000),
+            ("refunded", 10_000, 10_000),
+        ]
 
 
 async def test_refund_failed_undoes_the_refund_in_any_order(engine: AsyncEngine) -> None:
@@ -95,8 +100,9 @@ async def test_refund_failed_undoes_the_refund_in_any_order(engine: AsyncEngine)
 async def test_amount_mismatch_needs_review_and_order_is_not_paid(engine: AsyncEngine) -> None:
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_f", amount=10_000)
-        await svc.deliver(se.event("checkout.session.completed",
-                                   se.session("cs_f", pid, "ord_f", "pi_f", amount=9_000)))
+        await svc.deliver(
+            se.event("checkout.session.completed", se.session("cs_f", pid, "ord_f", "pi_f", amount=9_000))
+        )
         assert (await svc.payment(pid)).status == "needs_review"
         assert await svc.history("ord_f") == []
 
@@ -118,9 +124,12 @@ async def test_delayed_payment_then_async_success_or_failure(engine: AsyncEngine
 async def test_expired_session(engine: AsyncEngine) -> None:
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_h")
-        await svc.deliver(se.event("checkout.session.expired",
-                                   se.session("cs_h", pid, "ord_h", None, payment_status="unpaid",
-                                              status="expired")))
+        await svc.deliver(
+            se.event(
+                "checkout.session.expired",
+                se.session("cs_h", pid, "ord_h", None, payment_status="unpaid", status="expired"),
+            )
+        )
         assert (await svc.payment(pid)).status == "expired"
         assert await svc.history("ord_h") == [("pending", "expired", 0, 0)]
 
@@ -128,11 +137,16 @@ async def test_expired_session(engine: AsyncEngine) -> None:
 async def test_payment_intent_mode_failure_then_success(engine: AsyncEngine) -> None:
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_i", mode="payment_intent")
-        failed = se.payment_intent("pi_i", pid, "ord_i", status="requires_payment_method", mode="payment_intent")
+        failed = se.payment_intent(
+            "pi_i", pid, "ord_i", status="requires_payment_method", mode="payment_intent"
+        )
         await svc.deliver(se.event("payment_intent.payment_failed", failed))
         assert (await svc.payment(pid)).status == "failed"
-        await svc.deliver(se.event("payment_intent.succeeded",
-                                   se.payment_intent("pi_i", pid, "ord_i", mode="payment_intent")))
+        await svc.deliver(
+            se.event(
+                "payment_intent.succeeded", se.payment_intent("pi_i", pid, "ord_i", mode="payment_intent")
+            )
+        )
         assert (await svc.payment(pid)).status == "succeeded"
 
 
@@ -148,8 +162,9 @@ async def test_dispute_opened_won_and_lost(engine: AsyncEngine) -> None:
     async with running_service(engine) as svc:
         for order, outcome, final in (("ord_k1", "won", "succeeded"), ("ord_k2", "lost", "disputed")):
             pid = await svc.add_payment(order)
-            await svc.deliver(se.event("checkout.session.completed", se.session(f"cs_{order}", pid, order,
-                                                                                 f"pi_{order}")))
+            await svc.deliver(
+                se.event("checkout.session.completed", se.session(f"cs_{order}", pid, order, f"pi_{order}"))
+            )
             dp = se.dispute(f"dp_{order}", f"ch_{order}", f"pi_{order}")
             await svc.deliver(se.event("charge.dispute.created", dp))
             assert (await svc.payment(pid)).status == "disputed"
@@ -161,17 +176,23 @@ ORDERING_EVENTS = ("completed", "charge", "refund", "dispute")
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(ORDERING_EVENTS)), ids="-".join)
-async def test_every_arrival_order_ends_in_the_same_state(engine: AsyncEngine, order: tuple[str, ...]) -> None:
+async def test_every_arrival_order_ends_in_the_same_state(
+    engine: AsyncEngine, order: tuple[str, ...]
+) -> None:
     async with running_service(engine) as svc:
         order_id = "ord_" + "".join(o[:2] for o in order)
         pid = await svc.add_payment(order_id)
         pi, ch = f"pi_{order_id}", f"ch_{order_id}"
         refund = se.refund(f"re_{order_id}", pi, ch, 2500)
         events = {
-            "completed": [se.event("checkout.session.completed", se.session(f"cs_{order_id}", pid, order_id, pi))],
+            "completed": [
+                se.event("checkout.session.completed", se.session(f"cs_{order_id}", pid, order_id, pi))
+            ],
             "charge": [se.event("charge.succeeded", se.charge(ch, pi))],
-            "refund": [se.event("refund.created", refund),
-                       se.event("charge.refunded", se.charge(ch, pi, refunds=[refund]))],
+            "refund": [
+                se.event("refund.created", refund),
+                se.event("charge.refunded", se.charge(ch, pi, refunds=[refund])),
+            ],
             "dispute": [se.event("charge.dispute.created", se.dispute(f"dp_{order_id}", ch, pi))],
         }
         for name in order:

@@ -17,8 +17,9 @@ OLD_SECRET = "whsec_test_rotated_out"
 
 def _cases() -> list[tuple[str, bytes, str | None, str]]:
     """Built when the test runs: the timestamps are relative to that moment."""
-    evt = se.event("checkout.session.completed", se.session("cs_sig", "pay_sig", "ord_sig", "pi_sig"),
-                   event_id="evt_sig")
+    evt = se.event(
+        "checkout.session.completed", se.session("cs_sig", "pay_sig", "ord_sig", "pi_sig"), event_id="evt_sig"
+    )
     body = json.dumps(evt, separators=(",", ":")).encode()
     now = int(time.time())
     good = sign_payload(body, SECRET, now)
@@ -38,8 +39,12 @@ def _cases() -> list[tuple[str, bytes, str | None, str]]:
         ("301 s old", body, sign_payload(body, SECRET, now - 301), "timestamp_out_of_tolerance"),
         ("301 s ahead", body, sign_payload(body, SECRET, now + 301), "timestamp_out_of_tolerance"),
         ("signature of another timestamp", body, f"t={now - 5},v1={v1}", "bad_signature"),
-        ("valid signature, not json", b"not json",
-         sign_payload(b"not json", SECRET, now), "malformed_payload"),
+        (
+            "valid signature, not json",
+            b"not json",
+            sign_payload(b"not json", SECRET, now),
+            "malformed_payload",
+        ),
     ]
 
 
@@ -63,8 +68,11 @@ async def test_rotation_accepts_either_configured_secret(engine: AsyncEngine) ->
     async with running_service(engine, stripe_webhook_secrets=f"{SECRET},{OLD_SECRET}") as svc:
         pid = await svc.add_payment("ord_rot")
         for n, secret in enumerate((SECRET, OLD_SECRET)):
-            evt = se.event("checkout.session.completed", se.session("cs_rot", pid, "ord_rot", "pi_rot"),
-                           event_id=f"evt_rot_{n}")
+            evt = se.event(
+                "checkout.session.completed",
+                se.session("cs_rot", pid, "ord_rot", "pi_rot"),
+                event_id=f"evt_rot_{n}",
+            )
             response = await svc.deliver(evt, secret=secret)
             assert response.status_code == 200
         assert (await svc.payment(pid)).status == "succeeded"

@@ -89,8 +89,12 @@ def test_a_refund_seen_before_the_payment_is_kept_and_applied_once_paid():
 
 def test_a_failed_refund_no_longer_counts_whichever_event_came_first():
     for order in itertools.permutations(
-        [_refund("re_1", 3000, RefundStatus.PENDING), _refund("re_1", 3000, RefundStatus.SUCCEEDED),
-         _refund("re_1", 3000, RefundStatus.FAILED), PAID]
+        [
+            _refund("re_1", 3000, RefundStatus.PENDING),
+            _refund("re_1", 3000, RefundStatus.SUCCEEDED),
+            _refund("re_1", 3000, RefundStatus.FAILED),
+            PAID,
+        ]
     ):
         merged = reduce(PaymentFacts.merge, order, PaymentFacts())
         assert merged.amount_refunded == 0

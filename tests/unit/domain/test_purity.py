@@ -5,9 +5,26 @@ from pathlib import Path
 
 import payments.domain
 
-FORBIDDEN = {"sqlalchemy", "asyncpg", "aiosqlite", "redis", "stripe", "httpx", "grpc", "fastapi", "starlette",
-             "structlog", "socket", "requests", "uvicorn", "prometheus_client", "opentelemetry", "os",
-             "subprocess", "asyncio"}
+FORBIDDEN = {
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "redis",
+    "stripe",
+    "httpx",
+    "grpc",
+    "fastapi",
+    "starlette",
+    "structlog",
+    "socket",
+    "requests",
+    "uvicorn",
+    "prometheus_client",
+    "opentelemetry",
+    "os",
+    "subprocess",
+    "asyncio",
+}
 
 
 def test_domain_imports_no_io_library():

@@ -35,17 +35,30 @@ class StoredEvent:
 
 
 async def record(
-    conn: AsyncConnection, *, event_id: str, type_: str, livemode: bool, api_version: str | None,
-    created: int, payload: str, now: datetime,
+    conn: AsyncConnection,
+    *,
+    event_id: str,
+    type_: str,
+    livemode: bool,
+    api_version: str | None,
+    created: int,
+    payload: str,
+    now: datetime,
 ) -> bool:
     """Store the raw event if it is new; True when this call inserted it."""
     stmt = insert_ignoring_conflict(
         conn,
         stripe_events,
         {
-            "id": event_id, "type": type_, "livemode": livemode, "api_version": api_version,
-            "stripe_created": created, "payload": payload, "status": EventStatus.RECEIVED.value,
-            "attempts": 0, "received_at": now,
+            "id": event_id,
+            "type": type_,
+            "livemode": livemode,
+            "api_version": api_version,
+            "stripe_created": created,
+            "payload": payload,
+            "status": EventStatus.RECEIVED.value,
+            "attempts": 0,
+            "received_at": now,
         },
     )
     return (await conn.execute(stmt)).first() is not None
@@ -63,26 +76,41 @@ async def get(conn: AsyncConnection, event_id: str) -> StoredEvent | None:
     row = (
         await conn.execute(
             select(
-                stripe_events.c.id, stripe_events.c.type, stripe_events.c.status, stripe_events.c.payload,
+                stripe_events.c.id,
+                stripe_events.c.type,
+                stripe_events.c.status,
+                stripe_events.c.payload,
                 stripe_events.c.attempts,
             ).where(stripe_events.c.id == event_id)
         )
     ).first()
     if row is None:
         return None
-    return StoredEvent(id=row.id, type=row.type, status=EventStatus(row.status), payload=row.payload,
-                       attempts=row.attempts)
+    return StoredEvent(
+        id=row.id, type=row.type, status=EventStatus(row.status), payload=row.payload, attempts=row.attempts
+    )
 
 
 async def mark(
-    conn: AsyncConnection, event_id: str, status: EventStatus, now: datetime, *,
-    payment_id: str | None = None, ref: str | None = None,
+    conn: AsyncConnection,
+    event_id: str,
+    status: EventStatus,
+    now: datetime,
+    *,
+    payment_id: str | None = None,
+    ref: str | None = None,
 ) -> None:
     await conn.execute(
         update(stripe_events)
         .where(stripe_events.c.id == event_id)
-        .values(status=status.value, processed_at=now, payment_id=payment_id, ref=ref, last_error=None,
-                attempts=stripe_events.c.attempts + 1)
+        .values(
+            status=status.value,
+            processed_at=now,
+            payment_id=payment_id,
+            ref=ref,
+            last_error=None,
+            attempts=stripe_events.c.attempts + 1,
+        )
     )
 
 
@@ -90,7 +118,9 @@ async def mark_failed(conn: AsyncConnection, event_id: str, error: str) -> None:
     await conn.execute(
         update(stripe_events)
         .where(stripe_events.c.id == event_id, stripe_events.c.status.notin_([s.value for s in SETTLED]))
-        .values(status=EventStatus.FAILED.value, last_error=error[:1000], attempts=stripe_events.c.attempts + 1)
+        .values(
+            status=EventStatus.FAILED.value, last_error=error[:1000], attempts=stripe_events.c.attempts + 1
+        )
     )
 
 
@@ -98,7 +128,10 @@ async def deferred_for(conn: AsyncConnection, refs: list[str]) -> list[StoredEve
     rows = (
         await conn.execute(
             select(
-                stripe_events.c.id, stripe_events.c.type, stripe_events.c.status, stripe_events.c.payload,
+                stripe_events.c.id,
+                stripe_events.c.type,
+                stripe_events.c.status,
+                stripe_events.c.payload,
                 stripe_events.c.attempts,
             )
             .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.ref.in_(refs))
@@ -106,8 +139,12 @@ async def deferred_for(conn: AsyncConnection, refs: list[str]) -> list[StoredEve
             .with_for_update()
         )
     ).all()
-    return [StoredEvent(id=r.id, type=r.type, status=EventStatus(r.status), payload=r.payload,
-                        attempts=r.attempts) for r in rows]
+    return [
+        StoredEvent(
+            id=r.id, type=r.type, status=EventStatus(r.status), payload=r.payload, attempts=r.attempts
+        )
+        for r in rows
+    ]
 
 
 async def deferred_refs(conn: AsyncConnection, limit: int = 500) -> list[str]:

@@ -48,17 +48,10 @@ referral_commissions = Table(
     Column("payout_id", String(40), nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
-    # Report pages, period filters and the velocity count.
+    # Report pages, the partial days at a period's edges, and the velocity count.
     Index("ix_referral_commissions_referrer_created", "referrer_id", "created_at", "id"),
-    # Status-filtered pages; on PostgreSQL also covers the totals (index-only GROUP BY status, currency).
-    Index(
-        "ix_referral_commissions_referrer_status",
-        "referrer_id",
-        "status",
-        "created_at",
-        "id",
-        postgresql_include=["currency", "amount", "original_amount"],
-    ),
+    # Status-filtered report pages.
+    Index("ix_referral_commissions_referrer_status", "referrer_id", "status", "created_at", "id"),
     Index("ix_referral_commissions_status_hold_until", "status", "hold_until"),
 )
 
@@ -74,10 +67,31 @@ referral_adjustments = Table(
     Column("amount", BigInteger, nullable=False),
     Column("reason", String(64), nullable=False),
     Column("cause_event_id", String(255), nullable=False),
+    # The commission's created_at, so a report's period filter needs no join (the commission is paid,
+    # hence never edited, so this never goes stale).
+    _ts("commission_created_at"),
     _ts("created_at"),
     Column("payout_id", String(40), nullable=True),
     _ts("settled_at", nullable=True),
     Index("ix_referral_adjustments_referrer_payout", "referrer_id", "payout_id"),
+    Index("ix_referral_adjustments_referrer_commission_created", "referrer_id", "commission_created_at"),
+)
+
+# Per referrer, UTC day of creation, status and currency: the count and sums of commissions, kept in the
+# transaction that changes a commission. Report totals add up these rows for whole days and read the
+# commissions table only for the partial days at the edges of a period, so their cost follows the number
+# of days, not the number of commissions.
+referral_daily_totals = Table(
+    "referral_daily_totals",
+    metadata,
+    Column("referrer_id", String(128), nullable=False),
+    _ts("day"),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("original_amount", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    PrimaryKeyConstraint("referrer_id", "day", "status", "currency", name="pk_referral_daily_totals"),
 )
 
 referral_payouts = Table(
@@ -160,6 +174,7 @@ __all__ = [
     "referral_audit_log",
     "referral_bans",
     "referral_commissions",
+    "referral_daily_totals",
     "referral_identities",
     "referral_payout_lines",
     "referral_payouts",

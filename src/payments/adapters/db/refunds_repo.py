@@ -15,7 +15,12 @@ from payments.ids import new_id
 
 REQUESTED = "requested"  # written before we call Stripe; reserves the amount against over-refunds
 # A refund's status only moves forward, whichever of its three events arrives first.
-_RANK = {REQUESTED: 0, RefundStatus.PENDING.value: 1, RefundStatus.SUCCEEDED.value: 2, RefundStatus.FAILED.value: 3}
+_RANK = {
+    REQUESTED: 0,
+    RefundStatus.PENDING.value: 1,
+    RefundStatus.SUCCEEDED.value: 2,
+    RefundStatus.FAILED.value: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +66,28 @@ async def reserved_amount(conn: AsyncConnection, payment_id: str) -> int:
 
 
 async def insert_requested(
-    conn: AsyncConnection, *, payment_id: str, amount: int, currency: str, reason: str | None,
-    idempotency_key: str | None, now: datetime,
+    conn: AsyncConnection,
+    *,
+    payment_id: str,
+    amount: int,
+    currency: str,
+    reason: str | None,
+    idempotency_key: str | None,
+    now: datetime,
 ) -> RefundRecord:
     refund_id = new_id("rf")
     await conn.execute(
         insert(refunds).values(
-            id=refund_id, payment_id=payment_id, amount=amount, currency=currency, status=REQUESTED,
-            reason=reason, source="api", idempotency_key=idempotency_key, created_at=now, updated_at=now,
+            id=refund_id,
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency,
+            status=REQUESTED,
+            reason=reason,
+            source="api",
+            idempotency_key=idempotency_key,
+            created_at=now,
+            updated_at=now,
         )
     )
     record = await get(conn, refund_id)
@@ -84,8 +103,17 @@ async def requested_before(conn: AsyncConnection, cutoff: datetime) -> list[Refu
 
 
 async def record_seen(
-    conn: AsyncConnection, *, payment_id: str, stripe_refund_id: str, our_refund_id: str | None,
-    amount: int, currency: str, status: str, reason: str | None, now: datetime, error: str | None = None,
+    conn: AsyncConnection,
+    *,
+    payment_id: str,
+    stripe_refund_id: str,
+    our_refund_id: str | None,
+    amount: int,
+    currency: str,
+    status: str,
+    reason: str | None,
+    now: datetime,
+    error: str | None = None,
 ) -> None:
     """Upsert by our id (from the refund's metadata) or Stripe's; status never moves back."""
     clauses = [refunds.c.stripe_refund_id == stripe_refund_id]
@@ -95,8 +123,15 @@ async def record_seen(
     if row is None:
         await conn.execute(
             insert(refunds).values(
-                id=new_id("rf"), payment_id=payment_id, amount=amount, currency=currency, status=status,
-                reason=reason, source="dashboard", stripe_refund_id=stripe_refund_id, created_at=now,
+                id=new_id("rf"),
+                payment_id=payment_id,
+                amount=amount,
+                currency=currency,
+                status=status,
+                reason=reason,
+                source="dashboard",
+                stripe_refund_id=stripe_refund_id,
+                created_at=now,
                 updated_at=now,
             )
         )
@@ -105,8 +140,12 @@ async def record_seen(
     await conn.execute(
         update(refunds)
         .where(refunds.c.id == row.id)
-        .values(stripe_refund_id=stripe_refund_id, status=new_status, updated_at=now,
-                last_error=error if error else refunds.c.last_error)
+        .values(
+            stripe_refund_id=stripe_refund_id,
+            status=new_status,
+            updated_at=now,
+            last_error=error if error else refunds.c.last_error,
+        )
     )
 
 
