@@ -11,7 +11,7 @@ import asyncio
 import socket
 import sys
 import tempfile
-import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -52,28 +52,47 @@ def run_demo() -> int:
             emulator.stop()
 
 
-async def _wait_for(check: object, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"demo: timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+async def _wait_for(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    try:
+        async with asyncio.timeout(20):
+            while not await check():  # noqa: ASYNC110 - the state lives behind an HTTP API
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise RuntimeError(f"demo: timed out waiting for {what}") from None
 
 
 async def _demo(tmp: Path, emulator_url: str) -> int:
     port = _free_port()
     database_url = f"sqlite+aiosqlite:///{tmp / 'demo.db'}"
     await asyncio.to_thread(upgrade_to_head, database_url)
-    async with httpx.AsyncClient(base_url=emulator_url, headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"}) as emu:
-        endpoint = (await emu.post("/v1/webhook_endpoints", data={
-            "url": f"http://127.0.0.1:{port}/v1/webhooks/stripe", "enabled_events[]": "*"})).json()
+    async with httpx.AsyncClient(
+        base_url=emulator_url, headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"}
+    ) as emu:
+        endpoint = (
+            await emu.post(
+                "/v1/webhook_endpoints",
+                data={"url": f"http://127.0.0.1:{port}/v1/webhooks/stripe", "enabled_events[]": "*"},
+            )
+        ).json()
     settings = Settings(
-        database_url=database_url, stripe_api_base=emulator_url, stripe_api_key=SecretStr(EMULATOR_API_KEY),
-        stripe_webhook_secrets=[SecretStr(endpoint["secret"])], http_port=port, commission_hold_days=30,
+        database_url=database_url,
+        stripe_api_base=emulator_url,
+        stripe_api_key=SecretStr(EMULATOR_API_KEY),
+        stripe_webhook_secrets=[SecretStr(endpoint["secret"])],
+        http_port=port,
+        commission_hold_days=30,
     )
     container = bootstrap.build(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_config=None,
-                                           access_log=False, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(container),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
     serving = asyncio.create_task(server.serve())
     await _wait_for(lambda: _started(server), "the service to start")
     shown: set[int] = set()
@@ -83,17 +102,29 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
             for row in await diffs_repo.history(conn, ORDER):
                 if row["seq"] not in shown:
                     shown.add(row["seq"])
-                    _say(f"    order state diff #{row['seq']}: {row['from_state']} -> {row['to_state']}  "
-                         f"paid={Money(row['amount_paid'], row['currency']).format()}  "
-                         f"refunded={Money(row['amount_refunded'], row['currency']).format()}  "
-                         f"cause={row['cause_event_type']}")
+                    _say(
+                        f"    order state diff #{row['seq']}: {row['from_state']} -> {row['to_state']}  "
+                        f"paid={Money(row['amount_paid'], row['currency']).format()}  "
+                        f"refunded={Money(row['amount_refunded'], row['currency']).format()}  "
+                        f"cause={row['cause_event_type']}"
+                    )
 
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
             _say("1. Orders asks for payment of order ord_demo_1 (120.00 EUR), referred by ref_alice")
-            payment = (await api.post("/v1/payments", json={
-                "order_id": ORDER, "user_id": "u_bob", "amount": 12_000, "currency": "eur",
-                "referrer_id": "ref_alice", "description": "Espresso machine"})).json()
+            payment = (
+                await api.post(
+                    "/v1/payments",
+                    json={
+                        "order_id": ORDER,
+                        "user_id": "u_bob",
+                        "amount": 12_000,
+                        "currency": "eur",
+                        "referrer_id": "ref_alice",
+                        "description": "Espresso machine",
+                    },
+                )
+            ).json()
             _say(f"   created {payment['id']} status={payment['status']}")
             _say(f"   checkout page: {payment['checkout_url']}")
 
@@ -102,8 +133,10 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
 
             _say("2. The customer pays on the hosted page with 4242 4242 4242 4242")
             async with httpx.AsyncClient(base_url=emulator_url) as emu:
-                await emu.post(f"/_emulator/checkout/sessions/{payment['stripe_checkout_session_id']}/pay",
-                               json={"card": "4242424242424242"})
+                await emu.post(
+                    f"/_emulator/checkout/sessions/{payment['stripe_checkout_session_id']}/pay",
+                    json={"card": "4242424242424242"},
+                )
             await _wait_for(lambda: status_is("succeeded"), "the payment to succeed")
             _say("   webhooks verified and processed once: payment succeeded")
             await show_diffs()
@@ -117,17 +150,23 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
             _say("4. The referral commission (10 % of what was kept, held 30 days)")
             report = (await api.get("/v1/referrers/ref_alice/report")).json()
             for item in report["commissions"]:
-                _say(f"   commission {item['id']}: {item['status']} "
-                     f"{Money(item['amount'], item['currency']).format()} "
-                     f"(was {Money(item['original_amount'], item['currency']).format()} before the refund)")
+                _say(
+                    f"   commission {item['id']}: {item['status']} "
+                    f"{Money(item['amount'], item['currency']).format()} "
+                    f"(was {Money(item['original_amount'], item['currency']).format()} before the refund)"
+                )
             _say("5. The referrer's report")
             for total in report["totals"]:
-                _say(f"   {total['status']:>9}: {total['count']} commission(s), "
-                     f"{Money(total['amount'], total['currency']).format()}")
+                _say(
+                    f"   {total['status']:>9}: {total['count']} commission(s), "
+                    f"{Money(total['amount'], total['currency']).format()}"
+                )
             for net in report["net"]:
-                _say(f"   net {Money(net['net'], net['currency']).format()} = gross "
-                     f"{Money(net['gross'], net['currency']).format()} - clawed back "
-                     f"{Money(net['clawed_back'], net['currency']).format()}")
+                _say(
+                    f"   net {Money(net['net'], net['currency']).format()} = gross "
+                    f"{Money(net['gross'], net['currency']).format()} - clawed back "
+                    f"{Money(net['clawed_back'], net['currency']).format()}"
+                )
         _say("done: created -> paid -> partial refund -> commission -> report")
         return 0
     finally:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -115,8 +116,10 @@ def service_settings(**overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def running_service(engine: AsyncEngine, **overrides: Any) -> AsyncIterator[Service]:
-    container = bootstrap.build(service_settings(**overrides), engine=engine)
+async def running_service(
+    engine: AsyncEngine, *, clock: Callable[[], datetime] = bootstrap.utc_now, **overrides: Any
+) -> AsyncIterator[Service]:
+    container = bootstrap.build(service_settings(**overrides), engine=engine, clock=clock)
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(

@@ -1,10 +1,18 @@
 """WebhookIdempotencyService: each Stripe event changes our state exactly once.
 
 Three defences, in the seed's order (check seen -> lock -> re-check -> process -> mark -> release):
-1. the ledger row per event id (the truth: a unique primary key, status committed with the effects);
-2. a Redis lock per event, when Redis is configured and answering (saves duplicate work across replicas);
-3. the database lock: ``SELECT ... FOR UPDATE`` on the ledger row (PostgreSQL) or the write transaction
-   (SQLite), so correctness never depends on Redis.
+1. Redis, when configured and answering: a "processed" marker answers hot duplicates without touching
+   the database, and a per-event lock (set-if-absent with an owner token and expiry) keeps replicas from
+   doing the same work at once.
+2. The ledger row per event id, the truth. It is inserted, already marked processed, in the transaction
+   that applies the effects: both commit together or neither does. A concurrent delivery of the same id
+   waits on the primary key until that transaction ends, then sees the row and answers "duplicate".
+3. The database lock itself: the primary key wait above, ``SELECT ... FOR UPDATE`` on a row left by an
+   earlier failed attempt (PostgreSQL), or the write transaction (SQLite). Correctness never needs Redis.
+
+A handler that raises rolls back its effects; the raw event and the error are then stored in a
+transaction of their own, so the failure is visible and replayable (dj-stripe's model) while the happy
+path pays for one transaction only.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import events_repo
 from payments.adapters.db.events_repo import SETTLED, EventStatus
-from payments.adapters.redis_locks import RedisEventLocks
+from payments.adapters.redis_locks import LockState, RedisEventLocks
 
 log = structlog.get_logger(__name__)
 
@@ -57,66 +65,85 @@ class WebhookIdempotencyService:
             status = await events_repo.status_of(conn, event_id)
         return status in SETTLED
 
-    async def acquire_event_lock(self, event_id: str) -> str | None:
-        return await self._redis.acquire(event_id) if self._redis is not None else None
+    async def acquire_event_lock(self, event_id: str) -> tuple[LockState, str | None]:
+        """Check-and-lock in one round trip; UNKNOWN without Redis (the database decides)."""
+        if self._redis is None:
+            return LockState.UNKNOWN, None
+        return await self._redis.acquire(event_id)
 
-    async def release_event_lock(self, event_id: str, token: str | None) -> None:
-        if self._redis is not None and token is not None:
-            await self._redis.release(event_id, token)
+    async def release_event_lock(self, event_id: str, token: str | None, *, processed: bool) -> None:
+        if self._redis is not None:
+            await self._redis.release(event_id, token, processed=processed)
 
-    async def mark_event_processed(self, conn: AsyncConnection, event_id: str, outcome: Outcome) -> None:
-        """Inside the effects' transaction: "processed" commits with the effects or not at all."""
+    async def mark_event_processed(
+        self, conn: AsyncConnection, event_id: str, outcome: Outcome, *, inserted: bool
+    ) -> None:
+        """Inside the effects' transaction. A freshly inserted row already says "processed"."""
+        if inserted and outcome.status is EventStatus.PROCESSED:
+            return
         await events_repo.mark(
             conn, event_id, outcome.status, self._clock(), payment_id=outcome.payment_id, ref=outcome.ref
         )
 
     async def handle_event_with_idempotency(
-        self, event: dict[str, Any], payload: str, handler: Handler, *, force: bool = False
+        self,
+        event: dict[str, Any],
+        payload: str,
+        handler: Handler,
+        *,
+        force: bool = False,
+        payment_hint: str | None = None,
     ) -> Handled:
         event_id = str(event["id"])
-        if not force and self._redis is not None and await self._redis.is_processed(event_id):
+        state, token = (LockState.UNKNOWN, None) if force else await self.acquire_event_lock(event_id)
+        if state is LockState.PROCESSED:
             return Handled(duplicate=True, status=EventStatus.PROCESSED)
-        # Stored first, in its own transaction, so a handler that fails leaves a replayable row.
-        async with self._engine.begin() as conn:
-            inserted = await events_repo.record(
-                conn,
-                event_id=event_id,
-                type_=str(event.get("type", "")),
-                livemode=bool(event.get("livemode")),
-                api_version=event.get("api_version"),
-                created=int(event.get("created") or 0),
-                payload=payload,
-                now=self._clock(),
-            )
-            if not inserted and not force and await events_repo.status_of(conn, event_id) in SETTLED:
-                await self._remember(event_id)
-                return Handled(duplicate=True, status=EventStatus.PROCESSED)
-        token = await self.acquire_event_lock(event_id)
+        # HELD: another replica is on it; we still go to the database, whose lock gives a definite answer
+        # (we never acknowledge on Redis' word alone that someone else *will* finish).
+        processed = False
         try:
             async with self._engine.begin() as conn:
-                status = await events_repo.status_of(conn, event_id, for_update=True)
-                if status in SETTLED and not force:
-                    duplicate = Handled(duplicate=True, status=status)
-                else:
-                    outcome = await handler(conn, event)
-                    await self.mark_event_processed(conn, event_id, outcome)
-                    duplicate = Handled(duplicate=False, status=outcome.status)
+                inserted = await events_repo.record(
+                    conn,
+                    event_id=event_id,
+                    type_=str(event.get("type", "")),
+                    livemode=bool(event.get("livemode")),
+                    api_version=event.get("api_version"),
+                    created=int(event.get("created") or 0),
+                    payload=payload,
+                    now=self._clock(),
+                    payment_id=payment_hint,
+                )
+                if not inserted:
+                    status = await events_repo.status_of(conn, event_id, for_update=True)
+                    if status in SETTLED and not force:
+                        processed = True
+                        return Handled(duplicate=True, status=status or EventStatus.PROCESSED)
+                outcome = await handler(conn, event)
+                await self.mark_event_processed(conn, event_id, outcome, inserted=inserted)
+            processed = True
+            return Handled(duplicate=False, status=outcome.status)
         except Exception as exc:
-            await self._record_failure(event_id, exc)
+            await self._record_failure(event, payload, exc)
             raise
         finally:
-            await self.release_event_lock(event_id, token)
-        await self._remember(event_id)
-        return duplicate
+            await self.release_event_lock(event_id, token, processed=processed)
 
-    async def _remember(self, event_id: str) -> None:
-        if self._redis is not None:
-            await self._redis.mark_processed(event_id)
-
-    async def _record_failure(self, event_id: str, exc: Exception) -> None:
+    async def _record_failure(self, event: dict[str, Any], payload: str, exc: Exception) -> None:
+        event_id = str(event.get("id"))
         log.error("webhook.handler_failed", event_id=event_id, error=type(exc).__name__)
         try:
             async with self._engine.begin() as conn:
-                await events_repo.mark_failed(conn, event_id, f"{type(exc).__name__}: {exc}")
+                await events_repo.record_failure(
+                    conn,
+                    event_id=event_id,
+                    type_=str(event.get("type", "")),
+                    livemode=bool(event.get("livemode")),
+                    api_version=event.get("api_version"),
+                    created=int(event.get("created") or 0),
+                    payload=payload,
+                    now=self._clock(),
+                    error=f"{type(exc).__name__}: {exc}",
+                )
         except Exception as nested:  # the database may be what failed; Stripe retries either way
             log.error("webhook.failure_not_recorded", event_id=event_id, error=type(nested).__name__)

@@ -75,15 +75,6 @@ class PaymentOrchestrator:
         if merged == before.facts and not links:
             return Applied(before.status, None, ())
         after = before.with_facts(merged)
-        await payments_repo.save_state(
-            conn,
-            record,
-            facts=merged,
-            status=after.status,
-            amount_refunded=merged.amount_refunded,
-            now=now,
-            links=links,
-        )
         diff = diff_between(
             record.order_id,
             record.id,
@@ -92,8 +83,19 @@ class PaymentOrchestrator:
             OrderView.of(after.status, merged),
             cause,
         )
+        seq = record.diff_seq + (1 if diff is not None else 0)
+        await payments_repo.save_state(
+            conn,
+            record,
+            facts=merged,
+            status=after.status,
+            amount_refunded=merged.amount_refunded,
+            now=now,
+            links=links,
+            diff_seq=seq,
+        )
         if diff is not None:
-            await diffs_repo.append(conn, diff, now)
+            await diffs_repo.append(conn, diff, seq, now)
         if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
             log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
         if self._commissions is not None and merged != before.facts:

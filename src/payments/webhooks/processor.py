@@ -12,7 +12,6 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import events_repo, payments_repo
-from payments.adapters.db.dialect import lock_key
 from payments.adapters.db.events_repo import EventStatus
 from payments.adapters.stripe_gateway.signature import verify_and_parse
 from payments.domain.state_diff import Cause
@@ -62,8 +61,13 @@ class WebhookProcessor:
     async def process(self, event: dict[str, Any], payload: str, *, force: bool = False) -> Handled:
         with tracer.start_as_current_span("webhooks.process") as span:
             span.set_attribute("stripe.event_type", str(event.get("type")))
+            found = translate(event)
+
+            async def handle(conn: AsyncConnection, ev: dict[str, Any]) -> Outcome:
+                return await self._handle(conn, ev, found)
+
             handled = await self._idempotency.handle_event_with_idempotency(
-                event, payload, self._handle, force=force
+                event, payload, handle, force=force, payment_hint=found.payment_id if found else None
             )
         outcome = "duplicate" if handled.duplicate else handled.status.value
         WEBHOOK_EVENTS.labels(str(event.get("type")), outcome).inc()
@@ -92,16 +96,15 @@ class WebhookProcessor:
         return applied
 
     # -- the handler, inside the ledger row's transaction -------------------------------------------
-    async def _handle(self, conn: AsyncConnection, event: dict[str, Any]) -> Outcome:
-        found = translate(event)
+    async def _handle(
+        self, conn: AsyncConnection, event: dict[str, Any], found: EventFacts | None
+    ) -> Outcome:
         if found is None or bool(event.get("livemode")) != self._config.livemode:
             return Outcome(EventStatus.IGNORED)
         record = await self._find(conn, found)
-        if record is None and found.ref is not None:
-            # Serialise with the transaction that may be linking this Stripe id to a payment right now.
-            await lock_key(conn, f"stripe-ref:{found.ref}")
-            record = await self._find(conn, found)
         if record is None:
+            # If the transaction linking this Stripe id to its payment runs concurrently, neither sees the
+            # other; housekeeping's sweep_deferred applies the event within seconds.
             if found.ref is None:
                 return Outcome(EventStatus.IGNORED)
             log.info("webhook.deferred", event_id=event.get("id"), ref=found.ref)
@@ -126,8 +129,6 @@ class WebhookProcessor:
         count = 0
         pending = sorted(set(refs))
         while pending:
-            for ref in pending:
-                await lock_key(conn, f"stripe-ref:{ref}")
             waiting = await events_repo.deferred_for(conn, pending)
             pending = []
             for stored in waiting:

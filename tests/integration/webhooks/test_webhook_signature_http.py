@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,15 +14,15 @@ from tests.support import stripe_events as se
 from tests.support.service import SECRET, running_service
 
 OLD_SECRET = "whsec_test_rotated_out"
+NOW = int(time.time())
 
 
-def _cases() -> list[tuple[str, bytes, str | None, str]]:
-    """Built when the test runs: the timestamps are relative to that moment."""
+def _cases(now: int = NOW) -> list[tuple[str, bytes, str | None, str]]:
+    """Timestamps relative to NOW, the service's frozen clock in these tests."""
     evt = se.event(
         "checkout.session.completed", se.session("cs_sig", "pay_sig", "ord_sig", "pi_sig"), event_id="evt_sig"
     )
     body = json.dumps(evt, separators=(",", ":")).encode()
-    now = int(time.time())
     good = sign_payload(body, SECRET, now)
     v1 = good.split("v1=")[1]
     tampered = body.replace(b"10000", b"10001")
@@ -54,7 +55,7 @@ CASE_NAMES = [c[0] for c in _cases()]
 @pytest.mark.parametrize("index", range(len(CASE_NAMES)), ids=CASE_NAMES)
 async def test_rejected_delivery_writes_nothing(engine: AsyncEngine, index: int) -> None:
     name, body, header, code = _cases()[index]
-    async with running_service(engine) as svc:
+    async with running_service(engine, clock=lambda: datetime.fromtimestamp(NOW, UTC)) as svc:
         await svc.add_payment("ord_sig")
         headers = {"Stripe-Signature": header} if header is not None else {}
         response = await svc.http.post("/v1/webhooks/stripe", content=body, headers=headers)

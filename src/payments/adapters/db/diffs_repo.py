@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.tables import order_state_diffs
@@ -13,19 +13,14 @@ from payments.domain.state_diff import StateDiff
 from payments.ids import new_id
 
 
-async def append(conn: AsyncConnection, diff: StateDiff, now: datetime) -> str:
-    """Caller holds the payment's lock, so the per-order sequence cannot race."""
-    seq = await conn.scalar(
-        select(func.coalesce(func.max(order_state_diffs.c.seq), 0)).where(
-            order_state_diffs.c.order_id == diff.order_id
-        )
-    )
+async def append(conn: AsyncConnection, diff: StateDiff, seq: int, now: datetime) -> str:
+    """``seq`` comes from the payment row the caller holds locked (one payment per order)."""
     message_id = new_id("msg")
     await conn.execute(
         insert(order_state_diffs).values(
             id=message_id,
             order_id=diff.order_id,
-            seq=int(seq or 0) + 1,
+            seq=seq,
             payment_id=diff.payment_id,
             from_state=diff.from_state.value,
             to_state=diff.to_state.value,

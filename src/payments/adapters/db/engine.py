@@ -17,7 +17,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _serialise_sqlite_writers(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout on the webhook path. A connection that died with
+    # the server fails its statement once, SQLAlchemy invalidates it (and the pool, on a disconnect), and
+    # the request answers 5xx, which Stripe and our callers retry.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:

@@ -44,8 +44,14 @@ async def record(
     created: int,
     payload: str,
     now: datetime,
+    status: EventStatus = EventStatus.PROCESSED,
+    payment_id: str | None = None,
 ) -> bool:
-    """Store the raw event if it is new; True when this call inserted it."""
+    """Store the event if it is new; True when this call inserted it.
+
+    Inserted as already processed, inside the transaction that applies its effects: the row commits with
+    them or not at all, and a concurrent delivery of the same id waits on the primary key until then.
+    """
     stmt = insert_ignoring_conflict(
         conn,
         stripe_events,
@@ -56,9 +62,11 @@ async def record(
             "api_version": api_version,
             "stripe_created": created,
             "payload": payload,
-            "status": EventStatus.RECEIVED.value,
-            "attempts": 0,
+            "status": status.value,
+            "attempts": 1,
             "received_at": now,
+            "processed_at": now,
+            "payment_id": payment_id,
         },
     )
     return (await conn.execute(stmt)).first() is not None
@@ -114,12 +122,38 @@ async def mark(
     )
 
 
-async def mark_failed(conn: AsyncConnection, event_id: str, error: str) -> None:
+async def record_failure(
+    conn: AsyncConnection,
+    *,
+    event_id: str,
+    type_: str,
+    livemode: bool,
+    api_version: str | None,
+    created: int,
+    payload: str,
+    now: datetime,
+    error: str,
+) -> None:
+    """The handler raised and its transaction rolled back: keep the raw event and the error, replayable."""
+    inserted = await record(
+        conn,
+        event_id=event_id,
+        type_=type_,
+        livemode=livemode,
+        api_version=api_version,
+        created=created,
+        payload=payload,
+        now=now,
+        status=EventStatus.FAILED,
+    )
     await conn.execute(
         update(stripe_events)
         .where(stripe_events.c.id == event_id, stripe_events.c.status.notin_([s.value for s in SETTLED]))
         .values(
-            status=EventStatus.FAILED.value, last_error=error[:1000], attempts=stripe_events.c.attempts + 1
+            status=EventStatus.FAILED.value,
+            last_error=error[:1000],
+            processed_at=None,
+            attempts=stripe_events.c.attempts + (0 if inserted else 1),
         )
     )
 

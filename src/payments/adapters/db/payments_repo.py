@@ -44,6 +44,7 @@ class PaymentRecord:
     facts: dict[str, Any]
     last_error: str | None
     version: int
+    diff_seq: int
     created_at: datetime
     updated_at: datetime
 
@@ -140,6 +141,7 @@ async def save_state(
     amount_refunded: int,
     now: datetime,
     links: dict[str, str],
+    diff_seq: int,
 ) -> None:
     await conn.execute(
         update(payments)
@@ -149,6 +151,7 @@ async def save_state(
             status=status.value,
             amount_refunded=amount_refunded,
             version=record.version + 1,
+            diff_seq=diff_seq,
             updated_at=now,
             **links,
         )

@@ -63,6 +63,9 @@ payments = Table(
     Column("facts", JSON, nullable=False),
     Column("last_error", String(500), nullable=True),
     Column("version", Integer, nullable=False, server_default=text("0")),
+    # How many order state diffs this payment produced: the next diff's per-order seq, kept on the row we
+    # already lock and update rather than found with a MAX() query.
+    Column("diff_seq", Integer, nullable=False, server_default=text("0")),
     _ts("created_at"),
     _ts("updated_at"),
 )

@@ -40,12 +40,21 @@ async def get_referral_report(c: Container, request: pb.GetReferralReportRequest
             pb.StatusTotal(status=t.status.value, currency=t.currency, amount=t.amount, count=t.count)
             for t in report.totals
         ],
-        net=[pb.CurrencyNet(currency=n.currency, gross=n.gross, clawbacks=n.clawed_back, net=n.net)
-             for n in report.net],
+        net=[
+            pb.CurrencyNet(currency=n.currency, gross=n.gross, clawbacks=n.clawed_back, net=n.net)
+            for n in report.net
+        ],
         commissions=[
-            pb.Commission(id=i.id, order_id=i.order_id, payment_id=i.payment_id, status=i.status.value,
-                          amount=i.amount, original_amount=i.original_amount, currency=i.currency,
-                          created_at=i.created_at.isoformat())
+            pb.Commission(
+                id=i.id,
+                order_id=i.order_id,
+                payment_id=i.payment_id,
+                status=i.status.value,
+                amount=i.amount,
+                original_amount=i.original_amount,
+                currency=i.currency,
+                created_at=i.created_at.isoformat(),
+            )
             for i in report.items
         ],
         next_cursor=report.next_cursor,

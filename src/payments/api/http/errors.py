@@ -45,7 +45,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, CommissionNotFound):
             status, code = 404, "not_found"
         elif isinstance(exc, CommissionConflict | NothingToPay):
-            status, code = 409, "commission_conflict" if isinstance(exc, CommissionConflict) else "nothing_to_pay"
+            status, code = (
+                409,
+                "commission_conflict" if isinstance(exc, CommissionConflict) else "nothing_to_pay",
+            )
         elif isinstance(exc, InvalidReportQuery):
             status, code = 422, "invalid_report_query"
         return error_response(status, code, str(exc))

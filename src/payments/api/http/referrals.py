@@ -58,7 +58,7 @@ async def referral_report(
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
-    format: Literal["json", "csv"] = "json",  # noqa: A002 - the contract's query parameter name
+    format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | StreamingResponse:
     _may_see(caller, referrer_id)
     c = container(request)
@@ -66,7 +66,12 @@ async def referral_report(
         return await _csv(request, referrer_id, period_from, period_to, status)
     async with c.engine.connect() as conn:
         report = await c.commissions.get_report(
-            conn, referrer_id, period_from=period_from, period_to=period_to, status=status, limit=limit,
+            conn,
+            referrer_id,
+            period_from=period_from,
+            period_to=period_to,
+            status=status,
+            limit=limit,
             cursor=cursor,
         )
     body: dict[str, Any] = plain(report)
@@ -74,12 +79,18 @@ async def referral_report(
     return body
 
 
-async def _csv(request: Request, referrer_id: str, period_from: datetime | None, period_to: datetime | None,
-               status: str | None) -> StreamingResponse:
+async def _csv(
+    request: Request,
+    referrer_id: str,
+    period_from: datetime | None,
+    period_to: datetime | None,
+    status: str | None,
+) -> StreamingResponse:
     c = container(request)
     conn = await c.engine.connect()
-    lines = c.commissions.stream_report_csv(conn, referrer_id, period_from=period_from, period_to=period_to,
-                                            status=status)
+    lines = c.commissions.stream_report_csv(
+        conn, referrer_id, period_from=period_from, period_to=period_to, status=status
+    )
     try:
         header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
     except BaseException:
@@ -94,19 +105,24 @@ async def _csv(request: Request, referrer_id: str, period_from: datetime | None,
         finally:
             await conn.close()
 
-    return StreamingResponse(body(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="referrals-{referrer_id}.csv"'})
+    return StreamingResponse(
+        body(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="referrals-{referrer_id}.csv"'},
+    )
 
 
 @router.get("/commissions/{commission_id}")
-async def get_commission(commission_id: str, request: Request,
-                         caller: Annotated[Caller, Depends(service_or_referrer)]) -> dict[str, Any]:
+async def get_commission(
+    commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
+) -> dict[str, Any]:
     return plain(await _commission_for(request, caller, commission_id))  # type: ignore[no-any-return]
 
 
 @router.get("/commissions/{commission_id}/audit")
-async def commission_audit(commission_id: str, request: Request,
-                           caller: Annotated[Caller, Depends(service_or_referrer)]) -> list[dict[str, Any]]:
+async def commission_audit(
+    commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
+) -> list[dict[str, Any]]:
     await _commission_for(request, caller, commission_id)
     async with container(request).engine.connect() as conn:
         entries = await container(request).commissions.get_audit(conn, commission_id)
@@ -137,8 +153,9 @@ class Decision(BaseModel):
 async def decide_held(commission_id: str, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
-        commission = await c.commissions.decide_held(conn, commission_id, decision.approve, ADMIN_ACTOR,
-                                                     c.clock())
+        commission = await c.commissions.decide_held(
+            conn, commission_id, decision.approve, ADMIN_ACTOR, c.clock()
+        )
     return plain(commission)  # type: ignore[no-any-return]
 
 

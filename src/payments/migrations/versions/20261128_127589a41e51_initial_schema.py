@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 96435634368a
+Revision ID: 127589a41e51
 Revises:
-Create Date: 2026-11-28 21:35:46.191199
+Create Date: 2026-11-28 21:52:38.735162
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "96435634368a"
+revision: str = "127589a41e51"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("facts", sa.JSON(), nullable=False),
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("version", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("diff_seq", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payments")),
@@ -89,6 +90,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("reason", sa.String(length=64), nullable=False),
         sa.Column("cause_event_id", sa.String(length=255), nullable=False),
+        sa.Column("commission_created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("payout_id", sa.String(length=40), nullable=True),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
@@ -97,6 +99,11 @@ def upgrade() -> None:
     with op.batch_alter_table("referral_adjustments", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_referral_adjustments_commission_id"), ["commission_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_referral_adjustments_referrer_commission_created",
+            ["referrer_id", "commission_created_at"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_referral_adjustments_referrer_payout", ["referrer_id", "payout_id"], unique=False
@@ -176,12 +183,22 @@ def upgrade() -> None:
             "ix_referral_commissions_referrer_status",
             ["referrer_id", "status", "created_at", "id"],
             unique=False,
-            postgresql_include=["currency", "amount", "original_amount"],
         )
         batch_op.create_index(
             "ix_referral_commissions_status_hold_until", ["status", "hold_until"], unique=False
         )
 
+    op.create_table(
+        "referral_daily_totals",
+        sa.Column("referrer_id", sa.String(length=128), nullable=False),
+        sa.Column("day", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("original_amount", sa.BigInteger(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("referrer_id", "day", "status", "currency", name="pk_referral_daily_totals"),
+    )
     op.create_table(
         "referral_identities",
         sa.Column("user_id", sa.String(length=128), nullable=False),
@@ -274,12 +291,10 @@ def downgrade() -> None:
     op.drop_table("referral_payouts")
     op.drop_table("referral_payout_lines")
     op.drop_table("referral_identities")
+    op.drop_table("referral_daily_totals")
     with op.batch_alter_table("referral_commissions", schema=None) as batch_op:
         batch_op.drop_index("ix_referral_commissions_status_hold_until")
-        batch_op.drop_index(
-            "ix_referral_commissions_referrer_status",
-            postgresql_include=["currency", "amount", "original_amount"],
-        )
+        batch_op.drop_index("ix_referral_commissions_referrer_status")
         batch_op.drop_index("ix_referral_commissions_referrer_created")
         batch_op.drop_index(batch_op.f("ix_referral_commissions_payment_id"))
 
@@ -292,6 +307,7 @@ def downgrade() -> None:
     op.drop_table("referral_audit_chain_head")
     with op.batch_alter_table("referral_adjustments", schema=None) as batch_op:
         batch_op.drop_index("ix_referral_adjustments_referrer_payout")
+        batch_op.drop_index("ix_referral_adjustments_referrer_commission_created")
         batch_op.drop_index(batch_op.f("ix_referral_adjustments_commission_id"))
 
     op.drop_table("referral_adjustments")

@@ -1,0 +1,106 @@
+"""Commission arithmetic: integer minor units and basis points only, always rounding down.
+
+Rounding down (floor) on every step means the service never owes a referrer a fraction it cannot pay and
+never claws back more than it paid. The remaining commission after refunds is recomputed from the
+*cumulative* refunded amount rather than adjusted step by step, so it depends only on the facts, not on
+the order refunds were reported in: 10 000 at 10 % is 1 000; after refunds of 3 000, 3 000 and 4 000 the
+remaining commission is 700, 400 and 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+BPS_DENOMINATOR = 10_000
+
+
+class CommissionStatus(StrEnum):
+    PENDING = "pending"  # inside the hold period
+    APPROVED = "approved"  # hold period over; owed at the next payout
+    PAID = "paid"  # final: later changes become adjustments, the row is never edited
+    HELD = "held"  # waits for a person (a guard, or an open dispute)
+    REFUSED = "refused"  # a guard refused it; kept so the refusal is reported and audited
+    CANCELED = "canceled"  # the referrer was banned
+    REVERSED = "reversed"  # the dispute was lost
+
+
+# Statuses whose amount still follows the payment (refunds shrink it, a failed refund restores it).
+LIVE_STATUSES = frozenset({CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD})
+# Statuses that count as earned in a report: the gross, and what refunds and disputes took back from it.
+EARNING_STATUSES = frozenset(LIVE_STATUSES | {CommissionStatus.PAID, CommissionStatus.REVERSED})
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionRule:
+    """The terms a commission was accrued under; stored on it so a later change of settings never
+    rewrites what was already promised."""
+
+    rate_bps: int
+    min_amount: int
+    hold_days: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.rate_bps <= BPS_DENOMINATOR:
+            raise ValueError("rate_bps must be between 0 and 10 000")
+        if self.min_amount < 0 or self.hold_days < 0:
+            raise ValueError("min_amount and hold_days must not be negative")
+
+
+def commission_for(amount: int, rate_bps: int) -> int:
+    """floor(amount * rate_bps / 10 000)."""
+    if amount < 0:
+        raise ValueError("amount must not be negative")
+    if not 0 <= rate_bps <= BPS_DENOMINATOR:
+        raise ValueError("rate_bps must be between 0 and 10 000")
+    return amount * rate_bps // BPS_DENOMINATOR
+
+
+def remaining_after_refunds(original: int, amount: int, refunded: int) -> int:
+    """floor(original * (amount - refunded) / amount), with refunded clamped to [0, amount]."""
+    if original < 0 or amount < 0:
+        raise ValueError("original and amount must not be negative")
+    if amount == 0:
+        return 0
+    kept = amount - min(max(refunded, 0), amount)
+    return original * kept // amount
+
+
+def target_amount(original: int, amount: int, refunded: int, dispute_lost: bool) -> int:
+    """What the referrer should end up with, given everything known about the payment now."""
+    if dispute_lost:
+        return 0
+    return remaining_after_refunds(original, amount, refunded)
+
+
+def adjustments_to_settle(commissions_total: int, adjustments: Sequence[int]) -> list[int]:
+    """Which adjustments (by index, oldest first) a payout nets against ``commissions_total``.
+
+    Every positive adjustment, and negative ones oldest first for as long as the payout stays at or above
+    zero; a clawback larger than what is owed waits for a later payout instead of making this one
+    negative (a payout is money sent, never money asked back).
+    """
+    running = commissions_total + sum(a for a in adjustments if a > 0)
+    chosen = [i for i, a in enumerate(adjustments) if a > 0]
+    for i, a in enumerate(adjustments):
+        if a >= 0:
+            continue
+        if running + a < 0:
+            break
+        running += a
+        chosen.append(i)
+    return sorted(chosen)
+
+
+__all__ = [
+    "BPS_DENOMINATOR",
+    "EARNING_STATUSES",
+    "LIVE_STATUSES",
+    "CommissionRule",
+    "CommissionStatus",
+    "adjustments_to_settle",
+    "commission_for",
+    "remaining_after_refunds",
+    "target_amount",
+]

@@ -1,0 +1,41 @@
+"""Who a referrer token belongs to: HS256 JWTs whose ``sub`` is the referrer id."""
+
+from __future__ import annotations
+
+import jwt
+from pydantic import SecretStr
+
+
+class InvalidReferrerToken(Exception):
+    """The token is missing, malformed, wrongly signed, expired or names nobody (HTTP 401)."""
+
+    code = "invalid_token"
+
+
+def referrer_from_token(
+    token: str, secret: str | SecretStr | None, *, require_expiry: bool = True, leeway_seconds: int = 30
+) -> str:
+    """The referrer id in a valid token.
+
+    Only HS256 is accepted, so a token cannot choose its own algorithm (``none`` or an asymmetric one
+    verified with the shared secret). Tokens must carry ``exp`` unless ``require_expiry`` is off: a
+    referrer token that never expires cannot be revoked short of rotating the secret.
+    """
+    key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not key:
+        raise InvalidReferrerToken("referrer tokens are not configured (PAYMENTS_JWT_SECRET is unset)")
+    required = ["sub", "exp"] if require_expiry else ["sub"]
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=["HS256"], options={"require": required}, leeway=leeway_seconds
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidReferrerToken("the token has expired") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidReferrerToken(f"the token has no {exc.claim!r} claim") from None
+    except jwt.InvalidTokenError:
+        raise InvalidReferrerToken("the token is invalid") from None
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip():
+        raise InvalidReferrerToken("the token names no referrer")
+    return subject

@@ -1,0 +1,200 @@
+"""What the referral module hands back to its callers (HTTP, gRPC, CLI): plain frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from payments.domain.commission import CommissionStatus
+from payments.domain.money import Money
+
+
+class AuditAction(StrEnum):
+    ACCRUED = "accrued"
+    REFUSED = "refused"
+    HELD = "held"
+    RELEASED = "released"
+    APPROVED = "approved"
+    PAID = "paid"
+    ADJUSTED = "adjusted"
+    REVERSED = "reversed"
+    RESTORED = "restored"
+    CANCELED = "canceled"
+    BANNED = "banned"
+
+
+class CommissionError(Exception):
+    """Base of the module's errors; ``code`` is the machine-readable error code for the API."""
+
+    code = "commission_error"
+
+
+class CommissionNotFound(CommissionError):
+    code = "commission_not_found"
+
+
+class CommissionConflict(CommissionError):
+    """The commission is not in a status that allows the action (HTTP 409)."""
+
+    code = "commission_conflict"
+
+
+class NothingToPay(CommissionError):
+    code = "nothing_to_pay"
+
+
+class InvalidReportQuery(CommissionError, ValueError):
+    """A report parameter (status, limit, period) that cannot be answered (HTTP 400)."""
+
+    code = "invalid_report_query"
+
+
+class InvalidCursor(InvalidReportQuery):
+    code = "invalid_cursor"
+
+
+@dataclass(frozen=True, slots=True)
+class Commission:
+    id: str
+    order_id: str
+    payment_id: str
+    referrer_id: str
+    customer_user_id: str
+    currency: str
+    payment_amount: int
+    original_amount: int
+    amount: int
+    rate_bps: int
+    min_amount: int
+    hold_days: int
+    status: CommissionStatus
+    reason: str | None
+    status_before_hold: CommissionStatus | None
+    hold_until: datetime | None
+    paid_at: datetime | None
+    payout_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    id: str
+    commission_id: str
+    referrer_id: str
+    currency: str
+    amount: int
+    reason: str
+    cause_event_id: str
+    created_at: datetime
+    payout_id: str | None
+    settled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutLine:
+    currency: str
+    commissions_amount: int
+    adjustments_amount: int
+    net_amount: int
+    commission_count: int
+    adjustment_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    id: str
+    referrer_id: str
+    actor: str
+    created_at: datetime
+    lines: tuple[PayoutLine, ...]
+    commission_ids: tuple[str, ...]
+    adjustment_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: str
+    seq: int
+    commission_id: str | None
+    referrer_id: str | None
+    payment_id: str | None
+    action: AuditAction
+    actor: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+    at: datetime
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditVerification:
+    ok: bool
+    count: int
+    first_bad_entry_id: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusTotal:
+    status: CommissionStatus
+    currency: str
+    count: int
+    original_amount: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyNet:
+    """Per currency: what was earned, what refunds and disputes took back, and what remains.
+
+    ``gross`` sums the original amounts of earning commissions (pending, approved, held, paid, reversed);
+    ``clawed_back`` is what refunds and lost disputes removed from them, whether before payment (a smaller
+    amount) or after (adjustments); ``net = gross - clawed_back``. ``unsettled_adjustments`` is what the
+    next payout will net.
+    """
+
+    currency: str
+    gross: int
+    clawed_back: int
+    net: int
+    paid: int
+    unsettled_adjustments: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    referrer_id: str
+    totals: tuple[StatusTotal, ...]
+    net: tuple[CurrencyNet, ...]
+    items: tuple[Commission, ...]
+    next_cursor: str | None
+    filters: dict[str, str | None] = field(default_factory=dict)
+
+
+__all__ = [
+    "Adjustment",
+    "AuditAction",
+    "AuditEntry",
+    "AuditVerification",
+    "Commission",
+    "CommissionConflict",
+    "CommissionError",
+    "CommissionNotFound",
+    "CurrencyNet",
+    "InvalidCursor",
+    "InvalidReportQuery",
+    "NothingToPay",
+    "Payout",
+    "PayoutLine",
+    "Report",
+    "StatusTotal",
+]

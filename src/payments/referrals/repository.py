@@ -1,0 +1,307 @@
+"""Rows of the referral tables in and out (SQLAlchemy Core, the same statements on both backends).
+
+Reads meant to be followed by a write take the row lock (``FOR UPDATE`` on PostgreSQL; SQLite has one
+writer at a time already). Every transaction locks commission rows before the audit chain head, and
+several rows in id order, so two transactions never wait on each other in a cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.adapters.db.referral_tables import (
+    referral_adjustments,
+    referral_bans,
+    referral_commissions,
+    referral_payout_lines,
+    referral_payouts,
+)
+from payments.domain.audit_chain import iso
+from payments.domain.commission import CommissionStatus
+from payments.referrals.models import Adjustment, Commission, PayoutLine
+from payments.referrals.portable import insert_ignoring_conflicts, utc, utc_or_none
+
+_c = referral_commissions
+_a = referral_adjustments
+# SQLite's limit on bound parameters is far above this; PostgreSQL plans short IN lists better.
+_CHUNK = 500
+
+
+def commission_from_row(row: RowMapping) -> Commission:
+    before_hold = row["status_before_hold"]
+    return Commission(
+        id=row["id"],
+        order_id=row["order_id"],
+        payment_id=row["payment_id"],
+        referrer_id=row["referrer_id"],
+        customer_user_id=row["customer_user_id"],
+        currency=row["currency"],
+        payment_amount=int(row["payment_amount"]),
+        original_amount=int(row["original_amount"]),
+        amount=int(row["amount"]),
+        rate_bps=int(row["rate_bps"]),
+        min_amount=int(row["min_amount"]),
+        hold_days=int(row["hold_days"]),
+        status=CommissionStatus(row["status"]),
+        reason=row["reason"],
+        status_before_hold=CommissionStatus(before_hold) if before_hold else None,
+        hold_until=utc_or_none(row["hold_until"]),
+        paid_at=utc_or_none(row["paid_at"]),
+        payout_id=row["payout_id"],
+        created_at=utc(row["created_at"]),
+        updated_at=utc(row["updated_at"]),
+    )
+
+
+def adjustment_from_row(row: RowMapping) -> Adjustment:
+    return Adjustment(
+        id=row["id"],
+        commission_id=row["commission_id"],
+        referrer_id=row["referrer_id"],
+        currency=row["currency"],
+        amount=int(row["amount"]),
+        reason=row["reason"],
+        cause_event_id=row["cause_event_id"],
+        created_at=utc(row["created_at"]),
+        payout_id=row["payout_id"],
+        settled_at=utc_or_none(row["settled_at"]),
+    )
+
+
+def snapshot(commission: Commission) -> dict[str, Any]:
+    """The part of a commission an audit entry records before and after a change (JSON, ISO times)."""
+    return {
+        "status": commission.status.value,
+        "amount": commission.amount,
+        "original_amount": commission.original_amount,
+        "currency": commission.currency,
+        "reason": commission.reason,
+        "status_before_hold": commission.status_before_hold.value if commission.status_before_hold else None,
+        "hold_until": iso(commission.hold_until) if commission.hold_until else None,
+        "payout_id": commission.payout_id,
+    }
+
+
+def chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+class CommissionRepository:
+    async def get(
+        self, conn: AsyncConnection, commission_id: str, *, for_update: bool = False
+    ) -> Commission | None:
+        query = select(_c).where(_c.c.id == commission_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).mappings().first()
+        return commission_from_row(row) if row is not None else None
+
+    async def get_by_order(
+        self, conn: AsyncConnection, order_id: str, *, for_update: bool = False
+    ) -> Commission | None:
+        query = select(_c).where(_c.c.order_id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await conn.execute(query)).mappings().first()
+        return commission_from_row(row) if row is not None else None
+
+    async def insert(self, conn: AsyncConnection, commission: Commission) -> None:
+        await conn.execute(
+            insert(_c).values(
+                id=commission.id,
+                order_id=commission.order_id,
+                payment_id=commission.payment_id,
+                referrer_id=commission.referrer_id,
+                customer_user_id=commission.customer_user_id,
+                currency=commission.currency,
+                payment_amount=commission.payment_amount,
+                original_amount=commission.original_amount,
+                amount=commission.amount,
+                rate_bps=commission.rate_bps,
+                min_amount=commission.min_amount,
+                hold_days=commission.hold_days,
+                status=commission.status.value,
+                reason=commission.reason,
+                status_before_hold=None,
+                hold_until=utc_or_none(commission.hold_until),
+                paid_at=None,
+                payout_id=None,
+                created_at=utc(commission.created_at),
+                updated_at=utc(commission.updated_at),
+            )
+        )
+
+    async def save(self, conn: AsyncConnection, before: Commission, after: Commission) -> None:
+        """Write the fields that change after accrual; guarded by the status read under the row lock."""
+        result = await conn.execute(
+            update(_c)
+            .where(_c.c.id == after.id, _c.c.status == before.status.value)
+            .values(
+                amount=after.amount,
+                status=after.status.value,
+                reason=after.reason,
+                status_before_hold=after.status_before_hold.value if after.status_before_hold else None,
+                paid_at=utc_or_none(after.paid_at),
+                payout_id=after.payout_id,
+                updated_at=utc(after.updated_at),
+            )
+        )
+        if result.rowcount != 1:
+            raise RuntimeError(f"commission {after.id} changed under its row lock")
+
+    async def lock_by_status(
+        self,
+        conn: AsyncConnection,
+        referrer_id: str,
+        statuses: Sequence[CommissionStatus],
+    ) -> list[Commission]:
+        query = (
+            select(_c)
+            .where(_c.c.referrer_id == referrer_id, _c.c.status.in_([s.value for s in statuses]))
+            .order_by(_c.c.id)
+            .with_for_update()
+        )
+        return [commission_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def lock_due(
+        self, conn: AsyncConnection, now: datetime, after_id: str, limit: int
+    ) -> list[Commission]:
+        """Pending commissions whose hold is over; rows a webhook holds right now are left to the next run."""
+        query = (
+            select(_c)
+            .where(
+                _c.c.status == CommissionStatus.PENDING.value,
+                _c.c.hold_until <= utc(now),
+                _c.c.id > after_id,
+            )
+            .order_by(_c.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [commission_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def set_status(
+        self,
+        conn: AsyncConnection,
+        ids: Sequence[str],
+        from_status: CommissionStatus,
+        values: dict[str, Any],
+    ) -> int:
+        changed = 0
+        for part in chunks(ids):
+            result = await conn.execute(
+                update(_c).where(_c.c.id.in_(part), _c.c.status == from_status.value).values(**values)
+            )
+            changed += max(result.rowcount, 0)
+        return changed
+
+    async def count_recent(self, conn: AsyncConnection, referrer_id: str, since: datetime) -> int:
+        query = (
+            select(func.count())
+            .select_from(_c)
+            .where(
+                _c.c.referrer_id == referrer_id,
+                _c.c.created_at > utc(since),
+                _c.c.status != CommissionStatus.REFUSED.value,
+            )
+        )
+        return int(await conn.scalar(query) or 0)
+
+    # -- adjustments ---------------------------------------------------------------------------------
+    async def adjustments_total(self, conn: AsyncConnection, commission_id: str) -> int:
+        query = select(func.coalesce(func.sum(_a.c.amount), 0)).where(_a.c.commission_id == commission_id)
+        return int(await conn.scalar(query) or 0)
+
+    async def insert_adjustment(
+        self, conn: AsyncConnection, adjustment: Adjustment, commission_created_at: datetime
+    ) -> None:
+        await conn.execute(
+            insert(_a).values(
+                id=adjustment.id,
+                commission_created_at=utc(commission_created_at),
+                commission_id=adjustment.commission_id,
+                referrer_id=adjustment.referrer_id,
+                currency=adjustment.currency,
+                amount=adjustment.amount,
+                reason=adjustment.reason,
+                cause_event_id=adjustment.cause_event_id,
+                created_at=utc(adjustment.created_at),
+                payout_id=None,
+                settled_at=None,
+            )
+        )
+
+    async def adjustments_of(self, conn: AsyncConnection, commission_id: str) -> list[Adjustment]:
+        query = select(_a).where(_a.c.commission_id == commission_id).order_by(_a.c.created_at, _a.c.id)
+        return [adjustment_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def lock_unsettled_adjustments(self, conn: AsyncConnection, referrer_id: str) -> list[Adjustment]:
+        query = (
+            select(_a)
+            .where(_a.c.referrer_id == referrer_id, _a.c.payout_id.is_(None))
+            .order_by(_a.c.created_at, _a.c.id)
+            .with_for_update()
+        )
+        return [adjustment_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def settle_adjustments(
+        self, conn: AsyncConnection, ids: Sequence[str], payout_id: str, now: datetime
+    ) -> None:
+        for part in chunks(ids):
+            await conn.execute(
+                update(_a)
+                .where(_a.c.id.in_(part), _a.c.payout_id.is_(None))
+                .values(payout_id=payout_id, settled_at=utc(now))
+            )
+
+    # -- payouts and bans ----------------------------------------------------------------------------
+    async def insert_payout(
+        self,
+        conn: AsyncConnection,
+        payout_id: str,
+        referrer_id: str,
+        actor: str,
+        now: datetime,
+        lines: Sequence[PayoutLine],
+    ) -> None:
+        await conn.execute(
+            insert(referral_payouts).values(
+                id=payout_id, referrer_id=referrer_id, actor=actor, created_at=utc(now)
+            )
+        )
+        await conn.execute(
+            insert(referral_payout_lines),
+            [
+                {
+                    "payout_id": payout_id,
+                    "currency": line.currency,
+                    "commissions_amount": line.commissions_amount,
+                    "adjustments_amount": line.adjustments_amount,
+                    "net_amount": line.net_amount,
+                    "commission_count": line.commission_count,
+                    "adjustment_count": line.adjustment_count,
+                }
+                for line in lines
+            ],
+        )
+
+    async def is_banned(self, conn: AsyncConnection, referrer_id: str) -> bool:
+        query = select(referral_bans.c.referrer_id).where(referral_bans.c.referrer_id == referrer_id)
+        return (await conn.execute(query)).first() is not None
+
+    async def ban(
+        self, conn: AsyncConnection, referrer_id: str, reason: str, actor: str, now: datetime
+    ) -> bool:
+        """True when this call banned the referrer, False when they already were."""
+        inserted = await insert_ignoring_conflicts(
+            conn,
+            referral_bans,
+            [{"referrer_id": referrer_id, "reason": reason, "actor": actor, "banned_at": utc(now)}],
+            ["referrer_id"],
+        )
+        return inserted == 1

@@ -1,0 +1,631 @@
+"""The commission life cycle, driven by payment changes and admin decisions.
+
+Every method runs on the caller's connection inside the caller's transaction: the webhook path calls
+``on_payment_changed`` in the same transaction that records the Stripe event, so a commission change
+happens exactly once with the event that caused it. The amount of a commission is never nudged by
+deltas; each call recomputes what the referrer should have from the payment's merged facts and moves the
+commission there, so a replayed, duplicated or reordered event changes nothing the second time.
+
+Life cycle: pending (hold period) → approved → paid; held (a person decides, or an open dispute);
+refused (a guard said no); canceled (referrer banned); reversed (dispute lost). A paid commission is
+never edited again: later refunds or a lost dispute become signed adjustments netted in the next payout.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.config import Settings
+from payments.domain.commission import (
+    LIVE_STATUSES,
+    CommissionRule,
+    CommissionStatus,
+    adjustments_to_settle,
+    commission_for,
+    target_amount,
+)
+from payments.domain.fraud_guards import GuardDecision, GuardFacts, Verdict, decide
+from payments.domain.payment import PaymentSnapshot
+from payments.domain.payment_state import DisputePhase, PaymentStatus
+from payments.domain.state_diff import Cause
+from payments.referrals.audit import AuditDraft, AuditLog
+from payments.referrals.identities import Identities, IdentityRepository, card_hash, email_hash
+from payments.referrals.models import (
+    Adjustment,
+    AuditAction,
+    AuditEntry,
+    AuditVerification,
+    Commission,
+    CommissionConflict,
+    CommissionNotFound,
+    NothingToPay,
+    Payout,
+    PayoutLine,
+    Report,
+)
+from payments.referrals.portable import new_id, utc
+from payments.referrals.report import ReportFilter, ReportQueries
+from payments.referrals.repository import CommissionRepository, snapshot
+from payments.referrals.totals import DailyTotals, TotalsChanges
+
+RELEASE_ACTOR = "system:release"
+RELEASE_BATCH = 500
+VELOCITY_WINDOW = timedelta(hours=1)
+
+# Reasons stored on commissions and adjustments besides the guards' codes.
+DISPUTE_OPEN = "dispute_open"
+DISPUTE_LOST = "dispute_lost"
+REFUND = "refund"
+REFUND_FAILED = "refund_failed"
+REJECTED_BY_ADMIN = "rejected_by_admin"
+BANNED = "banned_referrer"
+
+_STATUS_OF_VERDICT = {
+    Verdict.ACCRUE: CommissionStatus.PENDING,
+    Verdict.HOLD: CommissionStatus.HELD,
+    Verdict.REFUSE: CommissionStatus.REFUSED,
+}
+_ACTION_OF_VERDICT = {
+    Verdict.ACCRUE: AuditAction.ACCRUED,
+    Verdict.HOLD: AuditAction.HELD,
+    Verdict.REFUSE: AuditAction.REFUSED,
+}
+_UNPAID = (CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD)
+
+
+class CommissionService:
+    def __init__(self, settings: Settings) -> None:
+        self._rule = CommissionRule(
+            rate_bps=settings.commission_rate_bps,
+            min_amount=settings.commission_min_amount,
+            hold_days=settings.commission_hold_days,
+        )
+        self._velocity_limit = settings.referral_velocity_per_hour
+        self._commissions = CommissionRepository()
+        self._audit = AuditLog()
+        self._identities = IdentityRepository()
+        self._totals = DailyTotals()
+        self._reports = ReportQueries(self._totals)
+
+    # -- the webhook path ----------------------------------------------------------------------------
+    async def on_payment_changed(
+        self,
+        conn: AsyncConnection,
+        before: PaymentSnapshot,
+        after: PaymentSnapshot,
+        cause: Cause,
+        now: datetime,
+    ) -> None:
+        now = utc(now)
+        facts_before, facts_after = before.facts, after.facts
+        newly_succeeded = facts_after.succeeded and not facts_before.succeeded
+        if facts_after.succeeded and (
+            newly_succeeded or facts_before.card_fingerprint != facts_after.card_fingerprint
+        ):
+            # Every paying user, referred or not, may one day be a referrer; the guards compare against this.
+            await self._identities.record(
+                conn, after.user_id, after.customer_email, facts_after.card_fingerprint, now
+            )
+        if after.referrer_id is None:
+            return
+        if newly_succeeded:
+            await self.accrue_commission(conn, after, cause, now)
+            return
+        commission = await self._commissions.get_by_order(conn, after.order_id, for_update=True)
+        if commission is not None and commission.payment_id == after.payment_id:
+            await self._follow_payment(conn, commission, after, cause, now)
+
+    async def accrue_commission(
+        self, conn: AsyncConnection, payment: PaymentSnapshot, cause: Cause, now: datetime
+    ) -> Commission | None:
+        """The commission of a succeeded, referred payment: accrued, held or refused by the guards.
+
+        None when the payment names no referrer at all or has not succeeded, and when another payment of
+        the same order already has the order's commission (that refusal is audited on the existing one).
+        Calling it again for the same payment returns the same commission, brought up to date.
+        """
+        now = utc(now)
+        if payment.referrer_id is None or not payment.facts.succeeded:
+            return None
+        existing = await self._commissions.get_by_order(conn, payment.order_id, for_update=True)
+        if existing is not None and existing.payment_id == payment.payment_id:
+            return await self._follow_payment(conn, existing, payment, cause, now)
+        referrer_id = payment.referrer_id.strip()
+        decision = decide(await self._guard_facts(conn, payment, referrer_id, existing is not None, now))
+        if existing is not None:
+            await self._audit_duplicate(conn, existing, payment, decision, cause, now)
+            return None
+        commission = Commission(
+            id=new_id("com"),
+            order_id=payment.order_id,
+            payment_id=payment.payment_id,
+            referrer_id=referrer_id,
+            customer_user_id=payment.user_id,
+            currency=payment.currency,
+            payment_amount=payment.amount,
+            # On the amount asked; a payment whose received amount differs is held for a person anyway.
+            original_amount=commission_for(payment.amount, self._rule.rate_bps),
+            amount=commission_for(payment.amount, self._rule.rate_bps),
+            rate_bps=self._rule.rate_bps,
+            min_amount=self._rule.min_amount,
+            hold_days=self._rule.hold_days,
+            status=_STATUS_OF_VERDICT[decision.verdict],
+            reason=decision.reason.value if decision.reason else None,
+            status_before_hold=None,
+            hold_until=None
+            if decision.verdict is Verdict.REFUSE
+            else now + timedelta(days=self._rule.hold_days),
+            paid_at=None,
+            payout_id=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._commissions.insert(conn, commission)
+        changes = TotalsChanges()
+        changes.added(commission)
+        action = _ACTION_OF_VERDICT[decision.verdict]
+        await self._record(
+            conn, [_draft(action, cause.event_id, None, commission, commission.reason)], changes, now
+        )
+        if commission.status is CommissionStatus.REFUSED:
+            return commission
+        # Facts may arrive in any order: a refund or dispute can already be known when the payment succeeds.
+        return await self._follow_payment(conn, commission, payment, cause, now)
+
+    async def _guard_facts(
+        self,
+        conn: AsyncConnection,
+        payment: PaymentSnapshot,
+        referrer_id: str,
+        order_has_commission: bool,
+        now: datetime,
+    ) -> GuardFacts:
+        if referrer_id:
+            identities = await self._identities.of_user(conn, referrer_id)
+            banned = await self._commissions.is_banned(conn, referrer_id)
+            recent = await self._commissions.count_recent(conn, referrer_id, now - VELOCITY_WINDOW)
+        else:
+            identities, banned, recent = Identities(frozenset(), frozenset()), False, 0
+        return GuardFacts(
+            referrer_id=referrer_id,
+            customer_user_id=payment.user_id,
+            customer_email=email_hash(payment.customer_email),
+            card_fingerprint=card_hash(payment.facts.card_fingerprint),
+            amount=payment.amount,
+            min_amount=self._rule.min_amount,
+            order_has_commission=order_has_commission,
+            recent_accruals=recent,
+            velocity_limit=self._velocity_limit,
+            referrer_emails=identities.emails,
+            referrer_fingerprints=identities.cards,
+            risk_level=payment.facts.risk_level,
+            needs_review=payment.status is PaymentStatus.NEEDS_REVIEW,
+            banned=banned,
+        )
+
+    async def _audit_duplicate(
+        self,
+        conn: AsyncConnection,
+        existing: Commission,
+        payment: PaymentSnapshot,
+        decision: GuardDecision,
+        cause: Cause,
+        now: datetime,
+    ) -> None:
+        """A second payment for an order that has its commission: nothing to store but the refusal."""
+        if await self._audit.has_entry(conn, existing.id, AuditAction.REFUSED, payment.payment_id):
+            return
+        draft = AuditDraft(
+            action=AuditAction.REFUSED,
+            actor=cause.event_id,
+            commission_id=existing.id,
+            referrer_id=existing.referrer_id,
+            payment_id=payment.payment_id,
+            before=snapshot(existing),
+            after=snapshot(existing),
+            reason=decision.reason.value if decision.reason else None,
+        )
+        await self._record(conn, [draft], None, now)
+
+    async def _follow_payment(
+        self,
+        conn: AsyncConnection,
+        commission: Commission,
+        payment: PaymentSnapshot,
+        cause: Cause,
+        now: datetime,
+    ) -> Commission:
+        """Move the commission to where the payment's facts say it should be (caller holds its lock)."""
+        phase = payment.facts.dispute_phase
+        # Refunds are a share of what Stripe received. That is the amount asked, except on a payment held
+        # for amount_mismatch, where refunding everything received must still leave nothing.
+        received = payment.facts.amount_received or commission.payment_amount
+        target = target_amount(
+            commission.original_amount,
+            received,
+            payment.facts.amount_refunded,
+            dispute_lost=phase is DisputePhase.LOST,
+        )
+        if commission.status in LIVE_STATUSES:
+            return await self._follow_unpaid(conn, commission, phase, target, cause, now)
+        if commission.status is CommissionStatus.PAID:
+            await self._follow_paid(conn, commission, phase, target, cause, now)
+        # refused, canceled and reversed are final: nothing about the payment can revive them.
+        return commission
+
+    async def _follow_unpaid(
+        self,
+        conn: AsyncConnection,
+        commission: Commission,
+        phase: DisputePhase | None,
+        target: int,
+        cause: Cause,
+        now: datetime,
+    ) -> Commission:
+        steps: list[tuple[AuditAction, Commission, str | None]] = []
+        current = commission
+        if phase is DisputePhase.LOST:
+            current = replace(
+                current,
+                status=CommissionStatus.REVERSED,
+                amount=0,
+                reason=DISPUTE_LOST,
+                status_before_hold=None,
+                updated_at=now,
+            )
+            steps.append((AuditAction.REVERSED, current, DISPUTE_LOST))
+        else:
+            if target != current.amount:
+                why = REFUND if target < current.amount else REFUND_FAILED
+                current = replace(current, amount=target, updated_at=now)
+                steps.append((AuditAction.ADJUSTED, current, why))
+            if phase is DisputePhase.OPEN and current.status is not CommissionStatus.HELD:
+                current = replace(
+                    current,
+                    status=CommissionStatus.HELD,
+                    status_before_hold=current.status,
+                    reason=DISPUTE_OPEN,
+                    updated_at=now,
+                )
+                steps.append((AuditAction.HELD, current, DISPUTE_OPEN))
+            elif phase is not DisputePhase.OPEN and current.status_before_hold is not None:
+                # Only a dispute sets status_before_hold, so this undoes exactly the dispute's hold.
+                current = replace(
+                    current,
+                    status=current.status_before_hold,
+                    status_before_hold=None,
+                    reason=None,
+                    updated_at=now,
+                )
+                steps.append((AuditAction.RESTORED, current, "dispute_won"))
+        if not steps:
+            return commission
+        await self._commissions.save(conn, commission, current)
+        drafts: list[AuditDraft] = []
+        previous = commission
+        for action, state, step_reason in steps:
+            drafts.append(_draft(action, cause.event_id, previous, state, step_reason))
+            previous = state
+        await self._record(conn, drafts, _moved([(commission, current)]), now)
+        return current
+
+    async def _follow_paid(
+        self,
+        conn: AsyncConnection,
+        commission: Commission,
+        phase: DisputePhase | None,
+        target: int,
+        cause: Cause,
+        now: datetime,
+    ) -> None:
+        effective = commission.amount + await self._commissions.adjustments_total(conn, commission.id)
+        delta = target - effective
+        if delta == 0:
+            return
+        lost = phase is DisputePhase.LOST
+        reason = DISPUTE_LOST if lost else REFUND if delta < 0 else REFUND_FAILED
+        adjustment = Adjustment(
+            id=new_id("adj"),
+            commission_id=commission.id,
+            referrer_id=commission.referrer_id,
+            currency=commission.currency,
+            amount=delta,
+            reason=reason,
+            cause_event_id=cause.event_id,
+            created_at=now,
+            payout_id=None,
+            settled_at=None,
+        )
+        await self._commissions.insert_adjustment(conn, adjustment, commission.created_at)
+        draft = AuditDraft(
+            action=AuditAction.REVERSED if lost else AuditAction.ADJUSTED,
+            actor=cause.event_id,
+            commission_id=commission.id,
+            referrer_id=commission.referrer_id,
+            payment_id=commission.payment_id,
+            before={**snapshot(commission), "effective_amount": effective},
+            after={
+                **snapshot(commission),
+                "effective_amount": target,
+                "adjustment_id": adjustment.id,
+                "adjustment_amount": delta,
+            },
+            reason=reason,
+        )
+        await self._record(conn, [draft], None, now)
+
+    # -- housekeeping and admin ----------------------------------------------------------------------
+    async def release_due(self, conn: AsyncConnection, now: datetime) -> int:
+        """Approve pending commissions whose hold period is over; the number approved."""
+        now = utc(now)
+        released, after_id = 0, ""
+        while True:
+            due = await self._commissions.lock_due(conn, now, after_id, RELEASE_BATCH)
+            if not due:
+                return released
+            ids = [c.id for c in due]
+            await self._commissions.set_status(
+                conn,
+                ids,
+                CommissionStatus.PENDING,
+                {"status": CommissionStatus.APPROVED.value, "updated_at": now},
+            )
+            moves = [(c, replace(c, status=CommissionStatus.APPROVED, updated_at=now)) for c in due]
+            drafts = [_draft(AuditAction.RELEASED, RELEASE_ACTOR, b, a, None) for b, a in moves]
+            await self._record(conn, drafts, _moved(moves), now)
+            released += len(due)
+            after_id = ids[-1]
+
+    async def mark_commission_paid(
+        self, conn: AsyncConnection, commission_id: str, actor: str, now: datetime
+    ) -> Commission:
+        now = utc(now)
+        commission = await self._locked(conn, commission_id)
+        if commission.status is not CommissionStatus.APPROVED:
+            raise CommissionConflict(f"commission {commission_id} is {commission.status.value}, not approved")
+        payout_id = new_id("po")
+        line = PayoutLine(commission.currency, commission.amount, 0, commission.amount, 1, 0)
+        await self._commissions.insert_payout(conn, payout_id, commission.referrer_id, actor, now, [line])
+        paid = replace(
+            commission, status=CommissionStatus.PAID, paid_at=now, payout_id=payout_id, updated_at=now
+        )
+        await self._commissions.save(conn, commission, paid)
+        await self._record(
+            conn, [_draft(AuditAction.PAID, actor, commission, paid, None)], _moved([(commission, paid)]), now
+        )
+        return paid
+
+    async def pay_referrer(
+        self, conn: AsyncConnection, referrer_id: str, actor: str, now: datetime
+    ) -> Payout:
+        """Pay every approved commission of the referrer, netting unsettled adjustments, per currency."""
+        now = utc(now)
+        commissions = await self._commissions.lock_by_status(conn, referrer_id, [CommissionStatus.APPROVED])
+        adjustments = await self._commissions.lock_unsettled_adjustments(conn, referrer_id)
+        by_currency: dict[str, tuple[list[Commission], list[Adjustment]]] = defaultdict(lambda: ([], []))
+        for commission in commissions:
+            by_currency[commission.currency][0].append(commission)
+        for adjustment in adjustments:
+            by_currency[adjustment.currency][1].append(adjustment)
+        lines: list[PayoutLine] = []
+        settled: list[Adjustment] = []
+        for currency in sorted(by_currency):
+            owed, pending_adjustments = by_currency[currency]
+            owed_total = sum(c.amount for c in owed)
+            chosen = [
+                pending_adjustments[i]
+                for i in adjustments_to_settle(owed_total, [a.amount for a in pending_adjustments])
+            ]
+            if not owed and not chosen:
+                continue
+            adjusted_total = sum(a.amount for a in chosen)
+            lines.append(
+                PayoutLine(
+                    currency, owed_total, adjusted_total, owed_total + adjusted_total, len(owed), len(chosen)
+                )
+            )
+            settled.extend(chosen)
+        if not lines:
+            raise NothingToPay(f"referrer {referrer_id} has nothing approved to pay")
+        payout_id = new_id("po")
+        await self._commissions.insert_payout(conn, payout_id, referrer_id, actor, now, lines)
+        await self._commissions.set_status(
+            conn,
+            [c.id for c in commissions],
+            CommissionStatus.APPROVED,
+            {
+                "status": CommissionStatus.PAID.value,
+                "paid_at": now,
+                "payout_id": payout_id,
+                "updated_at": now,
+            },
+        )
+        await self._commissions.settle_adjustments(conn, [a.id for a in settled], payout_id, now)
+        moves = [
+            (c, replace(c, status=CommissionStatus.PAID, paid_at=now, payout_id=payout_id, updated_at=now))
+            for c in commissions
+        ]
+        drafts = [_draft(AuditAction.PAID, actor, b, a, None) for b, a in moves]
+        drafts += [
+            AuditDraft(
+                action=AuditAction.PAID,
+                actor=actor,
+                commission_id=a.commission_id,
+                referrer_id=a.referrer_id,
+                after={"adjustment_id": a.id, "adjustment_amount": a.amount, "payout_id": payout_id},
+                reason="adjustment_settled",
+            )
+            for a in settled
+        ]
+        await self._record(conn, drafts, _moved(moves), now)
+        return Payout(
+            id=payout_id,
+            referrer_id=referrer_id,
+            actor=actor,
+            created_at=now,
+            lines=tuple(lines),
+            commission_ids=tuple(c.id for c in commissions),
+            adjustment_ids=tuple(a.id for a in settled),
+        )
+
+    async def decide_held(
+        self, conn: AsyncConnection, commission_id: str, approve: bool, actor: str, now: datetime
+    ) -> Commission:
+        """A person's decision on a commission a guard held: approve (back into the hold period, or
+        approved if it is over) or reject (refused)."""
+        now = utc(now)
+        commission = await self._locked(conn, commission_id)
+        if commission.status is not CommissionStatus.HELD:
+            raise CommissionConflict(f"commission {commission_id} is {commission.status.value}, not held")
+        if commission.status_before_hold is not None:
+            raise CommissionConflict(f"commission {commission_id} waits for its dispute, not for a person")
+        if approve:
+            due = commission.hold_until is None or commission.hold_until <= now
+            status = CommissionStatus.APPROVED if due else CommissionStatus.PENDING
+            decided = replace(commission, status=status, reason=None, updated_at=now)
+            action, reason = AuditAction.APPROVED, None
+        else:
+            decided = replace(
+                commission, status=CommissionStatus.REFUSED, reason=REJECTED_BY_ADMIN, updated_at=now
+            )
+            action, reason = AuditAction.REFUSED, REJECTED_BY_ADMIN
+        await self._commissions.save(conn, commission, decided)
+        await self._record(
+            conn, [_draft(action, actor, commission, decided, reason)], _moved([(commission, decided)]), now
+        )
+        return decided
+
+    async def ban_referrer(
+        self, conn: AsyncConnection, referrer_id: str, actor: str, reason: str, now: datetime
+    ) -> int:
+        """Ban the referrer (later referrals are refused) and cancel their unpaid commissions; how many.
+        Paid commissions and their adjustments are left as they are."""
+        now = utc(now)
+        unpaid = await self._commissions.lock_by_status(conn, referrer_id, _UNPAID)
+        drafts: list[AuditDraft] = []
+        if await self._commissions.ban(conn, referrer_id, reason, actor, now):
+            drafts.append(
+                AuditDraft(action=AuditAction.BANNED, actor=actor, referrer_id=referrer_id, reason=reason)
+            )
+        for status in _UNPAID:
+            ids = [c.id for c in unpaid if c.status is status]
+            await self._commissions.set_status(
+                conn,
+                ids,
+                status,
+                {
+                    "status": CommissionStatus.CANCELED.value,
+                    "reason": BANNED,
+                    "updated_at": now,
+                    "status_before_hold": None,
+                },
+            )
+        moves = [
+            (
+                c,
+                replace(
+                    c,
+                    status=CommissionStatus.CANCELED,
+                    reason=BANNED,
+                    status_before_hold=None,
+                    updated_at=now,
+                ),
+            )
+            for c in unpaid
+        ]
+        drafts += [_draft(AuditAction.CANCELED, actor, b, a, BANNED) for b, a in moves]
+        await self._record(conn, drafts, _moved(moves), now)
+        return len(unpaid)
+
+    # -- reading -------------------------------------------------------------------------------------
+    async def get_commission(self, conn: AsyncConnection, commission_id: str) -> Commission | None:
+        return await self._commissions.get(conn, commission_id)
+
+    async def get_adjustments(self, conn: AsyncConnection, commission_id: str) -> list[Adjustment]:
+        return await self._commissions.adjustments_of(conn, commission_id)
+
+    async def get_audit(self, conn: AsyncConnection, commission_id: str) -> list[AuditEntry]:
+        return await self._audit.for_commission(conn, commission_id)
+
+    async def get_report(
+        self,
+        conn: AsyncConnection,
+        referrer_id: str,
+        *,
+        period_from: datetime | None = None,
+        period_to: datetime | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Report:
+        """Totals and one page, newest first. The period is [from, to) on created_at; status narrows both
+        the totals and the page; limit is capped at 500. Raises InvalidReportQuery (or its subclass
+        InvalidCursor) for a bad status, period, limit or cursor."""
+        where = ReportFilter.of(referrer_id, period_from, period_to, status)
+        return await self._reports.report(conn, where, limit, cursor)
+
+    async def stream_report_csv(
+        self,
+        conn: AsyncConnection,
+        referrer_id: str,
+        *,
+        period_from: datetime | None = None,
+        period_to: datetime | None = None,
+        status: str | None = None,
+    ) -> AsyncIterator[str]:
+        """CSV lines (header first), read in keyset batches while the caller sends them. The filters are
+        checked before the header is produced, so a caller that awaits the first line before starting
+        its response can still answer a bad status or period with a 400."""
+        where = ReportFilter.of(referrer_id, period_from, period_to, status)
+        async for line in self._reports.csv_lines(conn, where):
+            yield line
+
+    async def verify_audit_chain(self, conn: AsyncConnection) -> AuditVerification:
+        return await self._audit.verify(conn)
+
+    async def _record(
+        self, conn: AsyncConnection, drafts: list[AuditDraft], changes: TotalsChanges | None, now: datetime
+    ) -> None:
+        """Audit, then daily totals: appending locks the chain head, which is what serialises the totals'
+        upserts, so totals never change without an audit entry in the same transaction."""
+        if changes and not drafts:
+            raise RuntimeError("a commission changed without an audit entry")
+        await self._audit.append(conn, drafts, now)
+        if changes:
+            await self._totals.apply(conn, changes)
+
+    async def _locked(self, conn: AsyncConnection, commission_id: str) -> Commission:
+        commission = await self._commissions.get(conn, commission_id, for_update=True)
+        if commission is None:
+            raise CommissionNotFound(f"no commission {commission_id}")
+        return commission
+
+
+def _moved(moves: list[tuple[Commission, Commission]]) -> TotalsChanges:
+    changes = TotalsChanges()
+    for before, after in moves:
+        changes.moved(before, after)
+    return changes
+
+
+def _draft(
+    action: AuditAction, actor: str, before: Commission | None, after: Commission, reason: str | None
+) -> AuditDraft:
+    return AuditDraft(
+        action=action,
+        actor=actor,
+        commission_id=after.id,
+        referrer_id=after.referrer_id,
+        payment_id=after.payment_id,
+        before=snapshot(before) if before is not None else None,
+        after=snapshot(after),
+        reason=reason,
+    )
+
+
+__all__ = ["RELEASE_ACTOR", "CommissionService"]
