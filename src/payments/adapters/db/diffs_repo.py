@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.tables import order_state_diffs
@@ -13,26 +13,50 @@ from payments.domain.state_diff import StateDiff
 from payments.ids import new_id
 
 
+_APPEND = insert(order_state_diffs).values(
+    {
+        name: bindparam(name)
+        for name in (
+            "id",
+            "order_id",
+            "seq",
+            "payment_id",
+            "from_state",
+            "to_state",
+            "amount_paid",
+            "amount_refunded",
+            "currency",
+            "cause_event_id",
+            "cause_event_type",
+            "at",
+            "next_attempt_at",
+            "attempts",
+        )
+    }
+)
+
+
 async def append(conn: AsyncConnection, diff: StateDiff, seq: int, now: datetime) -> str:
     """``seq`` comes from the payment row the caller holds locked (one payment per order)."""
     message_id = new_id("msg")
     await conn.execute(
-        insert(order_state_diffs).values(
-            id=message_id,
-            order_id=diff.order_id,
-            seq=seq,
-            payment_id=diff.payment_id,
-            from_state=diff.from_state.value,
-            to_state=diff.to_state.value,
-            amount_paid=diff.amount_paid,
-            amount_refunded=diff.amount_refunded,
-            currency=diff.currency,
-            cause_event_id=diff.cause.event_id,
-            cause_event_type=diff.cause.event_type,
-            at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
+        _APPEND,
+        {
+            "id": message_id,
+            "order_id": diff.order_id,
+            "seq": seq,
+            "payment_id": diff.payment_id,
+            "from_state": diff.from_state.value,
+            "to_state": diff.to_state.value,
+            "amount_paid": diff.amount_paid,
+            "amount_refunded": diff.amount_refunded,
+            "currency": diff.currency,
+            "cause_event_id": diff.cause.event_id,
+            "cause_event_type": diff.cause.event_type,
+            "at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        },
     )
     return message_id
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.dialect import insert_ignoring_conflict
 from payments.adapters.db.tables import stripe_events
 
 
@@ -34,6 +35,33 @@ class StoredEvent:
     attempts: int
 
 
+_RECORD_COLUMNS = (
+    "id",
+    "type",
+    "livemode",
+    "api_version",
+    "stripe_created",
+    "payload",
+    "status",
+    "attempts",
+    "received_at",
+    "processed_at",
+    "payment_id",
+)
+_RECORD: dict[str, Any] = {}
+
+
+def _record_statement(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id``, built once per dialect (hot path)."""
+    if dialect not in _RECORD:
+        values: dict[str, Any] = {name: bindparam(name) for name in _RECORD_COLUMNS}
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        _RECORD[dialect] = (
+            insert_(stripe_events).values(**values).on_conflict_do_nothing().returning(stripe_events.c.id)
+        )
+    return _RECORD[dialect]
+
+
 async def record(
     conn: AsyncConnection,
     *,
@@ -52,24 +80,20 @@ async def record(
     Inserted as already processed, inside the transaction that applies its effects: the row commits with
     them or not at all, and a concurrent delivery of the same id waits on the primary key until then.
     """
-    stmt = insert_ignoring_conflict(
-        conn,
-        stripe_events,
-        {
-            "id": event_id,
-            "type": type_,
-            "livemode": livemode,
-            "api_version": api_version,
-            "stripe_created": created,
-            "payload": payload,
-            "status": status.value,
-            "attempts": 1,
-            "received_at": now,
-            "processed_at": now,
-            "payment_id": payment_id,
-        },
-    )
-    return (await conn.execute(stmt)).first() is not None
+    params = {
+        "id": event_id,
+        "type": type_,
+        "livemode": livemode,
+        "api_version": api_version,
+        "stripe_created": created,
+        "payload": payload,
+        "status": status.value,
+        "attempts": 1,
+        "received_at": now,
+        "processed_at": now,
+        "payment_id": payment_id,
+    }
+    return (await conn.execute(_record_statement(conn.dialect.name), params)).first() is not None
 
 
 async def status_of(conn: AsyncConnection, event_id: str, *, for_update: bool = False) -> EventStatus | None:
@@ -158,21 +182,25 @@ async def record_failure(
     )
 
 
+_DEFERRED_FOR = (
+    select(
+        stripe_events.c.id,
+        stripe_events.c.type,
+        stripe_events.c.status,
+        stripe_events.c.payload,
+        stripe_events.c.attempts,
+    )
+    .where(
+        stripe_events.c.status == EventStatus.DEFERRED.value,
+        stripe_events.c.ref.in_(bindparam("refs", expanding=True)),
+    )
+    .order_by(stripe_events.c.stripe_created, stripe_events.c.id)
+    .with_for_update()
+)
+
+
 async def deferred_for(conn: AsyncConnection, refs: list[str]) -> list[StoredEvent]:
-    rows = (
-        await conn.execute(
-            select(
-                stripe_events.c.id,
-                stripe_events.c.type,
-                stripe_events.c.status,
-                stripe_events.c.payload,
-                stripe_events.c.attempts,
-            )
-            .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.ref.in_(refs))
-            .order_by(stripe_events.c.stripe_created, stripe_events.c.id)
-            .with_for_update()
-        )
-    ).all()
+    rows = (await conn.execute(_DEFERRED_FOR, {"refs": refs})).all()
     return [
         StoredEvent(
             id=r.id, type=r.type, status=EventStatus(r.status), payload=r.payload, attempts=r.attempts

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, or_, select, update
+from sqlalchemy import RowMapping, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.tables import payments
@@ -94,6 +94,23 @@ async def get_by_idempotency_key(conn: AsyncConnection, key: str) -> PaymentReco
     return await _one(conn, payments.c.idempotency_key == key)
 
 
+# Built once: the webhook path runs these for every event, and a prebuilt statement skips SQLAlchemy's
+# per-call construction and cache-key work. A NULL parameter simply matches nothing.
+_FIND_BY_REFS = (
+    select(payments)
+    .where(
+        or_(
+            payments.c.id == bindparam("payment_id"),
+            payments.c.stripe_checkout_session_id == bindparam("session_id"),
+            payments.c.stripe_payment_intent_id == bindparam("payment_intent_id"),
+            payments.c.stripe_charge_id == bindparam("charge_id"),
+        )
+    )
+    .limit(1)
+    .with_for_update()
+)
+
+
 async def find_for_stripe_refs(
     conn: AsyncConnection,
     *,
@@ -102,19 +119,25 @@ async def find_for_stripe_refs(
     payment_intent_id: str | None = None,
     charge_id: str | None = None,
 ) -> PaymentRecord | None:
-    """The payment an event belongs to, by our own id first and then by any Stripe id, locked."""
-    clauses = []
-    if payment_id:
-        clauses.append(payments.c.id == payment_id)
-    if session_id:
-        clauses.append(payments.c.stripe_checkout_session_id == session_id)
-    if payment_intent_id:
-        clauses.append(payments.c.stripe_payment_intent_id == payment_intent_id)
-    if charge_id:
-        clauses.append(payments.c.stripe_charge_id == charge_id)
-    if not clauses:
+    """The payment an event belongs to, by our own id or any Stripe id, locked."""
+    if not (payment_id or session_id or payment_intent_id or charge_id):
         return None
-    return await _one(conn, or_(*clauses), for_update=True)
+    row = (
+        (
+            await conn.execute(
+                _FIND_BY_REFS,
+                {
+                    "payment_id": payment_id,
+                    "session_id": session_id,
+                    "payment_intent_id": payment_intent_id,
+                    "charge_id": charge_id,
+                },
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return PaymentRecord.from_row(row) if row else None
 
 
 async def save_stripe_link(
@@ -132,6 +155,26 @@ async def save_error(conn: AsyncConnection, payment_id: str, now: datetime, erro
     )
 
 
+_SAVE_STATE = (
+    update(payments)
+    .where(payments.c.id == bindparam("p_id"))
+    .values(
+        facts=bindparam("p_facts"),
+        status=bindparam("p_status"),
+        amount_refunded=bindparam("p_amount_refunded"),
+        version=bindparam("p_version"),
+        diff_seq=bindparam("p_diff_seq"),
+        updated_at=bindparam("p_updated_at"),
+        # A Stripe id is learned once and never replaced.
+        stripe_checkout_session_id=func.coalesce(
+            payments.c.stripe_checkout_session_id, bindparam("p_session")
+        ),
+        stripe_payment_intent_id=func.coalesce(payments.c.stripe_payment_intent_id, bindparam("p_intent")),
+        stripe_charge_id=func.coalesce(payments.c.stripe_charge_id, bindparam("p_charge")),
+    )
+)
+
+
 async def save_state(
     conn: AsyncConnection,
     record: PaymentRecord,
@@ -144,15 +187,17 @@ async def save_state(
     diff_seq: int,
 ) -> None:
     await conn.execute(
-        update(payments)
-        .where(payments.c.id == record.id)
-        .values(
-            facts=facts.to_json(),
-            status=status.value,
-            amount_refunded=amount_refunded,
-            version=record.version + 1,
-            diff_seq=diff_seq,
-            updated_at=now,
-            **links,
-        )
+        _SAVE_STATE,
+        {
+            "p_id": record.id,
+            "p_facts": facts.to_json(),
+            "p_status": status.value,
+            "p_amount_refunded": amount_refunded,
+            "p_version": record.version + 1,
+            "p_diff_seq": diff_seq,
+            "p_updated_at": now,
+            "p_session": links.get("stripe_checkout_session_id"),
+            "p_intent": links.get("stripe_payment_intent_id"),
+            "p_charge": links.get("stripe_charge_id"),
+        },
     )
