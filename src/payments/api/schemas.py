@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.refunds_repo import RefundRecord
+from payments.checkout.service import CheckoutMode, CreatePayment
 
 Id = Annotated[
     str,
@@ -34,6 +35,21 @@ class CreatePaymentBody(BaseModel):
     description: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None
     ) = None
+
+    def to_command(self, idempotency_key: str | None) -> CreatePayment:
+        return CreatePayment(
+            order_id=self.order_id,
+            user_id=self.user_id,
+            amount=self.amount,
+            currency=self.currency,
+            customer_email=self.customer_email,
+            referrer_id=self.referrer_id,
+            mode=CheckoutMode(self.mode),
+            success_url=self.success_url,
+            cancel_url=self.cancel_url,
+            description=self.description,
+            idempotency_key=idempotency_key,
+        )
 
 
 class RefundBody(BaseModel):

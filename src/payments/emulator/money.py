@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-ZERO_DECIMAL = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
-THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+# The currency exponents are Stripe's rules, shared with the service's pure domain (no IO there).
+from payments.domain.money import exponent
+
 _SYMBOLS = {
     "usd": "$",
     "eur": "€",
@@ -35,17 +17,8 @@ _SYMBOLS = {
 }
 
 
-def exponent(currency: str) -> int:
-    code = currency.lower()
-    if code in ZERO_DECIMAL:
-        return 0
-    if code in THREE_DECIMAL:
-        return 3
-    return 2
-
-
 def format_amount(amount_minor: int, currency: str) -> str:
-    exp = exponent(currency)
+    exp = exponent(currency.lower())
     sign = "-" if amount_minor < 0 else ""
     whole, fraction = divmod(abs(amount_minor), 10**exp)
     number = f"{whole:,}" + (f".{fraction:0{exp}d}" if exp else "")

@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import events_repo
-from payments.adapters.db.events_repo import SETTLED, EventStatus
+from payments.adapters.db.events_repo import SETTLED, EventStatus, IncomingEvent
 from payments.adapters.redis_locks import LockState, RedisEventLocks
 
 log = structlog.get_logger(__name__)
@@ -39,6 +39,7 @@ class Outcome:
     status: EventStatus
     payment_id: str | None = None
     ref: str | None = None
+    error: str | None = None  # why an event was ignored, when that is worth a person's look
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,8 @@ class WebhookIdempotencyService:
         force: bool = False,
         payment_hint: str | None = None,
     ) -> Handled:
-        event_id = str(event["id"])
+        incoming = IncomingEvent.of(event, payload)
+        event_id = incoming.id
         state, token = (LockState.UNKNOWN, None) if force else await self.acquire_event_lock(event_id)
         if state is LockState.PROCESSED:
             return Handled(duplicate=True, status=EventStatus.PROCESSED)
@@ -103,17 +105,7 @@ class WebhookIdempotencyService:
         processed = False
         try:
             async with self._engine.begin() as conn:
-                inserted = await events_repo.record(
-                    conn,
-                    event_id=event_id,
-                    type_=str(event.get("type", "")),
-                    livemode=bool(event.get("livemode")),
-                    api_version=event.get("api_version"),
-                    created=int(event.get("created") or 0),
-                    payload=payload,
-                    now=self._clock(),
-                    payment_id=payment_hint,
-                )
+                inserted = await events_repo.record(conn, incoming, self._clock(), payment_id=payment_hint)
                 if not inserted:
                     status = await events_repo.status_of(conn, event_id, for_update=True)
                     if status in SETTLED and not force:
@@ -124,26 +116,17 @@ class WebhookIdempotencyService:
             processed = True
             return Handled(duplicate=False, status=outcome.status)
         except Exception as exc:
-            await self._record_failure(event, payload, exc)
+            await self._record_failure(incoming, exc)
             raise
         finally:
             await self.release_event_lock(event_id, token, processed=processed)
 
-    async def _record_failure(self, event: dict[str, Any], payload: str, exc: Exception) -> None:
-        event_id = str(event.get("id"))
-        log.error("webhook.handler_failed", event_id=event_id, error=type(exc).__name__)
+    async def _record_failure(self, incoming: IncomingEvent, exc: Exception) -> None:
+        log.error("webhook.handler_failed", event_id=incoming.id, error=type(exc).__name__)
         try:
             async with self._engine.begin() as conn:
                 await events_repo.record_failure(
-                    conn,
-                    event_id=event_id,
-                    type_=str(event.get("type", "")),
-                    livemode=bool(event.get("livemode")),
-                    api_version=event.get("api_version"),
-                    created=int(event.get("created") or 0),
-                    payload=payload,
-                    now=self._clock(),
-                    error=f"{type(exc).__name__}: {exc}",
+                    conn, incoming, self._clock(), f"{type(exc).__name__}: {exc}"
                 )
         except Exception as nested:  # the database may be what failed; Stripe retries either way
-            log.error("webhook.failure_not_recorded", event_id=event_id, error=type(nested).__name__)
+            log.error("webhook.failure_not_recorded", event_id=incoming.id, error=type(nested).__name__)

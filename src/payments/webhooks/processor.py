@@ -20,7 +20,7 @@ from payments.observability.metrics import WEBHOOK_EVENTS
 from payments.observability.tracing import tracer
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts, translate
+from payments.webhooks.stripe_events import EventFacts, MalformedEvent, translate
 
 log = structlog.get_logger(__name__)
 
@@ -61,9 +61,17 @@ class WebhookProcessor:
     async def process(self, event: dict[str, Any], payload: str, *, force: bool = False) -> Handled:
         with tracer.start_as_current_span("webhooks.process") as span:
             span.set_attribute("stripe.event_type", str(event.get("type")))
-            found = translate(event)
+            malformed: str | None = None
+            try:
+                found = translate(event)
+            except MalformedEvent as exc:
+                # Retrying cannot fix it: acknowledge, and keep the raw event and the reason for a person
+                # (`payments events replay` once the code understands it).
+                found, malformed = None, str(exc)
 
             async def handle(conn: AsyncConnection, ev: dict[str, Any]) -> Outcome:
+                if malformed is not None:
+                    return Outcome(EventStatus.IGNORED, error=f"malformed event: {malformed}")
                 return await self._handle(conn, ev, found)
 
             handled = await self._idempotency.handle_event_with_idempotency(

@@ -211,12 +211,20 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], EventFacts]] = {
 HANDLED_TYPES = frozenset(_HANDLERS)
 
 
+class MalformedEvent(ValueError):
+    """A correctly signed event whose fields are not of the types Stripe documents."""
+
+
 def translate(event: dict[str, Any]) -> EventFacts | None:
-    """None for an event type we do not act on."""
+    """None for an event type we do not act on; MalformedEvent when a field has an impossible type."""
     handler = _HANDLERS.get(str(event.get("type")))
     if handler is None:
         return None
-    obj = (event.get("data") or {}).get("object")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
     if not isinstance(obj, dict):
-        return None
-    return handler(obj)
+        raise MalformedEvent("data.object is not an object")
+    try:
+        return handler(obj)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise MalformedEvent(f"{type(exc).__name__} reading {event.get('type')}") from None

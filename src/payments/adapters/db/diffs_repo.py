@@ -12,7 +12,6 @@ from payments.adapters.db.tables import order_state_diffs
 from payments.domain.state_diff import StateDiff
 from payments.ids import new_id
 
-
 _APPEND = insert(order_state_diffs).values(
     {
         name: bindparam(name)

@@ -62,16 +62,34 @@ def _record_statement(dialect: str) -> Any:
     return _RECORD[dialect]
 
 
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    """A delivered event as the ledger stores it."""
+
+    id: str
+    type: str
+    livemode: bool
+    api_version: str | None
+    created: int
+    payload: str
+
+    @classmethod
+    def of(cls, event: dict[str, Any], payload: str) -> IncomingEvent:
+        return cls(
+            id=str(event["id"]),
+            type=str(event.get("type", "")),
+            livemode=bool(event.get("livemode")),
+            api_version=event.get("api_version"),
+            created=int(event.get("created") or 0),
+            payload=payload,
+        )
+
+
 async def record(
     conn: AsyncConnection,
-    *,
-    event_id: str,
-    type_: str,
-    livemode: bool,
-    api_version: str | None,
-    created: int,
-    payload: str,
+    event: IncomingEvent,
     now: datetime,
+    *,
     status: EventStatus = EventStatus.PROCESSED,
     payment_id: str | None = None,
 ) -> bool:
@@ -81,12 +99,12 @@ async def record(
     them or not at all, and a concurrent delivery of the same id waits on the primary key until then.
     """
     params = {
-        "id": event_id,
-        "type": type_,
-        "livemode": livemode,
-        "api_version": api_version,
-        "stripe_created": created,
-        "payload": payload,
+        "id": event.id,
+        "type": event.type,
+        "livemode": event.livemode,
+        "api_version": event.api_version,
+        "stripe_created": event.created,
+        "payload": event.payload,
         "status": status.value,
         "attempts": 1,
         "received_at": now,
@@ -131,6 +149,8 @@ async def mark(
     *,
     payment_id: str | None = None,
     ref: str | None = None,
+    error: str | None = None,
+    new_attempt: bool = True,
 ) -> None:
     await conn.execute(
         update(stripe_events)
@@ -140,39 +160,18 @@ async def mark(
             processed_at=now,
             payment_id=payment_id,
             ref=ref,
-            last_error=None,
-            attempts=stripe_events.c.attempts + 1,
+            last_error=error[:1000] if error else None,
+            attempts=stripe_events.c.attempts + (1 if new_attempt else 0),
         )
     )
 
 
-async def record_failure(
-    conn: AsyncConnection,
-    *,
-    event_id: str,
-    type_: str,
-    livemode: bool,
-    api_version: str | None,
-    created: int,
-    payload: str,
-    now: datetime,
-    error: str,
-) -> None:
+async def record_failure(conn: AsyncConnection, event: IncomingEvent, now: datetime, error: str) -> None:
     """The handler raised and its transaction rolled back: keep the raw event and the error, replayable."""
-    inserted = await record(
-        conn,
-        event_id=event_id,
-        type_=type_,
-        livemode=livemode,
-        api_version=api_version,
-        created=created,
-        payload=payload,
-        now=now,
-        status=EventStatus.FAILED,
-    )
+    inserted = await record(conn, event, now, status=EventStatus.FAILED)
     await conn.execute(
         update(stripe_events)
-        .where(stripe_events.c.id == event_id, stripe_events.c.status.notin_([s.value for s in SETTLED]))
+        .where(stripe_events.c.id == event.id, stripe_events.c.status.notin_([s.value for s in SETTLED]))
         .values(
             status=EventStatus.FAILED.value,
             last_error=error[:1000],

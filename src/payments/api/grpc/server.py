@@ -13,9 +13,8 @@ from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
 from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
 from payments.api.grpc.referral_report import get_referral_report
-from payments.api.schemas import CreatePaymentBody, RefundBody
+from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody
 from payments.bootstrap import Container
-from payments.checkout.service import CheckoutMode, CreatePayment
 from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
 from payments.observability.metrics import GRPC_REQUESTS
 from payments.referrals.models import CommissionError
@@ -33,23 +32,8 @@ _CODES: dict[type[ServiceError], grpc.StatusCode] = {
 
 
 def payment_message(p: PaymentRecord) -> pb.Payment:
-    return pb.Payment(
-        id=p.id,
-        order_id=p.order_id,
-        user_id=p.user_id,
-        amount=p.amount,
-        currency=p.currency,
-        mode=p.mode,
-        status=p.status,
-        amount_refunded=p.amount_refunded,
-        checkout_url=p.checkout_url,
-        client_secret=p.client_secret,
-        stripe_checkout_session_id=p.stripe_checkout_session_id,
-        stripe_payment_intent_id=p.stripe_payment_intent_id,
-        referrer_id=p.referrer_id,
-        created_at=p.created_at.isoformat(),
-        updated_at=p.updated_at.isoformat(),
-    )
+    """The HTTP answer's fields, so both APIs always say the same (None leaves an optional unset)."""
+    return pb.Payment(**PaymentOut.of(p).model_dump(mode="json"))
 
 
 def _optional(message: Any, name: str) -> Any:
@@ -103,19 +87,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
                 description=_optional(request, "description"),
             )
             result = await self._c.payments.create_payment(
-                CreatePayment(
-                    order_id=body.order_id,
-                    user_id=body.user_id,
-                    amount=body.amount,
-                    currency=body.currency,
-                    customer_email=body.customer_email,
-                    referrer_id=body.referrer_id,
-                    mode=CheckoutMode(body.mode),
-                    success_url=body.success_url,
-                    cancel_url=body.cancel_url,
-                    description=body.description,
-                    idempotency_key=_optional(request, "idempotency_key"),
-                )
+                body.to_command(_optional(request, "idempotency_key"))
             )
             return pb.CreatePaymentResponse(payment=payment_message(result.payment), created=result.created)
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import container, require_service
 from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
-from payments.checkout.service import CheckoutMode, CreatePayment
 from payments.errors import NotFound
 from payments.refunds.service import RefundPayment
 
@@ -21,21 +20,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 async def create_payment(
     body: CreatePaymentBody, request: Request, response: Response, idempotency_key: IdempotencyKey = None
 ) -> PaymentOut:
-    result = await container(request).payments.create_payment(
-        CreatePayment(
-            order_id=body.order_id,
-            user_id=body.user_id,
-            amount=body.amount,
-            currency=body.currency,
-            customer_email=body.customer_email,
-            referrer_id=body.referrer_id,
-            mode=CheckoutMode(body.mode),
-            success_url=body.success_url,
-            cancel_url=body.cancel_url,
-            description=body.description,
-            idempotency_key=idempotency_key,
-        )
-    )
+    result = await container(request).payments.create_payment(body.to_command(idempotency_key))
     if not result.created:
         response.status_code = 200
     return PaymentOut.of(result.payment)
