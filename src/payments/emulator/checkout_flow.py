@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from . import objects
@@ -51,7 +52,13 @@ def _line_items(params: JSON) -> list[JSON]:
                     param=f"{prefix}[price_data][unit_amount]",
                     code="parameter_missing",
                 )
-            unit_amount = int(float(decimal))
+            # Stripe's unit_amount_decimal allows fractions of a minor unit; a line's total is whole units.
+            try:
+                unit_amount = int(Decimal(decimal).to_integral_value(rounding=ROUND_HALF_EVEN))
+            except InvalidOperation:
+                raise invalid_request(
+                    "Invalid decimal", param=f"{prefix}[price_data][unit_amount_decimal]"
+                ) from None
         if unit_amount < 0:
             raise invalid_request("Invalid non-negative integer", param=f"{prefix}[price_data][unit_amount]")
         product_data = get_dict(price_data, "product_data")
