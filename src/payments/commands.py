@@ -16,6 +16,7 @@ from payments.config import Settings
 from payments.errors import NotFound
 from payments.outbox import queries
 from payments.outbox.relay import OutboxRelay
+from payments.webhooks.stripe_events import envelope_problem
 
 
 @asynccontextmanager
@@ -36,14 +37,20 @@ async def events_sync(settings: Settings, since: timedelta) -> int:
     async with _container(settings) as c:
         created_gte = int((c.clock() - since).timestamp())
         events = [event async for event in c.gateway.iter_events(created_gte=created_gte)]
-        processed = duplicates = 0
+        processed = duplicates = skipped = 0
         for event in tqdm(events, desc="events", unit="evt", file=sys.stderr, disable=not events):
+            if envelope_problem(event) is not None:
+                skipped += 1
+                continue
             handled = await c.webhooks.process(event, json.dumps(event, separators=(",", ":")))
             if handled.duplicate:
                 duplicates += 1
             else:
                 processed += 1
-        _out(f"{len(events)} events fetched: {processed} processed, {duplicates} already processed")
+        _out(
+            f"{len(events)} events fetched: {processed} processed, {duplicates} already processed"
+            + (f", {skipped} malformed and skipped" if skipped else "")
+        )
     return 0
 
 

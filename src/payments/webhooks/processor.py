@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import events_repo, payments_repo
 from payments.adapters.db.events_repo import EventStatus
-from payments.adapters.stripe_gateway.signature import verify_and_parse
+from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
 from payments.domain.state_diff import Cause
 from payments.errors import NotFound
 from payments.observability.metrics import WEBHOOK_EVENTS
 from payments.observability.tracing import tracer
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts, MalformedEvent, translate
+from payments.webhooks.stripe_events import EventFacts, MalformedEvent, envelope_problem, translate
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +56,9 @@ class WebhookProcessor:
             self._config.tolerance_seconds,
             now=int(self._clock().timestamp()),
         )
+        problem = envelope_problem(event)
+        if problem is not None:
+            raise SignatureError("malformed_payload", problem)
         return await self.process(event, payload.decode("utf-8"))
 
     async def process(self, event: dict[str, Any], payload: str, *, force: bool = False) -> Handled:

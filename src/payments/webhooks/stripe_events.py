@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,6 +210,39 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], EventFacts]] = {
 }
 
 HANDLED_TYPES = frozenset(_HANDLERS)
+
+
+_MAX_CREATED = 2**53  # Stripe sends unix seconds; anything past this is not a time we can store
+
+
+def envelope_problem(event: dict[str, Any]) -> str | None:
+    """Why the ledger could not store this event as it is, or None.
+
+    Checked before any write: a value the database cannot hold (an over-long id, a NUL, a lone surrogate,
+    a non-integer ``created``) would fail the insert, fail the failure record too, and be answered 500
+    for a delivery that can never succeed.
+    """
+    event_id, type_ = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        return "id must be a string of 1 to 255 characters"
+    if not isinstance(type_, str) or not 0 < len(type_) <= 100:
+        return "type must be a string of 1 to 100 characters"
+    created = event.get("created")
+    if created is not None and (
+        isinstance(created, bool) or not isinstance(created, int) or not 0 <= created < _MAX_CREATED
+    ):
+        return "created must be a unix timestamp"
+    api_version = event.get("api_version")
+    if api_version is not None and (not isinstance(api_version, str) or len(api_version) > 64):
+        return "api_version must be a short string"
+    try:
+        text = json.dumps(event, ensure_ascii=False)
+        text.encode("utf-8")  # a lone surrogate cannot be encoded, nor stored
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return "the event holds text that is not valid Unicode"
+    if "\\u0000" in text:  # json.dumps escapes the NUL it found
+        return "the event holds a NUL character"
+    return None
 
 
 class MalformedEvent(ValueError):
