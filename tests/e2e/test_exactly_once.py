@@ -66,11 +66,12 @@ async def pair(
         "PAYMENTS_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
     }
     started = [start_service(env, workdir, workdir / f"service{n}.log") for n in range(2)]
-    yield Pair([u for _, u in started], [p for p, _ in started], redis, redis_port, emulator_url)
+    pair = Pair([u for _, u in started], [p for p, _ in started], redis, redis_port, emulator_url)
+    yield pair
     for proc, _ in started:
         proc.stop()
-    redis.terminate()
-    redis.wait()
+    pair.redis.terminate()  # the test may have replaced the first server with a new one
+    pair.redis.wait()
 
 
 async def _new_payment(pair: Pair) -> dict:
