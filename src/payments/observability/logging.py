@@ -18,14 +18,19 @@ import structlog
 _SENSITIVE_KEYS = re.compile(
     r"(secret|password|token|authorization|signature|api_key|apikey|email|card|cvc|pan|cookie)", re.I
 )
-_PATTERNS = (
-    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9]+"),
-    re.compile(r"\bwhsec_[A-Za-z0-9]+"),
-    re.compile(r"\bt=\d+,v\d=[0-9a-f]+(?:,v\d=[0-9a-f]+)*"),
-    re.compile(r"\bv1=[0-9a-f]{16,}"),
-    re.compile(r"\bpi_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+# One alternation, one pass over each value (logging runs on every webhook).
+_SECRETS = re.compile(
+    "|".join(
+        (
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",  # email
+            r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9]+",  # Stripe keys
+            r"\bwhsec_[A-Za-z0-9]+",  # webhook secrets
+            r"\bt=\d+,v\d=[0-9a-f]+(?:,v\d=[0-9a-f]+)*",  # a Stripe-Signature header
+            r"\bv1=[0-9a-f]{16,}",  # a signature alone
+            r"\bpi_[A-Za-z0-9]+_secret_[A-Za-z0-9]+",  # a PaymentIntent client secret
+            r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",  # a JWT
+        )
+    )
 )
 REDACTED = "[redacted]"
 
@@ -51,10 +56,7 @@ def _mask_card(match: re.Match[str]) -> str:
 
 
 def redact_text(text: str) -> str:
-    text = _CARD_LIKE.sub(_mask_card, text)
-    for pattern in _PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
+    return _SECRETS.sub(REDACTED, _CARD_LIKE.sub(_mask_card, text))
 
 
 def _redact_value(key: str, value: Any) -> Any:

@@ -39,7 +39,7 @@ class CommissionHook(Protocol):
 class Applied:
     status: PaymentStatus
     diff: StateDiff | None
-    new_links: tuple[str, ...]  # Stripe ids newly tied to the payment (deferred events may wait on them)
+    new_links: tuple[str, ...]  # a PaymentIntent id newly tied to the payment (deferred events wait on it)
 
 
 class PaymentOrchestrator:
@@ -100,4 +100,6 @@ class PaymentOrchestrator:
             log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
         if self._commissions is not None and merged != before.facts:
             await self._commissions.on_payment_changed(conn, before, after, cause, now)
-        return Applied(after.status, diff, tuple(links.values()))
+        # Deferred events wait on a PaymentIntent id (refund, charge and dispute objects all name one).
+        intent = links.get("stripe_payment_intent_id")
+        return Applied(after.status, diff, (intent,) if intent else ())
