@@ -44,6 +44,13 @@ async def test_checkout_over_http_paid_on_the_hosted_page_reaches_orders(stack: 
         ("pending", "paid", 2500)
     ]
     await eventually(lambda: stack.orders.behaviour.applied_seqs().get(order) == [1], what="Orders to hear")
+    metrics = (await stack.http.get("/metrics")).text
+    assert 'payments_stripe_calls_total{operation="checkout.sessions.create",outcome="ok"}' in metrics
+    assert 'payments_http_requests_total{method="POST",route="/v1/payments",status="201"}' in metrics
+    assert 'payments_webhook_events_total{outcome="processed",type="checkout.session.completed"}' in metrics
+    assert (
+        "payments_http_request_seconds_bucket" in metrics and "payments_stripe_call_seconds_bucket" in metrics
+    )
 
 
 async def test_payment_intent_mode_over_http(stack: Stack) -> None:

@@ -109,7 +109,7 @@ def service_settings(**overrides: Any) -> Settings:
         "api_token": SecretStr(TOKEN),
         "stripe_api_base": "http://127.0.0.1:9",
         "stripe_api_key": SecretStr("sk_test_emulator"),
-        "jwt_secret": SecretStr("jwt-test-secret"),
+        "jwt_secret": SecretStr("jwt-test-secret-long-enough-for-hs256"),
     }
     values.update(overrides)
     return Settings(**values)
