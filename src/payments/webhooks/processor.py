@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -92,18 +92,14 @@ class WebhookProcessor:
             raise NotFound(f"no stored event {event_id}")
         return await self.process(json.loads(stored.payload), stored.payload, force=True)
 
-    async def sweep_deferred(self) -> int:
+    async def sweep_deferred(self, window: timedelta = timedelta(minutes=15)) -> int:
         """Apply deferred events whose payment became known (covers a link that raced the deferral)."""
         applied = 0
         async with self._engine.connect() as conn:
-            refs = await events_repo.deferred_refs(conn)
-        for ref in refs:
+            linked = await events_repo.linked_deferred(conn, self._clock() - window)
+        for ref, payment_id in linked:
             async with self._engine.begin() as conn:
-                record = await payments_repo.find_for_stripe_refs(
-                    conn, session_id=ref, payment_intent_id=ref, charge_id=ref
-                )
-                if record is not None:
-                    applied += await self._apply_deferred(conn, record.id, [ref])
+                applied += await self._apply_deferred(conn, payment_id, [ref])
         return applied
 
     # -- the handler, inside the ledger row's transaction -------------------------------------------

@@ -7,11 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.tables import stripe_events
+from payments.adapters.db.tables import payments, stripe_events
 
 
 class EventStatus(StrEnum):
@@ -208,14 +208,27 @@ async def deferred_for(conn: AsyncConnection, refs: list[str]) -> list[StoredEve
     ]
 
 
-async def deferred_refs(conn: AsyncConnection, limit: int = 500) -> list[str]:
+async def linked_deferred(conn: AsyncConnection, since: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    """(ref, payment id) for recent deferred events whose payment is now known: one query per sweep.
+
+    Only recent ones: the race the sweep covers lasts milliseconds, and events about payments that are
+    not ours (another product on the same Stripe account) stay deferred for good without being re-read.
+    """
     rows = await conn.execute(
-        select(stripe_events.c.ref)
-        .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.ref.is_not(None))
+        select(stripe_events.c.ref, payments.c.id)
+        .join(
+            payments,
+            or_(
+                payments.c.stripe_payment_intent_id == stripe_events.c.ref,
+                payments.c.stripe_charge_id == stripe_events.c.ref,
+                payments.c.stripe_checkout_session_id == stripe_events.c.ref,
+            ),
+        )
+        .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.received_at >= since)
         .distinct()
         .limit(limit)
     )
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 async def failed_ids(conn: AsyncConnection, limit: int = 100) -> list[str]:
