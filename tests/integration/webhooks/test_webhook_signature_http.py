@@ -77,3 +77,14 @@ async def test_rotation_accepts_either_configured_secret(engine: AsyncEngine) ->
             response = await svc.deliver(evt, secret=secret)
             assert response.status_code == 200
         assert (await svc.payment(pid)).status == "succeeded"
+
+
+async def test_an_absurdly_large_delivery_is_refused_unread(engine: AsyncEngine) -> None:
+    async with running_service(engine) as svc:
+        response = await svc.http.post(
+            "/v1/webhooks/stripe",
+            content=b"{" + b" " * (600 * 1024) + b"}",
+            headers={"Stripe-Signature": "t=1,v1=00"},
+        )
+        assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+        assert await svc.row_counts() == (0, 0, 0)
