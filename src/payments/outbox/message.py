@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping
 
+from payments.adapters.db.timestamps import as_utc
 
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands timestamps back naive; every timestamp we write is UTC, so say so."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+__all__ = ["OutboxMessage", "rfc3339"]
 
 
 def rfc3339(value: datetime) -> str:

@@ -9,7 +9,8 @@ from sqlalchemy import Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db.tables import order_state_diffs as diffs
-from payments.outbox.message import OutboxMessage, as_utc
+from payments.adapters.db.timestamps import as_utc
+from payments.outbox.message import OutboxMessage
 
 _earlier = diffs.alias("earlier")
 

@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.timestamps import as_utc
 from payments.adapters.orders.port import OrdersClient, OrdersError, OrdersRejected, OrdersUnavailable
 from payments.observability.metrics import OUTBOX_DELIVERIES
 from payments.outbox import queries
-from payments.outbox.message import OutboxMessage, as_utc
+from payments.outbox.message import OutboxMessage
 from payments.outbox.queries import list_pending, retry_now
 
 __all__ = ["OutboxMessage", "OutboxRelay", "backoff_seconds", "list_pending", "retry_now"]

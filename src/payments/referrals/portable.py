@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table
@@ -12,21 +10,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payments.adapters.db.timestamps import as_utc as utc
+from payments.adapters.db.timestamps import as_utc_or_none as utc_or_none
+from payments.ids import new_id
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
-
-
-def utc(moment: datetime) -> datetime:
-    """Aware UTC. SQLite hands DateTime(timezone=True) back naive, and compares them as text, so every
-    moment is stored and compared in UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def utc_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else utc(moment)
+__all__ = ["insert_ignoring_conflicts", "new_id", "upsert_adding", "utc", "utc_or_none"]
 
 
 async def insert_ignoring_conflicts(

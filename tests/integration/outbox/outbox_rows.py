@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.tables import order_state_diffs
-from payments.outbox.message import as_utc
+from payments.adapters.db.timestamps import as_utc
 from tests.support.clock import NOW
 
 

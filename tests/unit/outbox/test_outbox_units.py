@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
+from payments.adapters.db.timestamps import as_utc
 from payments.adapters.orders import GrpcOrdersClient, HttpOrdersClient, orders_client_from_url
 from payments.adapters.orders.grpc_client import to_proto
-from payments.outbox.message import OutboxMessage, as_utc, rfc3339
+from payments.outbox.message import OutboxMessage, rfc3339
 from payments.outbox.queries import due_heads
 from payments.outbox.relay import backoff_seconds
 from tests.support.clock import NOW
