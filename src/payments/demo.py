@@ -25,7 +25,7 @@ from payments.config import EMULATOR_API_KEY, Settings
 from payments.domain.money import Money
 from payments.migrations_runner import upgrade_to_head
 from payments.observability.logging import configure_logging
-from payments.runner import start_emulator
+from payments.runner import register_webhook, start_emulator
 
 ORDER = "ord_demo_1"
 
@@ -65,20 +65,12 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
     port = _free_port()
     database_url = f"sqlite+aiosqlite:///{tmp / 'demo.db'}"
     await asyncio.to_thread(upgrade_to_head, database_url)
-    async with httpx.AsyncClient(
-        base_url=emulator_url, headers={"Authorization": f"Bearer {EMULATOR_API_KEY}"}
-    ) as emu:
-        endpoint = (
-            await emu.post(
-                "/v1/webhook_endpoints",
-                data={"url": f"http://127.0.0.1:{port}/v1/webhooks/stripe", "enabled_events[]": "*"},
-            )
-        ).json()
+    secret = await register_webhook(emulator_url, f"http://127.0.0.1:{port}/v1/webhooks/stripe")
     settings = Settings(
         database_url=database_url,
         stripe_api_base=emulator_url,
         stripe_api_key=SecretStr(EMULATOR_API_KEY),
-        stripe_webhook_secrets=[SecretStr(endpoint["secret"])],
+        stripe_webhook_secrets=[SecretStr(secret)],
         http_port=port,
         commission_hold_days=30,
     )

@@ -44,12 +44,14 @@ class EmulatorProcess:
                 self.process.kill()
 
 
-def start_emulator(port: int, timeout: float = 15.0) -> EmulatorProcess:
+def start_emulator(port: int, timeout: float = 15.0, env: dict[str, str] | None = None) -> EmulatorProcess:
+    """The emulator as a child process; returns once it prints the address it listens on."""
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
         [sys.executable, "-m", "payments.emulator", "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env=env,
     )
     assert process.stdout is not None
     import selectors
@@ -152,7 +154,8 @@ def _public_url(settings: Settings) -> str:
     return settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
 
 
-async def _register_webhook(api_base: str, url: str) -> str:
+async def register_webhook(api_base: str, url: str) -> str:
+    """Register ``url`` at the emulator for every event; the endpoint's signing secret."""
     from payments.adapters.stripe_gateway.client import StripeGateway
     from payments.config import EMULATOR_API_KEY
 
@@ -186,7 +189,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
     env = dict(os.environ)
     if settings.uses_emulator:
         emulator = start_emulator(settings.emulator_port)
-        secret = asyncio.run(_register_webhook(emulator.url, f"{_public_url(settings)}/v1/webhooks/stripe"))
+        secret = asyncio.run(register_webhook(emulator.url, f"{_public_url(settings)}/v1/webhooks/stripe"))
         settings = settings.model_copy(
             update={"stripe_api_base": emulator.url, "stripe_webhook_secrets": [SecretStr(secret)]}
         )

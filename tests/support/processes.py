@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from payments import runner
 
 FAST_RETRIES = {
     "STRIPE_EMULATOR_RETRY_BASE_MS": "50",
@@ -61,19 +61,9 @@ class Proc:
 
 
 def start_emulator(env: dict[str, str] | None = None) -> tuple[Proc, str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "payments.emulator", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **FAST_RETRIES, **(env or {})},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    out = process.stdout
-    threading.Thread(target=lambda: lines.put(out.readline()), daemon=True).start()
-    line = lines.get(timeout=20)
-    assert line.startswith("emulator listening on "), line
-    return Proc(process), line.strip().rsplit(" ", 1)[1]
+    """The emulator the service's own runner starts, with short webhook retries for tests."""
+    emulator = runner.start_emulator(0, timeout=20, env={**os.environ, **FAST_RETRIES, **(env or {})})
+    return Proc(emulator.process), emulator.url
 
 
 def start_service(env: dict[str, str], cwd: Path, log_path: Path, *, workers: int = 1) -> tuple[Proc, str]:
