@@ -13,12 +13,12 @@ from payments.adapters.db import payments_repo, refunds_repo
 from payments.adapters.db.refunds_repo import REQUESTED, RefundRecord
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError
-from payments.domain.payment_state import PaymentFacts, RefundFact, RefundStatus, refundable_amount
+from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
 from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError
 from payments.observability.tracing import tracer
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts, RefundSeen
+from payments.webhooks.stripe_events import EventFacts, RefundSeen, refund_status
 
 log = structlog.get_logger(__name__)
 
@@ -135,7 +135,7 @@ class RefundService:
             our_refund_id=refund.id,
             amount=answer.amount,
             currency=answer.currency,
-            status=_status(answer.status),
+            status=refund_status(answer.status),
             reason=refund.reason,
         )
         found = EventFacts(
@@ -153,9 +153,3 @@ class RefundService:
             fresh = await refunds_repo.get(conn, refund.id)
         assert fresh is not None
         return fresh
-
-
-def _status(value: str) -> RefundStatus:
-    if value in ("failed", "canceled"):
-        return RefundStatus.FAILED
-    return RefundStatus.SUCCEEDED if value == "succeeded" else RefundStatus.PENDING

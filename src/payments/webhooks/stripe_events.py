@@ -98,6 +98,11 @@ _REFUND_STATUS = {
 }
 
 
+def refund_status(stripe_status: str | None) -> RefundStatus:
+    """Stripe's refund status in our terms; anything unknown is still pending."""
+    return _REFUND_STATUS.get(str(stripe_status), RefundStatus.PENDING)
+
+
 def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen | None:
     refund_id = _id(obj)
     if not refund_id:
@@ -109,9 +114,7 @@ def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen 
         our_refund_id=ours if isinstance(ours, str) and ours else None,
         amount=int(obj.get("amount") or 0),
         currency=str(obj.get("currency") or ""),
-        status=RefundStatus.FAILED
-        if force_failed
-        else _REFUND_STATUS.get(str(obj.get("status")), RefundStatus.PENDING),
+        status=RefundStatus.FAILED if force_failed else refund_status(obj.get("status")),
         reason=obj.get("reason") if isinstance(obj.get("reason"), str) else None,
     )
 
