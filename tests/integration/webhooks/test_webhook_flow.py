@@ -21,6 +21,8 @@ async def test_completed_checkout_marks_the_payment_paid_once(engine: AsyncEngin
         for _ in range(3):
             again = await svc.deliver(evt)
             assert again.json() == {"received": True, "duplicate": True}
+        assert await svc.container.idempotency.is_duplicate_event(evt["id"])
+        assert not await svc.container.idempotency.is_duplicate_event("evt_never_seen")
         payment = await svc.payment(pid)
         assert payment.status == "succeeded"
         assert payment.stripe_payment_intent_id == "pi_a"

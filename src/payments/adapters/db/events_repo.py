@@ -231,13 +231,6 @@ async def linked_deferred(conn: AsyncConnection, since: datetime, limit: int = 5
     return [(r[0], r[1]) for r in rows]
 
 
-async def failed_ids(conn: AsyncConnection, limit: int = 100) -> list[str]:
-    rows = await conn.execute(
-        select(stripe_events.c.id).where(stripe_events.c.status == EventStatus.FAILED.value).limit(limit)
-    )
-    return [r[0] for r in rows]
-
-
 async def prune(conn: AsyncConnection, older_than: datetime) -> int:
     """Drop settled events past retention; failed and deferred ones stay for an operator."""
     result = await conn.execute(

@@ -155,10 +155,3 @@ async def mark_failed(conn: AsyncConnection, refund_id: str, error: str, now: da
         .where(refunds.c.id == refund_id)
         .values(status=RefundStatus.FAILED.value, last_error=error[:500], updated_at=now)
     )
-
-
-async def for_payment(conn: AsyncConnection, payment_id: str) -> list[RefundRecord]:
-    rows = await conn.execute(
-        select(refunds).where(refunds.c.payment_id == payment_id).order_by(refunds.c.created_at, refunds.c.id)
-    )
-    return [RefundRecord.from_row(r) for r in rows]
