@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,9 +17,11 @@ from payments.checkout.service import PaymentService
 from payments.config import EMULATOR_API_KEY, Settings
 from payments.referrals.service import CommissionService
 from payments.refunds.service import RefundService
+from payments.review.service import ReviewService
 from payments.webhooks.idempotency import WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.processor import WebhookConfig, WebhookProcessor
+from payments.webhooks.sweep import EventSweep, SweepConfig
 
 
 def utc_now() -> datetime:
@@ -34,10 +36,12 @@ class Container:
     redis: RedisEventLocks | None
     payments: PaymentService
     refunds: RefundService
+    review: ReviewService
     commissions: CommissionService
     orchestrator: PaymentOrchestrator
     idempotency: WebhookIdempotencyService
     webhooks: WebhookProcessor
+    sweep: EventSweep
     orders: OrdersClient | None
     clock: Callable[[], datetime]
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
@@ -65,6 +69,7 @@ def build(
     orchestrator = PaymentOrchestrator(commissions)
     idempotency = WebhookIdempotencyService(engine, redis, clock)
     secrets = settings.webhook_secret_values()
+    refunds = RefundService(engine, gateway, orchestrator, clock)
     webhooks = WebhookProcessor(
         engine,
         idempotency,
@@ -72,9 +77,10 @@ def build(
         WebhookConfig(
             secrets=lambda: secrets,
             tolerance_seconds=settings.webhook_tolerance_seconds,
-            livemode=api_key.startswith("sk_live_"),
+            livemode=settings.livemode(),
         ),
         clock,
+        refunds=gateway,
     )
     return Container(
         settings=settings,
@@ -82,11 +88,19 @@ def build(
         gateway=gateway,
         redis=redis,
         payments=PaymentService(engine, gateway, settings, clock),
-        refunds=RefundService(engine, gateway, orchestrator, clock),
+        refunds=refunds,
+        review=ReviewService(engine, refunds, orchestrator, clock),
         commissions=commissions,
         orchestrator=orchestrator,
         idempotency=idempotency,
         webhooks=webhooks,
+        sweep=EventSweep(
+            engine,
+            gateway,
+            webhooks,
+            clock,
+            SweepConfig(lag=timedelta(seconds=settings.events_sweep_lag_seconds)),
+        ),
         orders=orders_client_from_url(settings.orders_url),
         clock=clock,
         webhook_secrets=secrets,

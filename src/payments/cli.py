@@ -26,6 +26,12 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+def _bounded_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count from 1 to 10000")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payments", description="Payments service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--since", type=parse_duration, required=True)
     replay = events.add_parser("replay", help="process a stored event again")
     replay.add_argument("event_id")
+    listing = events.add_parser("list", help="stored events that need a look (failed, deferred)")
+    listing.add_argument("--status", choices=["failed", "deferred", "ignored"])
+    listing.add_argument("--limit", type=_bounded_count, default=100, metavar="N")
+
+    review = sub.add_parser("review", help="resolve a payment waiting for review")
+    review.add_argument("payment_id")
+    decision = review.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--accept", dest="decision", action="store_const", const="accept")
+    decision.add_argument("--refund", dest="decision", action="store_const", const="refund")
 
     outbox = sub.add_parser("outbox", help="what we owe Orders").add_subparsers(
         dest="outbox_command", required=True
@@ -113,12 +128,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     handlers: dict[tuple[str, str], Callable[[], Coroutine[Any, Any, int]]] = {
         ("events", "sync"): lambda: commands.events_sync(settings, args.since),
         ("events", "replay"): lambda: commands.events_replay(settings, args.event_id),
+        ("events", "list"): lambda: commands.events_list(settings, args.status, args.limit),
         ("outbox", "list"): lambda: commands.outbox_list(settings),
         ("outbox", "retry"): lambda: commands.outbox_retry(settings, args.message_id),
         ("outbox", "relay"): lambda: commands.outbox_relay(settings, once=args.once),
         ("commissions", "release"): lambda: commands.commissions_release(settings),
         ("audit", "verify"): lambda: commands.audit_verify(settings),
     }
+    if args.command == "review":
+        return asyncio.run(commands.payment_review(settings, args.payment_id, args.decision))
     sub = getattr(args, f"{args.command}_command")
     return asyncio.run(handlers[(args.command, sub)]())
 

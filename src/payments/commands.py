@@ -12,8 +12,10 @@ from datetime import timedelta
 from tqdm import tqdm
 
 from payments import bootstrap
+from payments.adapters.db import events_repo
+from payments.adapters.db.events_repo import NEEDING_LOOK, EventStatus
 from payments.config import Settings
-from payments.errors import NotFound
+from payments.errors import NotFound, ServiceError
 from payments.outbox import queries
 from payments.outbox.relay import OutboxRelay
 from payments.webhooks.stripe_events import envelope_problem
@@ -51,6 +53,40 @@ async def events_sync(settings: Settings, since: timedelta) -> int:
             f"{len(events)} events fetched: {processed} processed, {duplicates} already processed"
             + (f", {skipped} malformed and skipped" if skipped else "")
         )
+    return 0
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+async def events_list(settings: Settings, status: str | None, limit: int) -> int:
+    """Stored events a person may need to look at: failed and deferred ones unless a status is named."""
+    statuses = (EventStatus(status),) if status else NEEDING_LOOK
+    async with _container(settings) as c:
+        async with c.engine.connect() as conn:
+            events = await events_repo.needing_look(conn, statuses, limit)
+        now = c.clock()
+    for e in events:
+        age = _age((now - e.received_at).total_seconds())
+        line = f"{e.id}  {e.type}  {e.status.value}  attempts={e.attempts}  age={age}  {e.error or ''}"
+        _out(line.rstrip())
+    _out(f"{len(events)} event(s) {'/'.join(s.value for s in statuses)}")
+    return 0
+
+
+async def payment_review(settings: Settings, payment_id: str, decision: str) -> int:
+    async with _container(settings) as c:
+        try:
+            payment = await c.review.review(payment_id, decision)
+        except ServiceError as exc:
+            _out(f"{payment_id}: {exc.message}")
+            return 1
+    _out(f"{payment.id}: {payment.status}")
     return 0
 
 

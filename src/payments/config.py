@@ -20,6 +20,10 @@ class ConfigError(RuntimeError):
     """The configuration cannot run; the message is one line for the operator."""
 
 
+_LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+_TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore")
 
@@ -28,6 +32,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
+    # None: live when the key is a live one (sk_live_/rk_live_). Set it when the key says nothing.
+    stripe_livemode: bool | None = None
     stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     api_token: SecretStr | None = None
@@ -46,6 +52,8 @@ class Settings(BaseSettings):
     success_url: str = "http://127.0.0.1:8000/checkout/success?session_id={CHECKOUT_SESSION_ID}"
     cancel_url: str = "http://127.0.0.1:8000/checkout/cancel"
     event_retention_days: int = Field(default=90, ge=30)
+    # Housekeeping sweeps Stripe's Events API up to this far behind now (webhooks usually arrive first).
+    events_sweep_lag_seconds: int = Field(default=300, ge=1, le=86_400)
     emulator_port: int = 12111
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "info"
@@ -82,6 +90,23 @@ class Settings(BaseSettings):
             raise ConfigError(f"PAYMENTS_ENV=prod refuses to start without {', '.join(missing)}")
         if self.database_url.startswith("sqlite"):
             raise ConfigError("PAYMENTS_ENV=prod needs PAYMENTS_DATABASE_URL=postgresql+asyncpg://...")
+
+    def livemode(self) -> bool:
+        """Whether our Stripe account works in live mode: events of the other mode are not ours."""
+        key = self.stripe_api_key.get_secret_value() if self.stripe_api_key else ""
+        keyed: bool | None = None
+        if key.startswith(_LIVE_KEY_PREFIXES):
+            keyed = True
+        elif key.startswith(_TEST_KEY_PREFIXES):
+            keyed = False
+        if self.stripe_livemode is not None and keyed is not None and keyed != self.stripe_livemode:
+            raise ConfigError(
+                f"PAYMENTS_STRIPE_LIVEMODE={str(self.stripe_livemode).lower()} contradicts "
+                f"PAYMENTS_STRIPE_API_KEY, which is a {'live' if keyed else 'test'} key"
+            )
+        if self.stripe_livemode is not None:
+            return self.stripe_livemode
+        return bool(keyed)
 
     def webhook_secret_values(self) -> list[str]:
         return [s.get_secret_value() for s in self.stripe_webhook_secrets]

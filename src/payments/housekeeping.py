@@ -10,6 +10,7 @@ import structlog
 
 from payments.adapters.db import events_repo
 from payments.bootstrap import Container
+from payments.observability.metrics import PAYMENTS_NEEDING_REVIEW
 
 log = structlog.get_logger(__name__)
 
@@ -20,11 +21,14 @@ async def run_once(c: Container) -> dict[str, int]:
     async with c.engine.begin() as conn:
         done["commissions_released"] = await c.commissions.release_due(conn, now)
     done["deferred_applied"] = await c.webhooks.sweep_deferred()
+    swept = await c.sweep.run_once()
+    done["events_swept"] = swept.applied if swept is not None else 0
     done["refunds_retried"] = await c.refunds.retry_requested()
     async with c.engine.begin() as conn:
         done["events_pruned"] = await events_repo.prune(
             conn, now - timedelta(days=c.settings.event_retention_days)
         )
+    PAYMENTS_NEEDING_REVIEW.set(await c.review.waiting())
     return done
 
 

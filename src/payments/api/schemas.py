@@ -59,6 +59,12 @@ class RefundBody(BaseModel):
     reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
 
 
+class ReviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["accept", "refund"]
+
+
 class PaymentOut(BaseModel):
     id: str
     order_id: str

@@ -82,6 +82,8 @@ class PaymentFacts:
     disputes: dict[str, DisputePhase] = field(default_factory=dict)
     card_fingerprint: str = ""
     risk_level: str = ""
+    # A person accepted what Stripe received although it was not what we asked (see review).
+    review_accepted: bool = False
 
     # -- merging -------------------------------------------------------------------------------------
     def merge(self, other: PaymentFacts) -> PaymentFacts:
@@ -104,6 +106,7 @@ class PaymentFacts:
             disputes=disputes,
             card_fingerprint=self.card_fingerprint or other.card_fingerprint,
             risk_level=_riskier(self.risk_level, other.risk_level),
+            review_accepted=self.review_accepted or other.review_accepted,
         )
 
     # -- reading -------------------------------------------------------------------------------------
@@ -135,6 +138,7 @@ class PaymentFacts:
             "disputes": {k: v.value for k, v in sorted(self.disputes.items())},
             "card_fingerprint": self.card_fingerprint,
             "risk_level": self.risk_level,
+            "review_accepted": self.review_accepted,
         }
 
     @classmethod
@@ -156,6 +160,7 @@ class PaymentFacts:
             disputes={k: DisputePhase(v) for k, v in data.get("disputes", {}).items()},
             card_fingerprint=str(data.get("card_fingerprint", "")),
             risk_level=str(data.get("risk_level", "")),
+            review_accepted=bool(data.get("review_accepted")),
         )
 
 
@@ -170,10 +175,22 @@ def with_refund(facts: PaymentFacts, refund_id: str, fact: RefundFact) -> Paymen
     return facts.merge(PaymentFacts(refunds={refund_id: fact}))
 
 
+def unresolved_mismatch(facts: PaymentFacts, amount: int, currency: str) -> bool:
+    """Stripe took another amount or currency than we asked, and no person has accepted it."""
+    return (
+        facts.succeeded
+        and not facts.review_accepted
+        and (facts.amount_received != amount or facts.currency_received != currency)
+    )
+
+
 def derive_status(facts: PaymentFacts, amount: int, currency: str) -> PaymentStatus:
     """The one rule that turns facts into a status; see the module docstring."""
     if facts.succeeded:
-        if facts.amount_received != amount or facts.currency_received != currency:
+        if unresolved_mismatch(facts, amount, currency):
+            # A review that chose to give the money back ends there; anything else waits for a person.
+            if facts.amount_received > 0 and facts.amount_refunded >= facts.amount_received:
+                return PaymentStatus.REFUNDED
             return PaymentStatus.NEEDS_REVIEW
         if facts.dispute_phase in (DisputePhase.OPEN, DisputePhase.LOST):
             return PaymentStatus.DISPUTED
@@ -209,5 +226,6 @@ __all__ = [
     "RefundStatus",
     "derive_status",
     "refundable_amount",
+    "unresolved_mismatch",
     "with_refund",
 ]

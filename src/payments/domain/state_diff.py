@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 
-from payments.domain.payment_state import PaymentFacts, PaymentStatus
+from payments.domain.payment import PaymentSnapshot
+from payments.domain.payment_state import PaymentFacts, PaymentStatus, unresolved_mismatch
 
 
 class OrderState(StrEnum):
@@ -16,13 +18,18 @@ class OrderState(StrEnum):
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
     DISPUTED = "disputed"
+    # Stripe took money, but not what was asked: Orders must not ship; a person accepts or refunds it.
+    NEEDS_REVIEW = "needs_review"
 
+
+# States that say the order was paid: Orders must have heard ``paid`` before any of the later ones.
+_AFTER_PAID = frozenset({OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED, OrderState.DISPUTED})
+_HEARD_PAID = _AFTER_PAID | {OrderState.PAID}
 
 _ORDER_STATE = {
     PaymentStatus.OPEN: OrderState.PENDING,
     PaymentStatus.PROCESSING: OrderState.PENDING,
-    # Paid, but not what was asked: Orders must not ship; the payment waits for a person.
-    PaymentStatus.NEEDS_REVIEW: OrderState.PENDING,
+    PaymentStatus.NEEDS_REVIEW: OrderState.NEEDS_REVIEW,
     PaymentStatus.SUCCEEDED: OrderState.PAID,
     PaymentStatus.FAILED: OrderState.PAYMENT_FAILED,
     PaymentStatus.CANCELED: OrderState.PAYMENT_FAILED,
@@ -44,14 +51,16 @@ class OrderView:
     state: OrderState
     amount_paid: int
     amount_refunded: int
+    currency: str = ""  # empty: the payment's own; under review, the currency Stripe received
 
     @classmethod
     def of(cls, status: PaymentStatus, facts: PaymentFacts) -> OrderView:
-        counts_as_paid = facts.succeeded and status is not PaymentStatus.NEEDS_REVIEW
+        # Under review the amounts are what Stripe reported (for the person deciding), not a payment.
         return cls(
             state=order_state_of(status),
-            amount_paid=facts.amount_received if counts_as_paid else 0,
-            amount_refunded=facts.amount_refunded if counts_as_paid else 0,
+            amount_paid=facts.amount_received if facts.succeeded else 0,
+            amount_refunded=facts.amount_refunded if facts.succeeded else 0,
+            currency=facts.currency_received if status is PaymentStatus.NEEDS_REVIEW else "",
         )
 
 
@@ -88,6 +97,33 @@ def diff_between(
         to_state=after.state,
         amount_paid=after.amount_paid,
         amount_refunded=after.amount_refunded,
-        currency=currency,
+        currency=after.currency or currency,
         cause=cause,
     )
+
+
+def order_diffs(before: PaymentSnapshot, after: PaymentSnapshot, cause: Cause) -> list[StateDiff]:
+    """What Orders hears when a payment goes from ``before`` to ``after``: ``paid`` always first.
+
+    Events arrive in any order, so the fold may jump from pending straight to refunded or disputed
+    (a refund event seen before the success). An Orders service that ships on ``paid`` must still hear
+    it, once, before any later state: the jump is told as two diffs, ``paid`` (nothing refunded yet)
+    and then the state reached. A payment refunded after a review found the wrong amount was never
+    paid for Orders, so it goes ``needs_review -> refunded`` without ``paid``.
+    """
+    old = OrderView.of(before.status, before.facts)
+    new = OrderView.of(after.status, after.facts)
+    views = [old]
+    if (
+        new.state in _AFTER_PAID
+        and old.state not in _HEARD_PAID
+        and not unresolved_mismatch(after.facts, after.amount, after.currency)
+    ):
+        views.append(OrderView(OrderState.PAID, new.amount_paid, 0))
+    views.append(new)
+    diffs = []
+    for a, b in itertools.pairwise(views):
+        diff = diff_between(before.order_id, before.payment_id, before.currency, a, b, cause)
+        if diff is not None:
+            diffs.append(diff)
+    return diffs

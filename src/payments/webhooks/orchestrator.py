@@ -18,7 +18,7 @@ from payments.adapters.db import diffs_repo, payments_repo, refunds_repo
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
-from payments.domain.state_diff import Cause, OrderView, StateDiff, diff_between
+from payments.domain.state_diff import Cause, StateDiff, order_diffs
 from payments.webhooks.stripe_events import EventFacts
 
 log = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ class CommissionHook(Protocol):
 @dataclass(frozen=True, slots=True)
 class Applied:
     status: PaymentStatus
-    diff: StateDiff | None
+    diffs: tuple[StateDiff, ...]
     new_links: tuple[str, ...]  # a PaymentIntent id newly tied to the payment (deferred events wait on it)
 
 
@@ -73,17 +73,10 @@ class PaymentOrchestrator:
         }
         merged = before.facts.merge(found.facts)
         if merged == before.facts and not links:
-            return Applied(before.status, None, ())
+            return Applied(before.status, (), ())
         after = before.with_facts(merged)
-        diff = diff_between(
-            record.order_id,
-            record.id,
-            record.currency,
-            OrderView.of(before.status, before.facts),
-            OrderView.of(after.status, merged),
-            cause,
-        )
-        seq = record.diff_seq + (1 if diff is not None else 0)
+        diffs = order_diffs(before, after, cause)
+        seq = record.diff_seq + len(diffs)
         await payments_repo.save_state(
             conn,
             record,
@@ -94,12 +87,12 @@ class PaymentOrchestrator:
             links=links,
             diff_seq=seq,
         )
-        if diff is not None:
-            await diffs_repo.append(conn, diff, seq, now)
+        for n, diff in enumerate(diffs, start=record.diff_seq + 1):
+            await diffs_repo.append(conn, diff, n, now)
         if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
             log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
         if self._commissions is not None and merged != before.facts:
             await self._commissions.on_payment_changed(conn, before, after, cause, now)
         # Deferred events wait on a PaymentIntent id (refund, charge and dispute objects all name one).
         intent = links.get("stripe_payment_intent_id")
-        return Applied(after.status, diff, (intent,) if intent else ())
+        return Applied(after.status, tuple(diffs), (intent,) if intent else ())

@@ -6,23 +6,53 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import events_repo, payments_repo
 from payments.adapters.db.events_repo import EventStatus
+from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
+from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
-from payments.errors import NotFound
-from payments.observability.metrics import WEBHOOK_EVENTS
+from payments.errors import Conflict, NotFound, UpstreamError
+from payments.observability.metrics import WEBHOOK_EVENTS, WEBHOOK_LIVEMODE_MISMATCH
 from payments.observability.tracing import tracer
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts, MalformedEvent, envelope_problem, translate
+from payments.webhooks.stripe_events import (
+    EventFacts,
+    MalformedEvent,
+    envelope_problem,
+    translate,
+    with_listed_refunds,
+)
 
 log = structlog.get_logger(__name__)
+
+
+class ChargeRefunds(Protocol):
+    """The gateway's one read the processor needs: a charge's refunds as Stripe lists them."""
+
+    async def list_charge_refunds(self, charge_id: str) -> list[dict[str, Any]]: ...
+
+
+class LivemodeMismatch(Conflict):
+    """A live event at a test service or the reverse: a configuration error, never silently acked.
+
+    Stored as failed and answered 409, so Stripe keeps retrying (and tells the account owner) until the
+    configuration is fixed; `payments events list --status failed` shows it, `replay` applies it then.
+    """
+
+    code = "livemode_mismatch"
+
+
+class RefundsUnexplained(UpstreamError):
+    """A charge says more was refunded than the refunds we could list explain; retried, not acked."""
+
+    code = "refunds_unexplained"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +70,9 @@ class WebhookProcessor:
         orchestrator: PaymentOrchestrator,
         config: WebhookConfig,
         clock: Callable[[], datetime],
+        refunds: ChargeRefunds | None = None,
     ) -> None:
+        self._refunds = refunds
         self._engine = engine
         self._idempotency = idempotency
         self._orchestrator = orchestrator
@@ -71,10 +103,20 @@ class WebhookProcessor:
                 # Retrying cannot fix it: acknowledge, and keep the raw event and the reason for a person
                 # (`payments events replay` once the code understands it).
                 found, malformed = None, str(exc)
+            listing_failed: str | None = None
+            if found is not None and found.charge_amount_refunded:
+                found, listing_failed = await self._complete_refunds(found)
 
             async def handle(conn: AsyncConnection, ev: dict[str, Any]) -> Outcome:
+                if bool(ev.get("livemode")) != self._config.livemode:
+                    WEBHOOK_LIVEMODE_MISMATCH.inc()
+                    ours = "live" if self._config.livemode else "test"
+                    theirs = "live" if ev.get("livemode") else "test"
+                    raise LivemodeMismatch(f"a {theirs}-mode event at a {ours}-mode service")
                 if malformed is not None:
                     return Outcome(EventStatus.IGNORED, error=f"malformed event: {malformed}")
+                if listing_failed is not None:
+                    raise RefundsUnexplained(listing_failed)
                 return await self._handle(conn, ev, found)
 
             handled = await self._idempotency.handle_event_with_idempotency(
@@ -106,7 +148,7 @@ class WebhookProcessor:
     async def _handle(
         self, conn: AsyncConnection, event: dict[str, Any], found: EventFacts | None
     ) -> Outcome:
-        if found is None or bool(event.get("livemode")) != self._config.livemode:
+        if found is None:
             return Outcome(EventStatus.IGNORED)
         record = await self._find(conn, found)
         if record is None:
@@ -121,6 +163,33 @@ class WebhookProcessor:
         if applied.new_links:
             await self._apply_deferred(conn, record.id, list(applied.new_links))
         return Outcome(EventStatus.PROCESSED, payment_id=record.id)
+
+    async def _complete_refunds(self, found: EventFacts) -> tuple[EventFacts, str | None]:
+        """A charge event whose ``amount_refunded`` our known refunds do not explain: list them.
+
+        Since API 2022-11-15 ``charge.refunded`` no longer embeds the refunds, and a refund made in the
+        Dashboard may reach us only that way. Refunds are keyed on their Stripe ids (clawbacks and
+        ``refund.*`` events key on them too, so nothing counts twice), hence the listing rather than a bare
+        total. Done before the event's transaction (no network call under a row lock); when the listing
+        fails or still falls short, the event is stored as failed and answered with an error so Stripe
+        (or the sweep) delivers it again.
+        """
+        async with self._engine.connect() as conn:
+            record = await self._find(conn, found)
+        known = PaymentFacts.from_json(record.facts) if record is not None else PaymentFacts()
+        if record is None or not found.charge_id or found.refunds_unexplained(known) == 0:
+            return found, None
+        if self._refunds is None:
+            return found, f"charge {found.charge_id}: refunds not embedded and no gateway to list them"
+        try:
+            listed = await self._refunds.list_charge_refunds(found.charge_id)
+        except GatewayError as exc:
+            return found, f"charge {found.charge_id}: listing its refunds failed ({exc.kind.value})"
+        completed = with_listed_refunds(found, listed)
+        short = completed.refunds_unexplained(known)
+        if short:
+            return completed, f"charge {found.charge_id}: {short} refunded that no listed refund explains"
+        return completed, None
 
     async def _find(self, conn: AsyncConnection, found: EventFacts) -> payments_repo.PaymentRecord | None:
         return await payments_repo.find_for_stripe_refs(

@@ -30,6 +30,15 @@ class EventFacts:
     charge_id: str | None = None
     facts: PaymentFacts = field(default_factory=PaymentFacts)
     refunds: tuple[RefundSeen, ...] = ()
+    # A charge's own total of refunds (authoritative). Since API 2022-11-15 a charge no longer embeds its
+    # refunds, so this may exceed what ``refunds`` explains; the processor then lists them from Stripe.
+    charge_amount_refunded: int = 0
+
+    def refunds_unexplained(self, known: PaymentFacts) -> int:
+        """How much of the charge's ``amount_refunded`` no refund we know (or this event carries) explains."""
+        facts = known.merge(self.facts)
+        explained = sum(r.amount for r in facts.refunds.values() if r.counts)
+        return max(0, self.charge_amount_refunded - explained)
 
     @property
     def ref(self) -> str | None:
@@ -80,6 +89,34 @@ def _intent(obj: dict[str, Any], facts: PaymentFacts) -> EventFacts:
     )
 
 
+def _intent_received(obj: dict[str, Any]) -> int:
+    """What a succeeded PaymentIntent took, from whichever field this API version carries.
+
+    ``amount_received`` when present; older versions (and some stand-ins) lack it, so then the captured
+    amounts of its charges (``charges.data`` before 2022-11-15, an expanded ``latest_charge`` after), and
+    only then ``amount``: a correctly paid payment must not look like a mismatch for want of a field.
+    """
+    received = obj.get("amount_received")
+    if received:
+        return int(received)
+    charges = obj.get("charges")
+    data = charges.get("data") if isinstance(charges, dict) else None
+    if isinstance(data, list):
+        captured = sum(_charge_captured(c) for c in data if isinstance(c, dict))
+        if captured:
+            return captured
+    latest = obj.get("latest_charge")
+    if isinstance(latest, dict) and _charge_captured(latest):
+        return _charge_captured(latest)
+    return int(obj.get("amount") or 0)
+
+
+def _charge_captured(charge: dict[str, Any]) -> int:
+    if charge.get("status") != "succeeded" or charge.get("captured") is False:
+        return 0
+    return int(charge.get("amount_captured") or charge.get("amount") or 0)
+
+
 def _intent_failed(obj: dict[str, Any]) -> EventFacts:
     # In Checkout a declined attempt leaves the session open for another try: not a failed payment.
     # In the direct PaymentIntent mode the caller drives retries, so Orders hears of the failure
@@ -119,6 +156,17 @@ def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen 
     )
 
 
+def with_listed_refunds(found: EventFacts, listed: list[dict[str, Any]]) -> EventFacts:
+    """The event's facts plus the charge's refunds as Stripe lists them (each keyed on its refund id)."""
+    seen = [s for s in (_refund_seen(r) for r in listed if isinstance(r, dict)) if s]
+    known = {r.stripe_refund_id for r in found.refunds}
+    extra = [r for r in seen if r.stripe_refund_id not in known]
+    if not extra:
+        return found
+    created = {str(r.get("id")): int(r.get("created") or 0) for r in listed if isinstance(r, dict)}
+    return _with_refunds(found, [*found.refunds, *extra], created)
+
+
 def _with_refunds(base: EventFacts, seen: list[RefundSeen], created: dict[str, int]) -> EventFacts:
     facts = base.facts.merge(
         PaymentFacts(
@@ -135,6 +183,7 @@ def _with_refunds(base: EventFacts, seen: list[RefundSeen], created: dict[str, i
         charge_id=base.charge_id,
         facts=facts,
         refunds=tuple(seen),
+        charge_amount_refunded=base.charge_amount_refunded,
     )
 
 
@@ -165,7 +214,9 @@ def _charge(obj: dict[str, Any]) -> EventFacts:
         payment_intent_id=_id(obj.get("payment_intent")),
         charge_id=_id(obj),
         facts=facts,
+        charge_amount_refunded=int(obj.get("amount_refunded") or 0),
     )
+    # Embedded before API 2022-11-15 (possibly truncated: ``has_more``); absent since, unless expanded.
     refunds = (obj.get("refunds") or {}).get("data") or []
     seen = [s for s in (_refund_seen(r) for r in refunds if isinstance(r, dict)) if s]
     if not seen:
@@ -195,7 +246,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], EventFacts]] = {
     ),
     "checkout.session.async_payment_failed": lambda o: _session(o, PaymentFacts(failed=True)),
     "checkout.session.expired": lambda o: _session(o, PaymentFacts(expired=True)),
-    "payment_intent.succeeded": lambda o: _intent(o, _paid(o.get("amount_received"), o.get("currency"))),
+    "payment_intent.succeeded": lambda o: _intent(o, _paid(_intent_received(o), o.get("currency"))),
     "payment_intent.processing": lambda o: _intent(o, PaymentFacts(processing=True)),
     "payment_intent.payment_failed": _intent_failed,
     "payment_intent.canceled": lambda o: _intent(o, PaymentFacts(canceled=True)),

@@ -39,8 +39,12 @@ def test_diff_only_when_orders_would_see_a_change():
     assert diff_between("ord_1", "pay_1", "eur", paid, paid, cause) is None
 
 
-def test_needs_review_is_not_paid_for_orders():
-    facts = PaymentFacts(succeeded=True, amount_received=1, currency_received="eur")
+def test_needs_review_is_its_own_state_with_the_amounts_stripe_reported():
+    facts = PaymentFacts(succeeded=True, amount_received=1, currency_received="usd")
     view = OrderView.of(PaymentStatus.NEEDS_REVIEW, facts)
-    assert view.state is OrderState.PENDING
-    assert view.amount_paid == 0
+    assert view.state is OrderState.NEEDS_REVIEW
+    assert (view.amount_paid, view.currency) == (1, "usd")
+    pending = OrderView.of(PaymentStatus.OPEN, PaymentFacts())
+    diff = diff_between("ord_1", "pay_1", "eur", pending, view, Cause("evt_1", "payment_intent.succeeded"))
+    assert diff is not None
+    assert (diff.to_state, diff.amount_paid, diff.currency) == (OrderState.NEEDS_REVIEW, 1, "usd")

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.tables import payments, stripe_events
+from payments.adapters.db.timestamps import as_utc
 
 
 class EventStatus(StrEnum):
@@ -229,6 +230,52 @@ async def linked_deferred(conn: AsyncConnection, since: datetime, limit: int = 5
         .limit(limit)
     )
     return [(r[0], r[1]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class EventNeedingLook:
+    id: str
+    type: str
+    status: EventStatus
+    attempts: int
+    error: str | None
+    received_at: datetime
+
+
+# What `payments events list` shows by default: what no code path will settle without a person or a retry.
+NEEDING_LOOK = (EventStatus.FAILED, EventStatus.DEFERRED)
+
+
+async def needing_look(
+    conn: AsyncConnection, statuses: tuple[EventStatus, ...] = NEEDING_LOOK, limit: int = 100
+) -> list[EventNeedingLook]:
+    """Stored events in these statuses, oldest first."""
+    wanted = [s.value for s in statuses]
+    where = stripe_events.c.status.in_(wanted)
+    rows = await conn.execute(
+        select(
+            stripe_events.c.id,
+            stripe_events.c.type,
+            stripe_events.c.status,
+            stripe_events.c.attempts,
+            stripe_events.c.last_error,
+            stripe_events.c.received_at,
+        )
+        .where(where)
+        .order_by(stripe_events.c.received_at, stripe_events.c.id)
+        .limit(limit)
+    )
+    return [
+        EventNeedingLook(
+            id=r.id,
+            type=r.type,
+            status=EventStatus(r.status),
+            attempts=int(r.attempts),
+            error=r.last_error,
+            received_at=as_utc(r.received_at),
+        )
+        for r in rows
+    ]
 
 
 async def prune(conn: AsyncConnection, older_than: datetime) -> int:

@@ -135,3 +135,14 @@ refunds = Table(
     _ts("updated_at"),
     UniqueConstraint("payment_id", "idempotency_key", name="uq_refunds_payment_idem"),
 )
+
+# Where housekeeping's sweep of Stripe's Events API has got to, and which replica holds the sweep now.
+event_sweeps = Table(
+    "event_sweeps",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("watermark", BigInteger, nullable=False),  # unix seconds: every event created before is seen
+    Column("lease_owner", String(64), nullable=True),
+    _ts("lease_until", nullable=True),
+    _ts("updated_at"),
+)

@@ -167,12 +167,35 @@ class StripeGateway:
             created=refund.created,
         )
 
-    async def iter_events(self, *, created_gte: int, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
-        """Every event created since ``created_gte``, oldest first, as the plain dicts webhooks carry."""
-        collected: list[dict[str, Any]] = []
+    async def list_charge_refunds(self, charge_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Every refund of one charge, as the plain dicts events carry (newest first, as Stripe lists)."""
+        refunds: list[dict[str, Any]] = []
         starting_after: str | None = None
         while True:
-            params: dict[str, Any] = {"created": {"gte": created_gte}, "limit": page_size}
+            params: dict[str, Any] = {"charge": charge_id, "limit": limit}
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = await self._call(
+                "refunds.list",
+                functools.partial(self._client.v1.refunds.list_async, params=params),  # type: ignore[arg-type]
+            )
+            batch = [refund.to_dict(recursive=True) for refund in page.data]
+            refunds.extend(batch)
+            if not page.has_more or not batch:
+                return refunds
+            starting_after = batch[-1]["id"]
+
+    async def iter_events(
+        self, *, created_gte: int, created_lt: int | None = None, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every event created in [created_gte, created_lt), oldest first, as the dicts webhooks carry."""
+        collected: list[dict[str, Any]] = []
+        starting_after: str | None = None
+        created: dict[str, int] = {"gte": created_gte}
+        if created_lt is not None:
+            created["lt"] = created_lt
+        while True:
+            params: dict[str, Any] = {"created": created, "limit": page_size}
             if starting_after:
                 params["starting_after"] = starting_after
             page = await self._call(

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import container, require_service
-from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
+from payments.api.schemas import (
+    CreatePaymentBody,
+    HistoryEntry,
+    PaymentOut,
+    RefundBody,
+    RefundOut,
+    ReviewBody,
+)
 from payments.errors import NotFound
 from payments.refunds.service import RefundPayment
 
@@ -55,6 +62,12 @@ async def refund_payment(
     if not created:
         response.status_code = 200
     return RefundOut.of(refund)
+
+
+@router.post("/payments/{payment_id}/review", response_model=PaymentOut)
+async def review_payment(payment_id: str, body: ReviewBody, request: Request) -> PaymentOut:
+    """Resolve a payment in ``needs_review``: accept what Stripe took, or refund all of it."""
+    return PaymentOut.of(await container(request).review.review(payment_id, body.decision))
 
 
 @router.get("/orders/{order_id}/history", response_model=list[HistoryEntry])

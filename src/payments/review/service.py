@@ -1,0 +1,107 @@
+"""ReviewService: a person resolves a payment Stripe took with another amount or currency than asked.
+
+``needs_review`` must not be a dead end: Orders hears it (with what Stripe received) and an operator
+either accepts the money as it came (the payment counts as paid with what Stripe received; Orders hears
+``paid``) or gives all of it back (a full refund through RefundService; Orders hears ``refunded``).
+HTTP, the CLI and the operator console all call ``review``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.db import payments_repo
+from payments.adapters.db.payments_repo import PaymentRecord
+from payments.adapters.db.tables import payments
+from payments.domain.payment_state import PaymentFacts, PaymentStatus
+from payments.domain.state_diff import Cause
+from payments.errors import Conflict, InvalidRequest, NotFound
+from payments.ids import new_id
+from payments.refunds.service import RefundPayment, RefundService
+from payments.webhooks.orchestrator import PaymentOrchestrator
+from payments.webhooks.stripe_events import EventFacts
+
+log = structlog.get_logger(__name__)
+
+
+class ReviewDecision(StrEnum):
+    ACCEPT = "accept"
+    REFUND = "refund"
+
+
+# One key per payment: a repeated "refund" decision (a retry after Stripe timed out) reuses the refund.
+_REFUND_KEY = "review-refund"
+
+
+class ReviewService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        refunds: RefundService,
+        orchestrator: PaymentOrchestrator,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._engine = engine
+        self._refunds = refunds
+        self._orchestrator = orchestrator
+        self._clock = clock
+
+    async def review(self, payment_id: str, decision: str) -> PaymentRecord:
+        """Resolve a payment waiting for review; answers the payment as it now is.
+
+        NotFound for an unknown payment, InvalidRequest for another decision, Conflict
+        (``payment_not_in_review``) when the payment is not waiting for review.
+        """
+        try:
+            chosen = ReviewDecision(decision)
+        except ValueError:
+            raise InvalidRequest("decision must be 'accept' or 'refund'", field="decision") from None
+        if chosen is ReviewDecision.ACCEPT:
+            await self._accept(payment_id)
+        else:
+            await self._refund(payment_id)
+        log.info("payment.reviewed", payment_id=payment_id, decision=chosen.value)
+        async with self._engine.connect() as conn:
+            record = await payments_repo.get(conn, payment_id)
+        assert record is not None
+        return record
+
+    async def waiting(self) -> int:
+        """How many payments wait for a person (the ``payments_needing_review`` gauge)."""
+        async with self._engine.connect() as conn:
+            count = await conn.scalar(
+                select(func.count())
+                .select_from(payments)
+                .where(payments.c.status == PaymentStatus.NEEDS_REVIEW.value)
+            )
+        return int(count or 0)
+
+    async def _accept(self, payment_id: str) -> None:
+        async with self._engine.begin() as conn:
+            record = await payments_repo.get(conn, payment_id, for_update=True)
+            _require_in_review(record, payment_id)
+            assert record is not None
+            found = EventFacts(facts=PaymentFacts(review_accepted=True))
+            cause = Cause(new_id("rev"), "api.review.accepted")
+            await self._orchestrator.apply(conn, record, found, cause, self._clock())
+
+    async def _refund(self, payment_id: str) -> None:
+        async with self._engine.connect() as conn:
+            _require_in_review(await payments_repo.get(conn, payment_id), payment_id)
+        # RefundService reserves under the payment's lock and refunds what remains of what Stripe took.
+        await self._refunds.refund(RefundPayment(payment_id=payment_id, idempotency_key=_REFUND_KEY))
+
+
+def _require_in_review(record: PaymentRecord | None, payment_id: str) -> None:
+    if record is None:
+        raise NotFound(f"no payment {payment_id}")
+    if record.status != PaymentStatus.NEEDS_REVIEW.value:
+        raise Conflict(
+            f"payment {payment_id} is {record.status}, not waiting for review", code="payment_not_in_review"
+        )

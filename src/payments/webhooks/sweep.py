@@ -1,0 +1,223 @@
+"""Events no webhook brought: housekeeping reads Stripe's Events API itself, from a stored watermark.
+
+Stripe retries a webhook for three days and keeps events for thirty. An endpoint that was down, refused
+deliveries or was never registered longer than that would leave payments wrong for ever if only a person
+running ``payments events sync`` could catch up. So each housekeeping round one replica (a lease on the
+watermark row, so several replicas never sweep at once and a dead one's lease expires) lists the events
+of a window that ends a few minutes behind now (webhooks normally arrive first and the sweep finds only
+duplicates, which the ledger answers cheaply), runs each through the same exactly-once path as a webhook,
+and moves the watermark to the window's end.
+
+An event that fails with a retryable error (Stripe or the database blinked) holds the watermark at its
+creation time, so the next round fetches it again; one that can never apply as things are (a livemode
+mismatch) is stored as failed for a person and does not hold the sweep back.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.db.tables import event_sweeps
+from payments.adapters.stripe_gateway.errors import GatewayError
+from payments.errors import ServiceError, UpstreamError
+from payments.observability.metrics import EVENTS_SWEPT
+from payments.webhooks.processor import WebhookProcessor
+from payments.webhooks.stripe_events import envelope_problem
+
+log = structlog.get_logger(__name__)
+
+# Stripe keeps events 30 days; a watermark older than this would ask for what no longer exists.
+_STRIPE_RETENTION = timedelta(days=29)
+
+
+class EventSource(Protocol):
+    def iter_events(
+        self, *, created_gte: int, created_lt: int | None = None
+    ) -> AsyncIterator[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConfig:
+    lag: timedelta = timedelta(minutes=5)  # how far behind now the window ends
+    window: timedelta = timedelta(hours=1)  # most of Stripe's history one round reads
+    initial_lookback: timedelta = timedelta(days=3)  # the first round: all Stripe may still be retrying
+    lease: timedelta = timedelta(minutes=2)
+    budget: int = 2000  # events per round, so one round stays short and the lease holds
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    fetched: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    watermark: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    applied: int
+    duplicates: int
+    failed: int
+    hold: int | None  # the creation time of the first retryable failure
+
+
+class EventSweep:
+    NAME = "stripe_events"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        source: EventSource,
+        processor: WebhookProcessor,
+        clock: Callable[[], datetime],
+        config: SweepConfig | None = None,
+    ) -> None:
+        self._engine = engine
+        self._source = source
+        self._processor = processor
+        self._clock = clock
+        self._config = config or SweepConfig()
+        self._owner = uuid.uuid4().hex
+
+    async def run_once(self) -> SweepResult | None:
+        """Catch up (up to a budget of events); None when another replica holds the sweep."""
+        now = self._clock()
+        watermark = await self._lease(now)
+        if watermark is None:
+            return None
+        limit = int((now - self._config.lag).timestamp())
+        # Batch: wait until a fifth of the lag has gathered, so a quiet round costs no Stripe call.
+        if limit - watermark < int(self._config.lag.total_seconds()) // 5:
+            await self._release(watermark)
+            return None
+        fetched = applied = duplicates = failed = 0
+        reached = watermark
+        try:
+            while reached < limit and fetched < self._config.budget:
+                start = max(reached, int((now - _STRIPE_RETENTION).timestamp()))
+                end = min(limit, start + int(self._config.window.total_seconds()))
+                try:
+                    events = [e async for e in self._source.iter_events(created_gte=start, created_lt=end)]
+                except GatewayError as exc:
+                    log.warning("events.sweep_fetch_failed", kind=exc.kind.value)
+                    break
+                tally = await self._apply(events)
+                fetched += len(events)
+                applied, duplicates, failed = (
+                    applied + tally.applied,
+                    duplicates + tally.duplicates,
+                    failed + tally.failed,
+                )
+                reached = end if tally.hold is None else max(start, tally.hold)
+                if not await self._advance(reached, self._clock()):
+                    return None  # our lease lapsed and another replica took over: it carries on
+                if tally.hold is not None:
+                    break
+        finally:
+            await self._release(reached)
+        result = SweepResult(fetched, applied, duplicates, failed, reached)
+        if applied or failed:
+            log.info("events.swept", **{k: getattr(result, k) for k in SweepResult.__slots__})
+        return result
+
+    async def _apply(self, events: list[dict[str, Any]]) -> _Tally:
+        applied = duplicates = failed = 0
+        hold: int | None = None
+        for event in events:
+            if envelope_problem(event) is not None:
+                EVENTS_SWEPT.labels("malformed").inc()
+                failed += 1
+                continue
+            try:
+                handled = await self._processor.process(event, json.dumps(event, separators=(",", ":")))
+            except ServiceError as exc:
+                # Stored as failed by the idempotency service; a retryable one is fetched again.
+                failed += 1
+                EVENTS_SWEPT.labels("failed").inc()
+                if isinstance(exc, UpstreamError) and hold is None:
+                    hold = int(event.get("created") or 0)
+                continue
+            except Exception:
+                # The database (most likely) failed: stop here and take this event again next round.
+                EVENTS_SWEPT.labels("failed").inc()
+                failed += 1
+                if hold is None:
+                    hold = int(event.get("created") or 0)
+                break
+            if handled.duplicate:
+                duplicates += 1
+                EVENTS_SWEPT.labels("duplicate").inc()
+            else:
+                applied += 1
+                EVENTS_SWEPT.labels("applied").inc()
+        return _Tally(applied, duplicates, failed, hold)
+
+    async def _lease(self, now: datetime) -> int | None:
+        """Take the sweep for one round; the watermark, or None when another replica holds it."""
+        until = now + self._config.lease
+        table = event_sweeps
+        async with self._engine.begin() as conn:
+            taken = await conn.execute(
+                update(table)
+                .where(
+                    table.c.name == self.NAME,
+                    or_(
+                        table.c.lease_until.is_(None),
+                        table.c.lease_until < now,
+                        table.c.lease_owner == self._owner,
+                    ),
+                )
+                .values(lease_owner=self._owner, lease_until=until, updated_at=now)
+            )
+            if taken.rowcount:
+                mark = await conn.scalar(select(table.c.watermark).where(table.c.name == self.NAME))
+                return int(mark or 0)
+            exists = await conn.scalar(select(table.c.name).where(table.c.name == self.NAME))
+        if exists is not None:
+            return None
+        start = int((now - self._config.initial_lookback).timestamp())
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    insert(table).values(
+                        name=self.NAME,
+                        watermark=start,
+                        lease_owner=self._owner,
+                        lease_until=until,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:  # another replica created it first: it sweeps this round
+            return None
+        return start
+
+    async def _advance(self, watermark: int, now: datetime) -> bool:
+        """Save progress and extend the lease; False when the lease is no longer ours."""
+        table = event_sweeps
+        async with self._engine.begin() as conn:
+            kept = await conn.execute(
+                update(table)
+                .where(table.c.name == self.NAME, table.c.lease_owner == self._owner)
+                .values(watermark=watermark, lease_until=now + self._config.lease, updated_at=now)
+            )
+        return bool(kept.rowcount)
+
+    async def _release(self, watermark: int) -> None:
+        table = event_sweeps
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.name == self.NAME, table.c.lease_owner == self._owner)
+                .values(watermark=watermark, lease_owner=None, lease_until=None, updated_at=self._clock())
+            )
