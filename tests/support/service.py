@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments import bootstrap
 from payments.adapters.db import payments_repo
 from payments.adapters.db.tables import order_state_diffs, payments, stripe_events
+from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.api.http.app import create_app
 from payments.config import Settings
 from payments.domain.payment_state import PaymentFacts
@@ -117,9 +118,13 @@ def service_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def running_service(
-    engine: AsyncEngine, *, clock: Callable[[], datetime] = bootstrap.utc_now, **overrides: Any
+    engine: AsyncEngine,
+    *,
+    clock: Callable[[], datetime] = bootstrap.utc_now,
+    gateway: StripeGateway | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Service]:
-    container = bootstrap.build(service_settings(**overrides), engine=engine, clock=clock)
+    container = bootstrap.build(service_settings(**overrides), engine=engine, clock=clock, gateway=gateway)
     app = create_app(container)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
