@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from payments.domain.payment import PaymentSnapshot
@@ -127,3 +128,21 @@ def order_diffs(before: PaymentSnapshot, after: PaymentSnapshot, cause: Cause) -
         if diff is not None:
             diffs.append(diff)
     return diffs
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One numbered diff as Orders receives it; Orders drops a repeat by its ``idempotency_key``."""
+
+    idempotency_key: str
+    order_id: str
+    payment_id: str
+    seq: int
+    from_state: str
+    to_state: str
+    amount_paid: int
+    amount_refunded: int
+    currency: str
+    cause_event_id: str
+    cause_event_type: str
+    at: datetime
