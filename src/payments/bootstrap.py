@@ -103,7 +103,7 @@ def build(
             gateway,
             webhooks,
             clock,
-            SweepConfig(lag=timedelta(seconds=settings.events_sweep_lag_seconds)),
+            SweepConfig(lag=timedelta(seconds=settings.event_sweep_seconds)),
         ),
         orders=orders_client_from_url(settings.orders_url),
         clock=clock,

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     cancel_url: str = "http://127.0.0.1:8000/checkout/cancel"
     event_retention_days: int = Field(default=90, ge=30)
     # Housekeeping sweeps Stripe's Events API up to this far behind now (webhooks usually arrive first).
-    events_sweep_lag_seconds: int = Field(default=300, ge=1, le=86_400)
+    event_sweep_seconds: int = Field(default=300, ge=1, le=86_400)
     emulator_port: int = 12111
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "info"

@@ -37,9 +37,19 @@ class EventLog:
 
     def emit(self, event_type: str, obj: JSON, previous_attributes: JSON | None = None) -> JSON:
         request_id, idempotency_key = _current_request.get()
+        snapshot = copy.deepcopy(obj)
+        if snapshot.get("object") == "payment_intent":
+            # Versions before 2022-11-15 embed the intent's charges; the stored snapshot keeps them
+            # and versions.render_event drops them for newer endpoints.
+            charges = [
+                copy.deepcopy(c)
+                for c in self._store.table("charges").values()
+                if c.get("payment_intent") == snapshot["id"]
+            ]
+            snapshot["charges"] = objects.list_object(charges, f"/v1/charges?payment_intent={snapshot['id']}")
         event = objects.event(
             event_type=event_type,
-            snapshot=copy.deepcopy(obj),
+            snapshot=snapshot,
             previous_attributes=previous_attributes,
             request_id=request_id,
             idempotency_key=idempotency_key,

@@ -14,6 +14,7 @@ from .errors import invalid_request
 from .forms import get_bool, get_list, get_metadata, get_str
 from .ids import random_token
 from .store import matches_created, paginate
+from .versions import render_event, supported
 
 JSON = dict[str, Any]
 
@@ -36,7 +37,8 @@ def _list_events(call: ApiCall) -> JSON:
         for event in call.emu.store.newest_first("events")
         if (not wanted or _type_matches(event["type"], wanted)) and matches_created(event, call.params)
     ]
-    return paginate(events, call.params, "/v1/events")
+    # The Events API answers in the account's version (the emulator's), whatever an endpoint pins.
+    return paginate([render_event(e, None) for e in events], call.params, "/v1/events")
 
 
 def new_secret() -> str:
@@ -77,13 +79,16 @@ def _create_endpoint(call: ApiCall) -> JSON:
         raise invalid_request(
             "Missing required param: enabled_events.", param="enabled_events", code="parameter_missing"
         )
+    api_version = get_str(call.params, "api_version")
+    if api_version is not None and not supported(api_version):
+        raise invalid_request(f"Invalid API version: {api_version}", param="api_version")
     created = register_endpoint(
         call.emu,
         url,
         enabled,
         description=get_str(call.params, "description"),
         metadata=get_metadata(call.params),
-        api_version=get_str(call.params, "api_version"),
+        api_version=api_version,
     )
     answer = copy.deepcopy(created)
     answer["secret"] = call.emu.store.endpoint_secrets[created["id"]]
@@ -126,7 +131,11 @@ def routes(emu: Emulator) -> list[Route]:
         Route("/v1/events", endpoint(emu, _list_events, mutating=False), methods=["GET"]),
         Route(
             "/v1/events/{id}",
-            endpoint(emu, lambda call: call.emu.store.get("events", call.path["id"]), mutating=False),
+            endpoint(
+                emu,
+                lambda call: render_event(call.emu.store.get("events", call.path["id"]), None),
+                mutating=False,
+            ),
             methods=["GET"],
         ),
         Route(base, endpoint(emu, _create_endpoint, mutating=True), methods=["POST"]),

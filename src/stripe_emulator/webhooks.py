@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from .store import Store
+from .versions import render_event
 
 JSON = dict[str, Any]
 
@@ -101,12 +102,13 @@ class WebhookDispatcher:
 
     def enqueue(self, event: JSON, *, endpoint_ids: list[str] | None = None) -> int:
         """Schedule delivery (must run on the event loop); returns how many deliveries were queued."""
-        payload = encode_event(event)
         not_before = time.monotonic() + self.chaos.delay_ms / 1000
         queued = 0
         for endpoint in self.endpoints_for(event["type"]):
             if endpoint_ids is not None and endpoint["id"] not in endpoint_ids:
                 continue
+            # Each endpoint gets the event in its own pinned API version, as Stripe renders it.
+            payload = encode_event(render_event(event, endpoint.get("api_version")))
             for copy_index in range(max(1, self.chaos.duplicates)):
                 job = _Job(
                     event_id=event["id"],

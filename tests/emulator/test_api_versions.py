@@ -1,0 +1,70 @@
+"""Each webhook endpoint receives events in its pinned API version (shapes before/after 2022-11-15)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import stripe
+
+from stripe_emulator.objects import API_VERSION
+
+from .receiver import Receiver
+
+OLD = "2020-08-27"
+
+
+@pytest.fixture
+def old_receiver(client: stripe.StripeClient) -> Iterator[Receiver]:
+    recv = Receiver()
+    endpoint = client.v1.webhook_endpoints.create(
+        params={"url": recv.url + "/old", "enabled_events": ["*"], "api_version": OLD}
+    )
+    assert endpoint.api_version == OLD
+    recv.secret = endpoint.secret
+    yield recv
+    client.v1.webhook_endpoints.delete(endpoint.id)
+    recv.close()
+    assert not recv.rejected
+
+
+def test_charge_refunds_and_intent_charges_follow_the_endpoint_version(
+    client: stripe.StripeClient, receiver: Receiver, old_receiver: Receiver, helpers: httpx.Client
+) -> None:
+    pi = client.v1.payment_intents.create(
+        params={"amount": 5000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1200})
+    ids = {pi.id, str(pi.latest_charge)}
+
+    old_refunded = old_receiver.wait_for_type(ids, "charge.refunded")
+    new_refunded = receiver.wait_for_type(ids, "charge.refunded")
+    assert old_refunded["id"] == new_refunded["id"]
+    assert (old_refunded["api_version"], new_refunded["api_version"]) == (OLD, API_VERSION)
+    old_charge, new_charge = old_refunded["data"]["object"], new_refunded["data"]["object"]
+    assert [r["id"] for r in old_charge["refunds"]["data"]] == [refund.id]
+    assert "refunds" not in new_charge
+    assert old_charge["amount_refunded"] == new_charge["amount_refunded"] == 1200
+
+    old_paid = old_receiver.wait_for_type(ids, "payment_intent.succeeded")["data"]["object"]
+    new_paid = receiver.wait_for_type(ids, "payment_intent.succeeded")["data"]["object"]
+    assert [c["id"] for c in old_paid["charges"]["data"]] == [pi.latest_charge]
+    assert old_paid["charges"]["data"][0]["amount_captured"] == 5000
+    assert "charges" not in new_paid
+    assert old_paid["amount_received"] == new_paid["amount_received"] == 5000
+    assert old_paid["latest_charge"] == new_paid["latest_charge"] == pi.latest_charge
+
+    # The Events API answers in the account's version.
+    listed = client.v1.events.retrieve(new_refunded["id"])
+    assert listed.api_version == API_VERSION
+    assert "refunds" not in listed.data.object
+
+
+def test_an_unknown_api_version_is_refused(client: stripe.StripeClient) -> None:
+    for version in ("2010-01-01", "yesterday", "2999-01-01"):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.webhook_endpoints.create(
+                params={"url": "http://127.0.0.1:9/x", "enabled_events": ["*"], "api_version": version}
+            )
+        assert refused.value.param == "api_version"
