@@ -21,6 +21,7 @@ async def run_once(c: Container) -> dict[str, int]:
     async with c.engine.begin() as conn:
         done["commissions_released"] = await c.commissions.release_due(conn, now)
     done["deferred_applied"] = await c.webhooks.sweep_deferred()
+    done["failed_retried"] = await c.webhooks.retry_failed()
     swept = await c.sweep.run_once()
     done["events_swept"] = swept.applied if swept is not None else 0
     done["refunds_retried"] = await c.refunds.retry_requested()

@@ -134,6 +134,27 @@ class WebhookProcessor:
             raise NotFound(f"no stored event {event_id}")
         return await self.process(json.loads(stored.payload), stored.payload, force=True)
 
+    async def retry_failed(self, max_attempts: int = 5, limit: int = 50) -> int:
+        """Replay failed events that have not failed too often yet (housekeeping, every round).
+
+        Covers what no redelivery will bring: a deferred event that needed Stripe to apply, a delivery
+        whose handler failed after Stripe gave up. Past ``max_attempts`` an event waits for a person
+        (``payments events list``, then ``replay``).
+        """
+        async with self._engine.connect() as conn:
+            ids = await events_repo.failed_for_retry(
+                conn, self._clock(), max_attempts, limit, spacing=timedelta(seconds=30)
+            )
+        applied = 0
+        for event_id in ids:
+            try:
+                handled = await self.replay(event_id)
+            except Exception as exc:  # stored again as failed (attempts + 1) by the idempotency service
+                log.info("webhook.retry_failed", event_id=event_id, error=type(exc).__name__)
+                continue
+            applied += handled.status is EventStatus.PROCESSED
+        return applied
+
     async def sweep_deferred(self, window: timedelta = timedelta(minutes=15)) -> int:
         """Apply deferred events whose payment became known (covers a link that raced the deferral)."""
         applied = 0
@@ -212,6 +233,18 @@ class WebhookProcessor:
                 found = translate(event)
                 record = await payments_repo.get(conn, payment_id, for_update=True)
                 if found is None or record is None:
+                    continue
+                if found.refunds_unexplained(PaymentFacts.from_json(record.facts)):
+                    # A charge.refunded without its refunds: they must be listed from Stripe, which is
+                    # not done under this lock. Failed, not processed: housekeeping's retry replays it.
+                    await events_repo.mark(
+                        conn,
+                        stored.id,
+                        EventStatus.FAILED,
+                        self._clock(),
+                        payment_id=payment_id,
+                        error="the charge's refunds must be listed from Stripe; replay applies it",
+                    )
                     continue
                 cause = Cause(event_id=stored.id, event_type=stored.type)
                 applied = await self._orchestrator.apply(conn, record, found, cause, self._clock())

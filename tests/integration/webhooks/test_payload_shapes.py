@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -150,3 +151,33 @@ async def test_when_the_refunds_cannot_be_listed_the_event_is_kept_failed_and_re
         assert response.status_code == 200 and response.json()["duplicate"] is False
         assert (await svc.payment(pid)).amount_refunded == 1000
         assert (await svc.deliver(evt)).json()["duplicate"] is True
+
+
+async def test_a_deferred_charge_refunded_is_not_filed_processed_and_housekeeping_retries_it(
+    engine: AsyncEngine,
+) -> None:
+    now = [datetime.now(UTC)]
+    gateway = FakeGateway()
+    async with running_service(engine, gateway=gateway, clock=lambda: now[0]) as svc:
+        pid = await svc.add_payment("ord_df", session_id="cs_df")
+        early = se.event("charge.refunded", _new_charge("ch_df", "pi_df", 1500))
+        assert (await svc.deliver(early)).status_code == 200  # deferred: no payment names pi_df yet
+        await svc.deliver(se.event("checkout.session.completed", se.session("cs_df", pid, "ord_df", "pi_df")))
+        async with engine.connect() as conn:
+            status, error = (
+                await conn.execute(
+                    select(stripe_events.c.status, stripe_events.c.last_error).where(
+                        stripe_events.c.id == early["id"]
+                    )
+                )
+            ).one()
+        assert status == "failed" and "listed from Stripe" in error
+        assert (await svc.payment(pid)).amount_refunded == 0
+
+        gateway.charge_refunds["ch_df"] = [se.refund("re_df", "pi_df", "ch_df", 1500)]
+        assert await svc.container.webhooks.retry_failed() == 0  # too soon after the last try
+        now[0] += timedelta(minutes=5)
+        assert await svc.container.webhooks.retry_failed() == 1
+        payment = await svc.payment(pid)
+        assert (payment.status, payment.amount_refunded) == ("partially_refunded", 1500)
+        assert await svc.container.webhooks.retry_failed() == 0

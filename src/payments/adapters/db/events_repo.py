@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -276,6 +276,27 @@ async def needing_look(
         )
         for r in rows
     ]
+
+
+async def failed_for_retry(
+    conn: AsyncConnection, now: datetime, max_attempts: int, limit: int, spacing: timedelta
+) -> list[str]:
+    """Failed events worth another automatic try: not too often, and not a livemode mismatch (only a
+    configuration change fixes that, and Stripe keeps redelivering it anyway)."""
+    rows = await conn.execute(
+        select(stripe_events.c.id, stripe_events.c.attempts, stripe_events.c.received_at)
+        .where(
+            stripe_events.c.status == EventStatus.FAILED.value,
+            stripe_events.c.attempts < max_attempts,
+            or_(
+                stripe_events.c.last_error.is_(None),
+                stripe_events.c.last_error.not_like("LivemodeMismatch%"),
+            ),
+        )
+        .order_by(stripe_events.c.stripe_created, stripe_events.c.id)
+        .limit(limit)
+    )
+    return [r.id for r in rows if as_utc(r.received_at) + spacing * r.attempts <= now]
 
 
 async def prune(conn: AsyncConnection, older_than: datetime) -> int:
