@@ -31,10 +31,12 @@ EMULATOR_ENV = {
 
 
 class EmulatorProcess:
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> None:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "payments.emulator", "--port", "0", *args],
+            [*(command or [sys.executable, "-m", "stripe_emulator", "--port", "0"]), *args],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, **EMULATOR_ENV, **(env or {})},
