@@ -112,8 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+# Commands that never touch money or the books; every other one runs production's checks first.
+_UNCHECKED = frozenset({"emulator", "demo", "db"})
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from payments import commands, runner
+
+    if args.command not in _UNCHECKED:
+        settings.require_production_secrets()
 
     if args.command == "serve":
         if args.worker:

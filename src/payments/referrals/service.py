@@ -91,7 +91,7 @@ class CommissionService:
         )
         self._velocity_limit = settings.referral_velocity_per_hour
         self._commissions = CommissionRepository()
-        self._audit = AuditLog()
+        self._audit = AuditLog(settings.audit_keyring())
         self._identities = IdentityRepository()
         self._totals = DailyTotals()
         self._reports = ReportQueries(self._totals)

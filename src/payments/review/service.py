@@ -21,11 +21,11 @@ from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.tables import payments
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
+from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, InvalidRequest, NotFound
 from payments.ids import new_id
 from payments.refunds.service import RefundPayment, RefundService
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts
 
 log = structlog.get_logger(__name__)
 

@@ -17,13 +17,13 @@ from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
+from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, NotFound, UpstreamError
 from payments.observability.metrics import WEBHOOK_EVENTS, WEBHOOK_LIVEMODE_MISMATCH
 from payments.observability.tracing import tracer
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.stripe_events import (
-    EventFacts,
     MalformedEvent,
     envelope_problem,
     translate,
