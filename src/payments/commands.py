@@ -39,12 +39,16 @@ async def events_sync(settings: Settings, since: timedelta) -> int:
     async with _container(settings) as c:
         created_gte = int((c.clock() - since).timestamp())
         events = [event async for event in c.gateway.iter_events(created_gte=created_gte)]
-        processed = duplicates = skipped = 0
+        processed = duplicates = skipped = failed = 0
         for event in tqdm(events, desc="events", unit="evt", file=sys.stderr, disable=not events):
             if envelope_problem(event) is not None:
                 skipped += 1
                 continue
-            handled = await c.webhooks.process(event, json.dumps(event, separators=(",", ":")))
+            try:
+                handled = await c.webhooks.process(event, json.dumps(event, separators=(",", ":")))
+            except ServiceError:  # stored as failed with its reason: `payments events list`
+                failed += 1
+                continue
             if handled.duplicate:
                 duplicates += 1
             else:
@@ -52,8 +56,9 @@ async def events_sync(settings: Settings, since: timedelta) -> int:
         _out(
             f"{len(events)} events fetched: {processed} processed, {duplicates} already processed"
             + (f", {skipped} malformed and skipped" if skipped else "")
+            + (f", {failed} failed (see payments events list)" if failed else "")
         )
-    return 0
+    return 1 if failed else 0
 
 
 def _age(seconds: float) -> str:

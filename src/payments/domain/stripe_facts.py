@@ -35,9 +35,13 @@ class EventFacts:
     charge_amount_refunded: int = 0
 
     def refunds_unexplained(self, known: PaymentFacts) -> int:
-        """How much of the charge's ``amount_refunded`` no refund we know (or this event carries) explains."""
+        """How much of the charge's ``amount_refunded`` no refund we know (or this event carries) explains.
+
+        Failed refunds explain too: the total may be a snapshot from before one failed, and the question
+        is whether we know every refund behind it, not how much still counts.
+        """
         facts = known.merge(self.facts)
-        explained = sum(r.amount for r in facts.refunds.values() if r.counts)
+        explained = sum(r.amount for r in facts.refunds.values())
         return max(0, self.charge_amount_refunded - explained)
 
     @property

@@ -1,0 +1,45 @@
+"""Translation of both payload shapes: the paid amount's fallbacks, and a charge's unexplained refunds."""
+
+from typing import Any
+
+from payments.domain.payment_state import PaymentFacts, RefundFact, RefundStatus
+from payments.webhooks.stripe_events import translate, with_listed_refunds
+from tests.support import stripe_events as se
+
+
+def _received(intent: dict[str, Any]) -> int:
+    found = translate(se.event("payment_intent.succeeded", intent))
+    assert found is not None
+    return found.facts.amount_received
+
+
+def test_the_paid_amount_comes_from_amount_received_then_charges_then_amount() -> None:
+    intent = se.payment_intent("pi_1", "pay_1", "ord_1", amount=10_000)
+    assert _received({**intent, "amount_received": 9_000}) == 9_000
+    del intent["amount_received"]
+    failed = {**se.charge("ch_0", "pi_1", amount=10_000), "status": "failed", "amount_captured": 0}
+    charges = {"object": "list", "data": [failed, se.charge("ch_1", "pi_1", amount=8_000)]}
+    assert _received({**intent, "charges": charges}) == 8_000
+    assert _received({**intent, "latest_charge": se.charge("ch_1", "pi_1", amount=7_000)}) == 7_000
+    assert _received({**intent, "latest_charge": "ch_1"}) == 10_000
+    assert _received(intent) == 10_000
+
+
+def test_a_charge_without_refunds_says_how_much_is_unexplained_until_they_are_listed() -> None:
+    charge = {**se.charge("ch_1", "pi_1"), "amount_refunded": 3_000}
+    del charge["refunds"]
+    found = translate(se.event("charge.refunded", charge))
+    assert found is not None and found.refunds == ()
+    assert found.refunds_unexplained(PaymentFacts()) == 3_000
+    known = PaymentFacts(refunds={"re_1": RefundFact(1_000, RefundStatus.SUCCEEDED, 1)})
+    assert found.refunds_unexplained(known) == 2_000
+    # A total from before that refund failed: known, so nothing to list (and it does not count).
+    failed = PaymentFacts(refunds={"re_1": RefundFact(3_000, RefundStatus.FAILED, 1)})
+    assert found.refunds_unexplained(failed) == 0
+
+    listed = [se.refund("re_1", "pi_1", "ch_1", 1_000), se.refund("re_2", "pi_1", "ch_1", 2_000)]
+    completed = with_listed_refunds(found, listed)
+    assert sorted(r.stripe_refund_id for r in completed.refunds) == ["re_1", "re_2"]
+    assert completed.refunds_unexplained(PaymentFacts()) == 0
+    assert completed.charge_amount_refunded == 3_000
+    assert with_listed_refunds(completed, listed) == completed
