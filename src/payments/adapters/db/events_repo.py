@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -283,11 +283,18 @@ async def failed_for_retry(
 ) -> list[str]:
     """Failed events worth another automatic try: not too often, and not a livemode mismatch (only a
     configuration change fixes that, and Stripe keeps redelivering it anyway)."""
+    # The k-th try waits k * spacing after the first receipt (portable: no interval arithmetic in SQL).
+    spaced = or_(
+        *(
+            and_(stripe_events.c.attempts == k, stripe_events.c.received_at <= now - spacing * k)
+            for k in range(1, max_attempts)
+        )
+    )
     rows = await conn.execute(
-        select(stripe_events.c.id, stripe_events.c.attempts, stripe_events.c.received_at)
+        select(stripe_events.c.id)
         .where(
             stripe_events.c.status == EventStatus.FAILED.value,
-            stripe_events.c.attempts < max_attempts,
+            spaced,
             or_(
                 stripe_events.c.last_error.is_(None),
                 stripe_events.c.last_error.not_like("LivemodeMismatch%"),
@@ -296,7 +303,7 @@ async def failed_for_retry(
         .order_by(stripe_events.c.stripe_created, stripe_events.c.id)
         .limit(limit)
     )
-    return [r.id for r in rows if as_utc(r.received_at) + spacing * r.attempts <= now]
+    return [r.id for r in rows]
 
 
 async def prune(conn: AsyncConnection, older_than: datetime) -> int:
