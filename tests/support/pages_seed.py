@@ -76,3 +76,53 @@ async def plant_commissions(
                         at + timedelta(minutes=30),
                     )
     return planted
+
+
+async def plant_many(
+    c: Container, referrer_id: str, months: list[datetime], per_month: int, *, now: datetime
+) -> int:
+    """Volume for the "thousands of commissions" checks: the same rows and daily totals the service keeps,
+    written through its repository and totals in one transaction (accruing each through the guards and
+    the audit chain would take minutes on a shared machine and prove nothing more about the pages)."""
+    from payments.domain.commission import CommissionStatus, commission_for
+    from payments.referrals.models import Commission
+    from payments.referrals.repository import CommissionRepository
+    from payments.referrals.totals import DailyTotals, TotalsChanges
+
+    repository, changes, planted = CommissionRepository(), TotalsChanges(), 0
+    async with c.engine.begin() as conn:
+        for month_index, month in enumerate(months):
+            for k in range(per_month):
+                at = month + timedelta(hours=2 * k + 1)
+                if at >= now:
+                    break
+                amount = 2_000 + 1_000 * ((month_index * 7 + k * 3) % 17)
+                original = commission_for(amount, 1000)
+                kept = original // 2 if k % 4 == 3 else original
+                commission = Commission(
+                    id=f"com_{referrer_id}_{month:%Y%m}_{k:04d}",
+                    order_id=f"ord_{referrer_id}_{month:%Y%m}_{k}",
+                    payment_id=f"pay_{referrer_id}_{month:%Y%m}_{k}",
+                    referrer_id=referrer_id,
+                    customer_user_id=f"cust_{month:%Y%m}_{k}",
+                    currency="eur",
+                    payment_amount=amount,
+                    original_amount=original,
+                    amount=kept,
+                    rate_bps=1000,
+                    min_amount=100,
+                    hold_days=30,
+                    status=CommissionStatus.APPROVED if at < now - timedelta(days=30) else CommissionStatus.PENDING,
+                    reason=None,
+                    status_before_hold=None,
+                    hold_until=at + timedelta(days=30),
+                    paid_at=None,
+                    payout_id=None,
+                    created_at=at,
+                    updated_at=at,
+                )
+                await repository.insert(conn, commission)
+                changes.added(commission)
+                planted += 1
+        await DailyTotals().apply(conn, changes)
+    return planted

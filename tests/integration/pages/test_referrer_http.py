@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.pages.sessions import ADMIN, SessionSigner, session_key
 from payments.referrals.access import issue_referrer_token
-from tests.support.pages_seed import month_starts, plant_commissions
+from tests.support.pages_seed import month_starts, plant_commissions, plant_many
 from tests.support.service import Service, running_service
 
 JWT_SECRET = "jwt-test-secret-long-enough-for-hs256"
@@ -152,7 +152,7 @@ async def test_thousands_of_commissions_render_one_page_and_a_36_month_chart(eng
     now = datetime.now(UTC)
     async with running_service(engine) as svc:
         months = month_starts(now, 36)
-        planted = await plant_commissions(svc.container, "ref_big", months, 30, now=now)
+        planted = await plant_many(svc.container, "ref_big", months, 30, now=now)
         assert planted > 1000
         await _follow(svc, "ref_big")
         page = await svc.http.get(
