@@ -112,7 +112,9 @@ async def plant_many(
                     rate_bps=1000,
                     min_amount=100,
                     hold_days=30,
-                    status=CommissionStatus.APPROVED if at < now - timedelta(days=30) else CommissionStatus.PENDING,
+                    status=CommissionStatus.APPROVED
+                    if at < now - timedelta(days=30)
+                    else CommissionStatus.PENDING,
                     reason=None,
                     status_before_hold=None,
                     hold_until=at + timedelta(days=30),

@@ -39,10 +39,14 @@ async def console_csrf(svc: Service) -> str:
 async def plant_failed_event(svc: Service, order_id: str, amount: int = 10_000) -> tuple[str, str]:
     """An open payment and a checkout.session.completed for it that is stored failed, as after a DB blip."""
     pid = await svc.add_payment(order_id, amount=amount, session_id=f"cs_{order_id}")
-    evt = se.event("checkout.session.completed", se.session(f"cs_{order_id}", pid, order_id, f"pi_{order_id}"))
+    evt = se.event(
+        "checkout.session.completed", se.session(f"cs_{order_id}", pid, order_id, f"pi_{order_id}")
+    )
     body, _ = se.signed(evt, "unused")
     async with svc.engine.begin() as conn:
-        await record_failure(conn, IncomingEvent.of(evt, body.decode()), svc.container.clock(), "OperationalError")
+        await record_failure(
+            conn, IncomingEvent.of(evt, body.decode()), svc.container.clock(), "OperationalError"
+        )
     return pid, str(evt["id"])
 
 
@@ -50,7 +54,10 @@ async def operator_entries(svc: Service) -> list[tuple[str, str, str, bool]]:
     async with svc.engine.connect() as conn:
         rows = await conn.execute(
             select(
-                operator_actions.c.actor, operator_actions.c.action, operator_actions.c.subject, operator_actions.c.ok
+                operator_actions.c.actor,
+                operator_actions.c.action,
+                operator_actions.c.subject,
+                operator_actions.c.ok,
             ).order_by(operator_actions.c.at)
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]

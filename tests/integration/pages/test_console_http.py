@@ -30,7 +30,9 @@ async def _paid_order(svc: Service, order_id: str) -> str:
     )
     assert response.status_code == 200
     async with svc.engine.connect() as conn:
-        return str(await conn.scalar(select(order_state_diffs.c.id).where(order_state_diffs.c.order_id == order_id)))
+        return str(
+            await conn.scalar(select(order_state_diffs.c.id).where(order_state_diffs.c.order_id == order_id))
+        )
 
 
 async def test_signed_out_gets_the_sign_in_page_and_no_data(engine: AsyncEngine) -> None:
@@ -63,7 +65,9 @@ async def test_https_public_url_makes_the_cookie_secure(engine: AsyncEngine) -> 
         assert "secure" in (await sign_in(svc)).headers["set-cookie"].lower()
 
 
-async def test_forged_expired_and_referrer_cookies_are_refused_and_change_nothing(engine: AsyncEngine) -> None:
+async def test_forged_expired_and_referrer_cookies_are_refused_and_change_nothing(
+    engine: AsyncEngine,
+) -> None:
     async with running_service(engine) as svc:
         _, event_id = await plant_failed_event(svc, "ord_forge")
         key = session_key(svc.container.settings)
@@ -72,7 +76,9 @@ async def test_forged_expired_and_referrer_cookies_are_refused_and_change_nothin
         good, session = SessionSigner(key, now).issue(ADMIN, "admin", timedelta(hours=1))
         body, signature = good.split(".")
         csrf = SessionSigner(key, now).csrf_token(session)
-        expired, _ = SessionSigner(key, lambda: now() - timedelta(hours=2)).issue(ADMIN, "admin", timedelta(hours=1))
+        expired, _ = SessionSigner(key, lambda: now() - timedelta(hours=2)).issue(
+            ADMIN, "admin", timedelta(hours=1)
+        )
         other_key, _ = SessionSigner(b"another key entirely", now).issue(ADMIN, "admin", timedelta(hours=1))
         referrer, referrer_session = SessionSigner(key, now).issue(REFERRER, "ref_a", timedelta(hours=1))
         cookies = {
@@ -91,7 +97,9 @@ async def test_forged_expired_and_referrer_cookies_are_refused_and_change_nothin
             svc.http.cookies.set("payments_console", value, path="/console")
             page = await svc.http.get("/console", headers=NO_AUTH)
             assert page.status_code == 401 and event_id not in page.text, name
-            token = SessionSigner(key, now).csrf_token(referrer_session) if name == "referrer session" else csrf
+            token = (
+                SessionSigner(key, now).csrf_token(referrer_session) if name == "referrer session" else csrf
+            )
             act = await svc.http.post(
                 f"/console/events/{event_id}/replay", data={"csrf": token}, headers=NO_AUTH
             )

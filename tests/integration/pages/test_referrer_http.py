@@ -18,7 +18,9 @@ from tests.support.service import Service, running_service
 
 JWT_SECRET = "jwt-test-secret-long-enough-for-hs256"
 NO_AUTH = {"Authorization": ""}
-_BAR = re.compile(r'data-month="(\d{4}-\d{2})" data-gross="(\d+)"\s+data-clawed-back="(\d+)" data-net="(\d+)"')
+_BAR = re.compile(
+    r'data-month="(\d{4}-\d{2})" data-gross="(\d+)"\s+data-clawed-back="(\d+)" data-net="(\d+)"'
+)
 
 
 def _link(referrer_id: str, minutes: int = 15, now: datetime | None = None) -> str:
@@ -45,7 +47,10 @@ async def test_a_bad_or_expired_link_opens_nothing(engine: AsyncEngine) -> None:
             "/referrer/signin?token=nonsense",
             "/referrer/signin",
             _link("ref_a", now=datetime.now(UTC) - timedelta(hours=1)),
-            "/referrer/signin?token=" + jwt.encode({"sub": "ref_a", "exp": 2**40}, "another-secret-also-long-enough-for-hs256", "HS256"),
+            "/referrer/signin?token="
+            + jwt.encode(
+                {"sub": "ref_a", "exp": 2**40}, "another-secret-also-long-enough-for-hs256", "HS256"
+            ),
         ):
             response = await svc.http.get(link, headers=NO_AUTH)
             assert response.status_code == 401 and "set-cookie" not in response.headers, link
@@ -80,7 +85,10 @@ async def test_the_dashboard_shows_the_api_report_by_month(engine: AsyncEngine) 
                 f'data-count="{total["count"]}" data-amount="{total["amount"]}"' in page.text
             )
         net = report["net"][0]
-        assert f'data-gross="{net["gross"]}" data-clawed-back="{net["clawed_back"]}" data-net="{net["net"]}"' in page.text
+        assert (
+            f'data-gross="{net["gross"]}" data-clawed-back="{net["clawed_back"]}" data-net="{net["net"]}"'
+            in page.text
+        )
         # Only their own: no other referrer's orders, no customer ids, no guard reasons.
         assert "ord_ref_b" not in page.text and "cust_" not in page.text
 
