@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 import stripe
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from payments import bootstrap
 from payments.adapters.db.events_repo import IncomingEvent, record_failure
