@@ -1,7 +1,7 @@
 """operator actions
 
 Revision ID: ebc159032492
-Revises: 127589a41e51
+Revises: a7c3e1f04b2d
 Create Date: 2026-11-29 12:55:43.072453
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "ebc159032492"
-down_revision: str | None = "127589a41e51"
+down_revision: str | None = "a7c3e1f04b2d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -105,7 +105,7 @@ async def dashboard(
     )
     async with c.engine.connect() as conn:
         try:
-            report = await c.commissions.get_report(
+            report = await c.commissions.get_referrer_report(
                 conn,
                 session.subject,
                 period_from=period.start,
@@ -172,7 +172,12 @@ async def csv(
         return page("error.html", {"title": "Not a period", "message": str(exc)}, 422)
     conn = await c.engine.connect()
     lines = c.commissions.stream_report_csv(
-        conn, session.subject, period_from=period.start, period_to=period.end, status=status or None
+        conn,
+        session.subject,
+        period_from=period.start,
+        period_to=period.end,
+        status=status or None,
+        for_referrer=True,
     )
     try:
         header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
