@@ -33,6 +33,13 @@ def _is_date(text: str) -> bool:
     return len(parts) == 3 and all(p.isdigit() for p in parts) and [len(p) for p in parts] == [4, 2, 2]
 
 
+def removed_fields(kind: str, api_version: str) -> frozenset[str]:
+    """Fields of an object of type ``kind`` that ``api_version`` does not render."""
+    if api_version[:10] >= CHARGES_UNEMBEDDED:
+        return frozenset(_REMOVED_AT_2022_11_15.get(kind, ()))
+    return frozenset()
+
+
 def render_object(obj: JSON, api_version: str) -> JSON:
     """``obj`` (a full snapshot) as ``api_version`` shows it; ``obj`` itself is left untouched."""
     out = copy.deepcopy(obj)

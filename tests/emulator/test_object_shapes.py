@@ -10,6 +10,8 @@ import httpx
 import pytest
 import stripe
 
+from stripe_emulator.versions import removed_fields
+
 from .conftest import FIXTURES, session_params
 from .receiver import Receiver
 
@@ -81,7 +83,10 @@ def test_flow_objects_have_stripes_keys(
         assert_shape("event", delivered)
         kind = delivered["data"]["object"]["object"]
         if kind in fixtures() and kind != "event":
-            assert_shape(kind, delivered["data"]["object"])
+            # Stripe's fixtures show expandable lists (a charge's refunds) that current versions omit.
+            skip = SKIP.get(kind, set()) | removed_fields(kind, delivered["api_version"])
+            assert delivered["data"]["object"]["object"] == fixtures()[kind]["object"]
+            assert missing_keys(fixtures()[kind], delivered["data"]["object"], skip) == []
     event = client.v1.events.retrieve(receiver.events_for({session.id})[-1]["id"])
     assert_shape("event", raw(event))
 

@@ -18,7 +18,7 @@ from payments.adapters.stripe_gateway.signature import SignatureError, verify_an
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
-from payments.errors import Conflict, NotFound, UpstreamError
+from payments.errors import Conflict, NotFound, ServiceError, UpstreamError
 from payments.observability.metrics import WEBHOOK_EVENTS, WEBHOOK_LIVEMODE_MISMATCH
 from payments.observability.tracing import tracer
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
@@ -132,7 +132,12 @@ class WebhookProcessor:
             stored = await events_repo.get(conn, event_id)
         if stored is None:
             raise NotFound(f"no stored event {event_id}")
-        return await self.process(json.loads(stored.payload), stored.payload, force=True)
+        try:
+            return await self.process(json.loads(stored.payload), stored.payload, force=True)
+        except ServiceError:
+            # Applying it failed again for a reason we know (livemode, Stripe's refunds): it is stored
+            # as failed once more with that reason, which `payments events list` shows.
+            return Handled(duplicate=False, status=EventStatus.FAILED)
 
     async def retry_failed(self, max_attempts: int = 5, limit: int = 50) -> int:
         """Replay failed events that have not failed too often yet (housekeeping, every round).
