@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from payments.api.http import errors, health, payments, referrals, webhooks
+from payments.api.http import errors, health, payments, referrals
 from payments.api.http.middleware import ObserveRequests
+from payments.api.http.webhooks import StripeWebhookEndpoint
 from payments.bootstrap import Container
 
 
@@ -13,10 +14,11 @@ def create_app(container: Container) -> FastAPI:
     app = FastAPI(title="payments", version="1.0", docs_url="/docs", redoc_url=None)
     app.state.container = container
     errors.install(app)
-    app.include_router(webhooks.router)
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
 
     app.add_middleware(ObserveRequests)
+    # Added last, so outermost: Stripe's deliveries skip the routing and middleware above (webhooks.py).
+    app.add_middleware(StripeWebhookEndpoint, processor=container.webhooks)
     return app
