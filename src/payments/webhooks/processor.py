@@ -119,7 +119,8 @@ class WebhookProcessor:
             # other; housekeeping's sweep_deferred applies the event within seconds.
             if found.ref is None:
                 return Outcome(EventStatus.IGNORED)
-            log.info("webhook.deferred", event_id=event.get("id"), ref=found.ref)
+            # Debug: events racing their payment's link are routine (the ledger row says "deferred").
+            log.debug("webhook.deferred", event_id=event.get("id"), ref=found.ref)
             return Outcome(EventStatus.DEFERRED, ref=found.ref)
         cause = Cause(event_id=str(event["id"]), event_type=str(event["type"]))
         applied = await self._orchestrator.apply(tx, record, found, cause, self._clock())

@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -26,7 +27,6 @@ log = structlog.get_logger(__name__)
 PATH = "/v1/webhooks/stripe"
 MAX_BODY = 512 * 1024  # Stripe events are a few KiB (tens with expanded objects); refuse to buffer more
 
-Scope = dict[str, Any]
 _JSON = (b"content-type", b"application/json")
 _RECEIVED = b'{"received":true,"duplicate":false}'
 _DUPLICATE = b'{"received":true,"duplicate":true}'
@@ -50,13 +50,13 @@ class _Disconnected(Exception):
 class StripeWebhookEndpoint:
     """ASGI middleware that answers ``PATH`` itself and passes everything else on to ``app``."""
 
-    def __init__(self, app: Any, processor: WebhookProcessor) -> None:
+    def __init__(self, app: ASGIApp, processor: WebhookProcessor) -> None:
         self.app = app
         self._processor = processor
         self._latency = HTTP_LATENCY.labels("POST", PATH)
         self._counts: dict[int, Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH:
             await self.app(scope, receive, send)
             return
@@ -87,7 +87,7 @@ class StripeWebhookEndpoint:
             counter.inc()
             self._latency.observe(time.perf_counter() - started)
 
-    async def _handle(self, receive: Any, signature: str | None) -> tuple[int, bytes]:
+    async def _handle(self, receive: Receive, signature: str | None) -> tuple[int, bytes]:
         try:
             payload = await _read_body(receive)
         except _TooLarge:
@@ -101,7 +101,7 @@ class StripeWebhookEndpoint:
         return 200, _DUPLICATE if handled.duplicate else _RECEIVED
 
 
-async def _read_body(receive: Any) -> bytes:
+async def _read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -133,7 +133,7 @@ def _headers(scope: Scope) -> tuple[str, int | None, str | None]:
 
 
 async def _answer(
-    send: Any, status: int, body: bytes, request_id: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+    send: Send, status: int, body: bytes, request_id: str, extra: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
     await send(
         {
