@@ -74,9 +74,13 @@ def adjustment_from_row(row: RowMapping) -> Adjustment:
 
 
 def snapshot(commission: Commission) -> dict[str, Any]:
-    """The part of a commission an audit entry records before and after a change (JSON, ISO times)."""
+    """The part of a commission an audit entry records before and after a change (JSON, ISO times):
+    its state and the inputs of its calculation, so the chain proves how each amount was reached."""
     return {
         "status": commission.status.value,
+        "payment_amount": commission.payment_amount,
+        "rate_bps": commission.rate_bps,
+        "customer_user_id": commission.customer_user_id,
         "amount": commission.amount,
         "original_amount": commission.original_amount,
         "currency": commission.currency,
