@@ -17,8 +17,8 @@ from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
 from payments.domain.state_diff import Cause, OrderView, StateDiff, diff_between
+from payments.domain.stripe_facts import EventFacts
 from payments.webhooks.ports import PaymentTransaction
-from payments.webhooks.stripe_events import EventFacts
 
 log = structlog.get_logger(__name__)
 

@@ -9,6 +9,7 @@ from payments.api.http import errors, health, payments, referrals
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.webhooks import StripeWebhookEndpoint
 from payments.bootstrap import Container
+from payments.pages import install as install_pages
 
 
 class PaymentsApp(FastAPI):
@@ -26,6 +27,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
+    install_pages(app)
 
     app.add_middleware(ObserveRequests)
     return app
