@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     RESTORED = "restored"
     CANCELED = "canceled"
     BANNED = "banned"
+    UNBANNED = "unbanned"
 
 
 class CommissionError(ServiceError):
