@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.tables import payments
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
-from payments.errors import Conflict, InvalidRequest, NotFound
+from payments.errors import FailedPrecondition, InvalidRequest, NotFound
 from payments.ids import new_id
 from payments.refunds.service import RefundPayment, RefundService
 from payments.webhooks.orchestrator import PaymentOrchestrator
@@ -55,7 +56,7 @@ class ReviewService:
     async def review(self, payment_id: str, decision: str) -> PaymentRecord:
         """Resolve a payment waiting for review; answers the payment as it now is.
 
-        NotFound for an unknown payment, InvalidRequest for another decision, Conflict
+        NotFound for an unknown payment, InvalidRequest for another decision, FailedPrecondition
         (``payment_not_in_review``) when the payment is not waiting for review.
         """
         try:
@@ -89,7 +90,9 @@ class ReviewService:
             assert record is not None
             found = EventFacts(facts=PaymentFacts(review_accepted=True))
             cause = Cause(new_id("rev"), "api.review.accepted")
-            await self._orchestrator.apply(conn, record, found, cause, self._clock())
+            await self._orchestrator.apply(
+                SqlAlchemyPaymentTransaction(conn), record, found, cause, self._clock()
+            )
 
     async def _refund(self, payment_id: str) -> None:
         async with self._engine.connect() as conn:
@@ -102,6 +105,6 @@ def _require_in_review(record: PaymentRecord | None, payment_id: str) -> None:
     if record is None:
         raise NotFound(f"no payment {payment_id}")
     if record.status != PaymentStatus.NEEDS_REVIEW.value:
-        raise Conflict(
+        raise FailedPrecondition(
             f"payment {payment_id} is {record.status}, not waiting for review", code="payment_not_in_review"
         )
