@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.api.http.errors import HTTP_STATUS
+from payments.errors import ServiceError
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from payments.webhooks.processor import WebhookProcessor
 
@@ -98,6 +99,13 @@ class StripeWebhookEndpoint:
         except SignatureError as exc:
             # The code and message never carry a secret or the signature (signature.py says so).
             log.info("webhook.rejected", code=exc.code)
+            return HTTP_STATUS[exc.kind], json.dumps(
+                {"error": {"code": exc.code, "message": exc.message}}
+            ).encode()
+        except ServiceError as exc:
+            # Stored as failed with its reason and not acknowledged, so Stripe delivers it again: an event
+            # of the other livemode (409), a charge whose refunds Stripe could not list (502).
+            log.warning("webhook.not_applied", code=exc.code)
             return HTTP_STATUS[exc.kind], json.dumps(
                 {"error": {"code": exc.code, "message": exc.message}}
             ).encode()
