@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from payments.api.http import errors, health, payments, referrals, webhooks
+from payments.api.http import errors, health, landing, payments, referrals, webhooks
 from payments.api.http.middleware import ObserveRequests
 from payments.bootstrap import Container
 
@@ -17,6 +17,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
+    app.include_router(landing.router)
 
     app.add_middleware(ObserveRequests)
     return app

@@ -8,7 +8,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payments.adapters.stripe_gateway.signature import SignatureError
-from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.api.schemas import PaymentOut
+from payments.checkout.cancel import AlreadyPaid
+from payments.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    UpstreamError,
+    UpstreamRefused,
+)
 from payments.referrals.models import (
     CommissionConflict,
     CommissionError,
@@ -23,6 +33,7 @@ _STATUS: dict[type[ServiceError], int] = {
     Conflict: 409,
     Forbidden: 403,
     UpstreamError: 502,
+    UpstreamRefused: 422,
 }
 
 
@@ -38,6 +49,14 @@ def install(app: FastAPI) -> None:
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
         return error_response(status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(AlreadyPaid)
+    async def _already_paid(_: Request, exc: AlreadyPaid) -> JSONResponse:
+        # The caller learns what became of the payment without a second call.
+        payment = PaymentOut.of(exc.payment).model_dump(mode="json")
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}, "payment": payment}, status_code=409
+        )
 
     @app.exception_handler(CommissionError)
     async def _commission(_: Request, exc: CommissionError) -> JSONResponse:

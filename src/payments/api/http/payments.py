@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import container, require_service
@@ -14,6 +14,8 @@ from payments.refunds.service import RefundPayment
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_service)])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+PaymentId = Annotated[str, Path(min_length=1, max_length=40)]
+OrderId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @router.post("/payments", status_code=201, response_model=PaymentOut)
@@ -36,6 +38,20 @@ async def find_payment(
     request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]
 ) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
+
+
+@router.post(
+    "/payments/{payment_id}/cancel",
+    response_model=PaymentOut,
+    responses={409: {"description": "already_paid (with the payment as it now is) or payment_processing"}},
+)
+async def cancel_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
+    return PaymentOut.of(await container(request).payments.cancel_payment(payment_id))
+
+
+@router.get("/orders/{order_id}/payments", response_model=list[PaymentOut])
+async def order_payments(order_id: OrderId, request: Request) -> list[PaymentOut]:
+    return [PaymentOut.of(p) for p in await container(request).payments.list_order_payments(order_id)]
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
