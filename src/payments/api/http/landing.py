@@ -38,9 +38,7 @@ async def success(
 ) -> HTMLResponse:
     status = await container(request).payments.status_for_session(session_id) if session_id else None
     if status is not None and is_paid(status):
-        return _page(
-            "Payment received", "Thank you: your payment has arrived. You may close this page."
-        )
+        return _page("Payment received", "Thank you: your payment has arrived. You may close this page.")
     if status is PaymentStatus.FAILED:
         return _page("Payment not completed", "The payment did not go through. Please return to the shop.")
     return _page(
