@@ -7,15 +7,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from pydantic import ValidationError
 
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
 from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
 from payments.api.grpc.referral_report import get_referral_report
-from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody
+from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
 from payments.bootstrap import Container
-from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    ServiceError,
+    UpstreamError,
+    UpstreamRefused,
+)
 from payments.observability.metrics import GRPC_REQUESTS
 from payments.referrals.models import CommissionError
 from payments.refunds.service import RefundPayment
@@ -28,12 +38,36 @@ _CODES: dict[type[ServiceError], grpc.StatusCode] = {
     Conflict: grpc.StatusCode.ALREADY_EXISTS,
     Forbidden: grpc.StatusCode.PERMISSION_DENIED,
     UpstreamError: grpc.StatusCode.UNAVAILABLE,
+    UpstreamRefused: grpc.StatusCode.INVALID_ARGUMENT,
 }
+# Conflicts with the payment's state (not with another request's terms), as the proto promises.
+_PRECONDITIONS = frozenset(
+    {
+        "over_refund",
+        "already_refunded",
+        "payment_not_refundable",
+        "already_paid",
+        "order_already_paid",
+        "payment_processing",
+    }
+)
+
+
+def _status_code(exc: ServiceError) -> grpc.StatusCode:
+    if isinstance(exc, Conflict) and exc.code in _PRECONDITIONS:
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return next((c for cls, c in _CODES.items() if isinstance(exc, cls)), grpc.StatusCode.UNKNOWN)
 
 
 def payment_message(p: PaymentRecord) -> pb.Payment:
     """The HTTP answer's fields, so both APIs always say the same (None leaves an optional unset)."""
     return pb.Payment(**PaymentOut.of(p).model_dump(mode="json"))
+
+
+def _bounded(value: str, field: str, max_length: int) -> str:
+    if not 0 < len(value) <= max_length:
+        raise InvalidRequest(f"{field} must be 1 to {max_length} characters", field=field)
+    return value
 
 
 def _optional(message: Any, name: str) -> Any:
@@ -64,7 +98,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
             GRPC_REQUESTS.labels(name, "INVALID_ARGUMENT").inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ServiceError as exc:
-            code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), grpc.StatusCode.UNKNOWN)
+            code = _status_code(exc)
             GRPC_REQUESTS.labels(name, code.name).inc()
             await context.abort(code, f"{exc.code}: {exc.message}")
         GRPC_REQUESTS.labels(name, "OK").inc()
@@ -106,6 +140,25 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
 
         return await self._guard("GetPayment", context, call)
 
+    async def ListOrderPayments(
+        self, request: pb.ListOrderPaymentsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListOrderPaymentsResponse:
+        async def call() -> pb.ListOrderPaymentsResponse:
+            order_id = _bounded(request.order_id, "order_id", 128)
+            records = await self._c.payments.list_order_payments(order_id)
+            return pb.ListOrderPaymentsResponse(payments=[payment_message(p) for p in records])
+
+        return await self._guard("ListOrderPayments", context, call)
+
+    async def CancelPayment(
+        self, request: pb.CancelPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Payment:
+        async def call() -> pb.Payment:
+            payment_id = _bounded(request.payment_id, "payment_id", 40)
+            return payment_message(await self._c.payments.cancel_payment(payment_id))
+
+        return await self._guard("CancelPayment", context, call)
+
     async def RefundPayment(
         self, request: pb.RefundPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Refund:
@@ -119,14 +172,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
                     idempotency_key=_optional(request, "idempotency_key"),
                 )
             )
-            return pb.Refund(
-                id=refund.id,
-                payment_id=refund.payment_id,
-                amount=refund.amount,
-                currency=refund.currency,
-                status=refund.status,
-                stripe_refund_id=refund.stripe_refund_id,
-            )
+            return pb.Refund(**RefundOut.of(refund).model_dump(mode="json"))
 
         return await self._guard("RefundPayment", context, call)
 
@@ -136,12 +182,23 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         return await self._guard("GetReferralReport", context, lambda: get_referral_report(self._c, request))
 
 
+PAYMENTS_SERVICE = pb.DESCRIPTOR.services_by_name["Payments"].full_name
+
+
 async def start_grpc_server(container: Container, address: str) -> grpc.aio.Server:
     # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
     pb_grpc.add_PaymentsServicer_to_server(PaymentsServicer(container), server)
+    # The standard services a load balancer and grpcurl expect; both describe only, so no token.
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # re-exported, untyped
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (PAYMENTS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     port = server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC on {address}")
     await server.start()
+    for service in ("", PAYMENTS_SERVICE):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return server
