@@ -95,6 +95,7 @@ async def end_at_stripe(
     record: PaymentRecord,
 ) -> PaymentRecord:
     """Make the payment unpayable at Stripe, then record what Stripe says it now is."""
+    await _apply(engine, orchestrator, clock, record, EventFacts(facts=PaymentFacts(cancel_requested=True)))
     try:
         if record.stripe_checkout_session_id is not None:
             found = _session_facts(record, *await _expire_session(gateway, record))
@@ -111,16 +112,21 @@ async def end_at_stripe(
             code="stripe_" + exc.kind.value,
             retryable=exc.kind is not GatewayErrorKind.AUTH,
         ) from None
+    return await _apply(engine, orchestrator, clock, record, found)
+
+
+async def _apply(
+    engine: AsyncEngine,
+    orchestrator: PaymentOrchestrator,
+    clock: Callable[[], datetime],
+    record: PaymentRecord,
+    found: EventFacts,
+) -> PaymentRecord:
     async with engine.begin() as conn:
         locked = await payments_repo.get(conn, record.id, for_update=True)
         assert locked is not None
-        await orchestrator.apply(
-            conn,
-            locked,
-            found,
-            Cause(event_id=f"{record.id}:cancel", event_type="api.payment.cancel"),
-            clock(),
-        )
+        cause = Cause(event_id=f"{record.id}:cancel", event_type="api.payment.cancel")
+        await orchestrator.apply(conn, locked, found, cause, clock())
         fresh = await payments_repo.get(conn, record.id)
     assert fresh is not None
     return fresh
