@@ -11,8 +11,8 @@ import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
-from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
+from payments.generated.payments.v1 import payments_pb2 as pb
+from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from tests.e2e.conftest import TOKEN, Stack
 from tests.support.processes import eventually
 

@@ -15,8 +15,8 @@ from payments.adapters.stripe_gateway.client import CheckoutSession, IntentState
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
+from payments.domain.stripe_facts import EventFacts
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts
 
 
 @dataclass

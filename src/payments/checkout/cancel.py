@@ -20,9 +20,9 @@ from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKi
 from payments.domain.attempts import ENDED_UNPAID, idempotency_key, is_paid
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
+from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, NotFound, UpstreamError
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts
 
 log = structlog.get_logger(__name__)
 

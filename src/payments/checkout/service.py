@@ -30,11 +30,11 @@ from payments.domain.attempts import CheckoutWindow, NextStep, idempotency_key, 
 from payments.domain.money import InvalidMoney, normalise_currency, validate_amount
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause, OrderState, OrderView, StateDiff
+from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamRefused
 from payments.ids import new_id
 from payments.observability.tracing import tracer
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts
 
 log = structlog.get_logger(__name__)
 
