@@ -1,7 +1,7 @@
 """payment attempts per order and the checkout window
 
 Revision ID: 352f3db5ba6c
-Revises: 127589a41e51
+Revises: ebc159032492
 Create Date: 2026-11-29 12:55:28.214009
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "352f3db5ba6c"
-down_revision: str | None = "127589a41e51"
+down_revision: str | None = "ebc159032492"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
