@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import diffs_repo, payments_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.stripe_gateway.client import CheckoutSession, IntentState, PaymentIntent, SessionState
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.domain.payment_state import PaymentFacts
@@ -117,7 +118,7 @@ async def apply_facts(engine: AsyncEngine, payment_id: str, facts: PaymentFacts,
         record = await payments_repo.get(conn, payment_id, for_update=True)
         assert record is not None
         await PaymentOrchestrator().apply(
-            conn,
+            SqlAlchemyPaymentTransaction(conn),
             record,
             EventFacts(payment_id=payment_id, facts=facts),
             Cause(event_id, "test.event"),

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.stripe_gateway.client import IntentState, SessionState, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
@@ -21,13 +22,13 @@ from payments.domain.attempts import ENDED_UNPAID, idempotency_key, is_paid
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
-from payments.errors import Conflict, NotFound, UpstreamError
+from payments.errors import FailedPrecondition, NotFound, UpstreamError
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)
 
 
-class AlreadyPaid(Conflict):
+class AlreadyPaid(FailedPrecondition):
     """Stripe took the money: the payment (as it now is) travels with the error."""
 
     code = "already_paid"
@@ -68,7 +69,7 @@ async def cancel_payment(
     if is_paid(PaymentStatus(record.status)):
         raise AlreadyPaid(f"payment {record.id} was paid before the cancel reached Stripe", record)
     if record.status == PaymentStatus.PROCESSING:
-        raise Conflict(
+        raise FailedPrecondition(
             f"payment {record.id} is being processed by Stripe and can no longer be canceled",
             code="payment_processing",
         )
@@ -126,7 +127,7 @@ async def _apply(
         locked = await payments_repo.get(conn, record.id, for_update=True)
         assert locked is not None
         cause = Cause(event_id=f"{record.id}:cancel", event_type="api.payment.cancel")
-        await orchestrator.apply(conn, locked, found, cause, clock())
+        await orchestrator.apply(SqlAlchemyPaymentTransaction(conn), locked, found, cause, clock())
         fresh = await payments_repo.get(conn, record.id)
     assert fresh is not None
     return fresh

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, payments_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.stripe_gateway.client import CheckoutRequest, PaymentIntentRequest, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
@@ -374,7 +375,7 @@ class PaymentService:
                 conn, record.id, self._clock(), f"{exc.kind.value}: {exc.param or exc.code or ''}"
             )
             await self._orchestrator.apply(
-                conn,
+                SqlAlchemyPaymentTransaction(conn),
                 locked,
                 EventFacts(payment_id=record.id, facts=PaymentFacts(failed=True)),
                 Cause(event_id=f"{record.id}:stripe_refused", event_type="api.payment.stripe_refused"),
