@@ -51,6 +51,8 @@ class ErrorOut(BaseModel):
     """Every 4xx and 5xx answer of the API."""
 
     error: ErrorDetail
+    # Only with already_paid / order_already_paid: the payment as it now is, so no second call is needed.
+    payment: PaymentOut | None = None
 
 
 def error_responses(*kinds: ErrorKind, extra: tuple[int, ...] = ()) -> dict[int | str, dict[str, Any]]:

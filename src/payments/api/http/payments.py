@@ -58,13 +58,8 @@ async def find_payment(
 @router.post(
     "/payments/{payment_id}/cancel",
     response_model=PaymentOut,
-    responses={
-        409: {
-            "description": "already_paid (the body also carries the payment as it now is) or "
-            "payment_processing"
-        },
-        **error_responses(ErrorKind.NOT_FOUND, ErrorKind.UNAVAILABLE),
-    },
+    # 409: already_paid (the body carries the payment as it now is) or payment_processing.
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
 )
 async def cancel_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.cancel_payment(payment_id))
