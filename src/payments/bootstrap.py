@@ -92,7 +92,7 @@ def build(
         engine=engine,
         gateway=gateway,
         redis=redis,
-        payments=PaymentService(engine, gateway, settings, clock),
+        payments=PaymentService(engine, gateway, settings, clock, orchestrator),
         refunds=refunds,
         review=ReviewService(engine, refunds, orchestrator, clock),
         commissions=commissions,

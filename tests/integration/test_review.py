@@ -9,7 +9,7 @@ from payments import commands
 from payments.housekeeping import run_once
 from payments.observability.metrics import PAYMENTS_NEEDING_REVIEW
 from tests.support import stripe_events as se
-from tests.support.fake_gateway import FakeGateway
+from tests.support.refund_gateway import RefundGateway
 from tests.support.service import Service, running_service, service_settings
 
 
@@ -23,7 +23,7 @@ async def _underpaid(svc: Service, order_id: str) -> str:
 
 
 async def test_accept_then_refund_over_http_and_the_gauge_follows(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = RefundGateway()
     async with running_service(engine, gateway=gateway) as svc:
         accepted = await _underpaid(svc, "ord_rv1")
         refunded = await _underpaid(svc, "ord_rv2")
@@ -59,7 +59,7 @@ async def test_accept_then_refund_over_http_and_the_gauge_follows(engine: AsyncE
 
 
 async def test_review_refuses_bad_input_and_payments_not_in_review(engine: AsyncEngine) -> None:
-    async with running_service(engine, gateway=FakeGateway()) as svc:
+    async with running_service(engine, gateway=RefundGateway()) as svc:
         paid = await svc.add_payment("ord_rv3")
         await svc.deliver(se.event("checkout.session.completed", se.session("cs_rv3", paid, "ord_rv3", "pi")))
         bad = await svc.http.post(f"/v1/payments/{paid}/review", json={"decision": "maybe"})

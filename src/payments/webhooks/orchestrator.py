@@ -7,16 +7,17 @@ referral module told, all committing (or not) together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 import structlog
 
+from payments.adapters.db import diffs_repo, payments_repo
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
-from payments.domain.state_diff import Cause, StateDiff, order_diffs
+from payments.domain.state_diff import Cause, OrderState, StateDiff, order_diffs
 from payments.domain.stripe_facts import EventFacts
 from payments.webhooks.ports import PaymentTransaction
 
@@ -75,6 +76,8 @@ class PaymentOrchestrator:
         after = before.with_facts(merged)
         diffs = order_diffs(before, after, cause)
         seq = record.diff_seq + len(diffs)
+        if diffs and record.superseded:
+            diffs, seq = await self._superseded(tx, record, diffs)
         await tx.save_state(
             record,
             facts=merged,
@@ -84,7 +87,7 @@ class PaymentOrchestrator:
             links=links,
             diff_seq=seq,
         )
-        for n, diff in enumerate(diffs, start=record.diff_seq + 1):
+        for n, diff in enumerate(diffs, start=seq - len(diffs) + 1):
             await tx.append_diff(diff, n, now)
         if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
             log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
@@ -93,3 +96,25 @@ class PaymentOrchestrator:
         # Deferred events wait on a PaymentIntent id (refund, charge and dispute objects all name one).
         intent = links.get("stripe_payment_intent_id")
         return Applied(after.status, tuple(diffs), (intent,) if intent else ())
+
+    async def _superseded(
+        self, tx: PaymentTransaction, record: PaymentRecord, diffs: list[StateDiff]
+    ) -> tuple[list[StateDiff], int]:
+        """A change to an attempt that a newer one replaced.
+
+        Orders follows the newest attempt, so a late fact about an older one that ended unpaid (say, its
+        session's expiry after our cancel) tells Orders nothing. Money arriving on an older attempt must
+        not be lost, though: that diff joins the order's one chain after its newest diff, and the order's
+        sequence goes on from there on the newest attempt, which carries it.
+        """
+        if all(diff.amount_paid == 0 for diff in diffs):
+            return [], record.diff_seq
+        conn = await tx.connection()  # the rare path: plain statements in the same transaction
+        newest = await payments_repo.latest_for_order(conn, record.order_id, for_update=True)
+        last = await diffs_repo.last_for_order(conn, record.order_id)
+        seq, state = last if last is not None else (0, OrderState.PENDING.value)
+        log.error("payment.paid_on_superseded_attempt", payment_id=record.id)
+        if newest is not None and newest.id != record.id:
+            await payments_repo.set_diff_seq(conn, newest.id, seq + len(diffs))
+        chained = [replace(diffs[0], from_state=OrderState(state)), *diffs[1:]]
+        return chained, seq + len(diffs)

@@ -14,7 +14,7 @@ from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKi
 from payments.webhooks.sweep import EventSweep, SweepConfig
 from tests.support import stripe_events as se
 from tests.support.clock import NOW
-from tests.support.fake_gateway import FakeGateway
+from tests.support.refund_gateway import RefundGateway
 from tests.support.service import running_service
 
 T0 = int(NOW.timestamp())
@@ -59,7 +59,7 @@ async def test_the_sweep_applies_what_no_webhook_brought_once_and_keeps_its_plac
     engine: AsyncEngine,
 ) -> None:
     clock = Clock(NOW)
-    async with running_service(engine, clock=clock, gateway=FakeGateway()) as svc:
+    async with running_service(engine, clock=clock, gateway=RefundGateway()) as svc:
         pid = await svc.add_payment("ord_sw")
         source = FakeEvents()
         paid = se.event(
@@ -114,7 +114,7 @@ async def test_a_held_lease_keeps_other_replicas_out(engine: AsyncEngine) -> Non
 
 async def test_stripe_down_or_a_retryable_failure_holds_the_watermark(engine: AsyncEngine) -> None:
     clock = Clock(NOW)
-    gateway = FakeGateway()
+    gateway = RefundGateway()
     async with running_service(engine, clock=clock, gateway=gateway) as svc:
         pid = await svc.add_payment("ord_hold")
         source = FakeEvents()

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.tables import refunds, stripe_events
 from tests.support import stripe_events as se
-from tests.support.fake_gateway import FakeGateway
+from tests.support.refund_gateway import RefundGateway
 from tests.support.service import running_service
 
 
@@ -80,7 +80,7 @@ async def _refund_rows(svc: Any, pid: str) -> list[tuple[str, int]]:
 
 
 async def test_a_refund_seen_only_through_charge_refunded_without_refunds(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = RefundGateway()
     async with running_service(engine, gateway=gateway) as svc:
         pid = await _paid(svc, "ord_cr")
         refund = se.refund("re_cr1", "pi_ord_cr", "ch_cr", 2500)
@@ -109,7 +109,7 @@ async def test_a_refund_seen_only_through_charge_refunded_without_refunds(engine
 
 
 async def test_the_old_shape_embeds_the_refunds_and_needs_no_listing(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = RefundGateway()
     async with running_service(engine, gateway=gateway) as svc:
         pid = await _paid(svc, "ord_old")
         refund = se.refund("re_old", "pi_ord_old", "ch_old", 4000)
@@ -123,7 +123,7 @@ async def test_the_old_shape_embeds_the_refunds_and_needs_no_listing(engine: Asy
 async def test_when_the_refunds_cannot_be_listed_the_event_is_kept_failed_and_retried(
     engine: AsyncEngine,
 ) -> None:
-    gateway = FakeGateway()
+    gateway = RefundGateway()
     async with running_service(engine, gateway=gateway) as svc:
         pid = await _paid(svc, "ord_lf")
         gateway.listing_fails = True
@@ -157,7 +157,7 @@ async def test_a_deferred_charge_refunded_is_not_filed_processed_and_housekeepin
     engine: AsyncEngine,
 ) -> None:
     now = [datetime.now(UTC)]
-    gateway = FakeGateway()
+    gateway = RefundGateway()
     async with running_service(engine, gateway=gateway, clock=lambda: now[0]) as svc:
         pid = await svc.add_payment("ord_df", session_id="cs_df")
         early = se.event("charge.refunded", _new_charge("ch_df", "pi_df", 1500))
