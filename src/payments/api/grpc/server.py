@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.referral_report import get_referral_report
+from payments.api.grpc.tls import server_credentials
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody
 from payments.bootstrap import Container
 from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
@@ -140,7 +141,11 @@ async def start_grpc_server(container: Container, address: str) -> grpc.aio.Serv
     # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
     pb_grpc.add_PaymentsServicer_to_server(PaymentsServicer(container), server)
-    port = server.add_insecure_port(address)
+    credentials = server_credentials(container.settings)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)  # dev only: production requires the TLS settings
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC on {address}")
     await server.start()
