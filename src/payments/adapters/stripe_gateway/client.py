@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import stripe
@@ -66,6 +66,7 @@ class Refund:
     payment_intent_id: str | None
     charge_id: str | None
     created: int
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +158,24 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key},
             ),
         )
-        return Refund(
-            id=refund.id,
-            amount=refund.amount,
-            currency=refund.currency,
-            status=refund.status or "pending",
-            payment_intent_id=_id_of(refund.payment_intent),
-            charge_id=_id_of(refund.charge),
-            created=refund.created,
-        )
+        return _refund(refund)
+
+    async def list_refunds(self, payment_intent_id: str, *, page_size: int = 100) -> list[Refund]:
+        """Every refund of the PaymentIntent, whoever made it (newest first, as Stripe lists them)."""
+        found: list[Refund] = []
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": page_size}
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = await self._call(
+                "refunds.list",
+                functools.partial(self._client.v1.refunds.list_async, params=params),  # type: ignore[arg-type]
+            )
+            found.extend(_refund(refund) for refund in page.data)
+            if not page.has_more or not page.data:
+                return found
+            starting_after = page.data[-1].id
 
     async def iter_events(self, *, created_gte: int, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
         """Every event created since ``created_gte``, oldest first, as the plain dicts webhooks carry."""
@@ -209,6 +219,26 @@ class StripeGateway:
                 STRIPE_LATENCY.labels(operation).observe(time.perf_counter() - started)
         STRIPE_CALLS.labels(operation, "ok").inc()
         return result
+
+
+def _refund(refund: stripe.Refund) -> Refund:
+    return Refund(
+        id=refund.id,
+        amount=refund.amount,
+        currency=refund.currency,
+        status=refund.status or "pending",
+        payment_intent_id=_id_of(refund.payment_intent),
+        charge_id=_id_of(refund.charge),
+        created=refund.created,
+        metadata=_metadata(refund.metadata),
+    )
+
+
+def _metadata(value: object) -> dict[str, str]:
+    # StripeObject is a dict; its typing shadows ``items`` with a field of that name.
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in dict.items(value)}
 
 
 def _id_of(value: object) -> str | None:
