@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     commissions = sub.add_parser("commissions").add_subparsers(dest="commissions_command", required=True)
     commissions.add_parser("release", help="approve commissions whose hold period has passed")
 
+    referrers = sub.add_parser("referrers").add_subparsers(dest="referrers_command", required=True)
+    link = referrers.add_parser("link", help="print a short-lived sign-in link to a referrer's dashboard")
+    link.add_argument("referrer_id")
+    link.add_argument("--minutes", type=int, default=15, choices=range(1, 24 * 60 + 1), metavar="1..1440")
+
     audit = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="recompute the referral audit hash chain")
     return parser
@@ -131,6 +136,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         ("outbox", "relay"): lambda: commands.outbox_relay(settings, once=args.once),
         ("commissions", "release"): lambda: commands.commissions_release(settings),
         ("audit", "verify"): lambda: commands.audit_verify(settings),
+        ("referrers", "link"): lambda: commands.referrers_link(settings, args.referrer_id, args.minutes),
     }
     sub = getattr(args, f"{args.command}_command")
     return asyncio.run(handlers[(args.command, sub)]())

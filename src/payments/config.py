@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     api_token: SecretStr | None = None
     jwt_secret: SecretStr | None = None
+    # Signs the pages' cookie sessions; unset, a key is derived from PAYMENTS_API_TOKEN (or the JWT secret).
+    session_secret: SecretStr | None = None
     orders_url: str | None = None
     # Loopback unless told otherwise: a container or host that should listen on every interface says so.
     http_host: str = "127.0.0.1"

@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -294,14 +295,16 @@ async def _busy_session(
     )
 
     # The referrer's report with its token (a credential), and with a forged one.
-    token = issue_referrer_token("ref_log", planted["jwt_secret"], lifetime_seconds=600)
+    token = issue_referrer_token("ref_log", planted["jwt_secret"], lifetime=timedelta(seconds=600))
     found["tokens"].append(token)
     note(
         "referrer report",
         await api.get("/v1/referrers/ref_log/report", headers={"Authorization": f"Bearer {token}"}),
         200,
     )
-    forged = issue_referrer_token("ref_log", "not-the-secret-at-all-but-long-enough", lifetime_seconds=600)
+    forged = issue_referrer_token(
+        "ref_log", "not-the-secret-at-all-but-long-enough", lifetime=timedelta(seconds=600)
+    )
     found["tokens"].append(forged)
     note(
         "forged token",

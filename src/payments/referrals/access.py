@@ -9,8 +9,8 @@ short of rotating the secret.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from pydantic import SecretStr
@@ -45,7 +45,7 @@ def referrer_from_token(
     secret: str | SecretStr | None,
     policy: TokenPolicy = TokenPolicy(),
     *,
-    now: float | None = None,
+    now: datetime | None = None,
 ) -> str:
     """The referrer id in a valid token.
 
@@ -53,7 +53,7 @@ def referrer_from_token(
     verified with the shared secret).
     """
     key = _key(secret)
-    moment = time.time() if now is None else now
+    moment = (now or datetime.now(UTC)).timestamp()
     try:
         claims = jwt.decode(
             token,
@@ -91,22 +91,23 @@ def issue_referrer_token(
     secret: str | SecretStr | None,
     policy: TokenPolicy = TokenPolicy(),
     *,
-    lifetime_seconds: int | None = None,
-    now: float | None = None,
+    lifetime: timedelta | None = None,
+    now: datetime | None = None,
 ) -> str:
-    """A token ``referrer_from_token`` accepts: for sign-in links and tests."""
+    """A token ``referrer_from_token`` accepts (the sign-in link carries one); at most the policy's
+    maximum lifetime, which is also the default."""
     if not referrer_id.strip():
         raise ValueError("a referrer token must name a referrer")
-    lifetime = policy.max_lifetime_seconds if lifetime_seconds is None else lifetime_seconds
-    if not 0 < lifetime <= policy.max_lifetime_seconds:
-        raise ValueError(f"lifetime must be between 1 and {policy.max_lifetime_seconds} seconds")
-    issued = int(time.time() if now is None else now)
+    seconds = policy.max_lifetime_seconds if lifetime is None else int(lifetime.total_seconds())
+    if not 0 < seconds <= policy.max_lifetime_seconds:
+        raise ValueError(f"the lifetime must be between 1 and {policy.max_lifetime_seconds} seconds")
+    issued = int((now or datetime.now(UTC)).timestamp())
     claims = {
         "sub": referrer_id,
         "aud": policy.audience,
         "iss": policy.issuer,
         "iat": issued,
-        "exp": issued + lifetime,
+        "exp": issued + seconds,
     }
     return jwt.encode(claims, _key(secret), algorithm="HS256")
 

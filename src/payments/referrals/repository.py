@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy import RowMapping, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.referral_tables import (
@@ -329,3 +329,8 @@ class CommissionRepository:
             ["referrer_id"],
         )
         return inserted == 1
+
+    async def unban(self, conn: AsyncConnection, referrer_id: str) -> bool:
+        """True when this call lifted a ban, False when there was none."""
+        result = await conn.execute(delete(referral_bans).where(referral_bans.c.referrer_id == referrer_id))
+        return int(result.rowcount) == 1

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import jwt
 from sqlalchemy import delete, select, update
@@ -21,7 +22,7 @@ JWT_SECRET = "jwt-test-secret-long-enough-for-hs256"  # what tests.support.servi
 
 
 def _token(referrer_id: str) -> str:
-    return issue_referrer_token(referrer_id, JWT_SECRET, lifetime_seconds=600)
+    return issue_referrer_token(referrer_id, JWT_SECRET, lifetime=timedelta(seconds=600))
 
 
 async def _referred_purchase(svc: Service, order_id: str, referrer: str, amount: int = 10_000) -> None:

@@ -1,4 +1,5 @@
 import time
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -95,7 +96,7 @@ def test_a_token_living_longer_than_the_maximum_is_refused_even_if_it_claims_a_l
 
 def test_issuing_refuses_a_lifetime_past_the_maximum() -> None:
     with pytest.raises(ValueError, match="lifetime"):
-        issue_referrer_token("ref_1", SECRET, lifetime_seconds=POLICY.max_lifetime_seconds + 1)
+        issue_referrer_token("ref_1", SECRET, lifetime=timedelta(seconds=POLICY.max_lifetime_seconds + 1))
 
 
 def test_a_token_naming_nobody_is_refused() -> None:

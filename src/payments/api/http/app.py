@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from payments.api.http import errors, health, payments, referrals, webhooks
 from payments.api.http.middleware import ObserveRequests
 from payments.bootstrap import Container
+from payments.pages import install as install_pages
 
 
 def create_app(container: Container) -> FastAPI:
@@ -25,6 +26,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
+    install_pages(app)
 
     app.add_middleware(ObserveRequests)
     return app
