@@ -8,15 +8,28 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import container, require_service
+from payments.api.http.errors import error_responses
 from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
-from payments.errors import NotFound
+from payments.errors import ErrorKind, NotFound
 from payments.refunds.service import RefundPayment
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_service)])
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_service)],
+    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
+)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut)
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentOut,
+    responses={
+        200: {"model": PaymentOut, "description": "A replay: the payment this order or key already has"},
+        **error_responses(ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+    },
+)
 async def create_payment(
     body: CreatePaymentBody, request: Request, response: Response, idempotency_key: IdempotencyKey = None
 ) -> PaymentOut:
@@ -26,19 +39,29 @@ async def create_payment(
     return PaymentOut.of(result.payment)
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut)
+@router.get(
+    "/payments/{payment_id}", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND)
+)
 async def get_payment(payment_id: str, request: Request) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment(payment_id))
 
 
-@router.get("/payments", response_model=PaymentOut)
+@router.get("/payments", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND))
 async def find_payment(
     request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]
 ) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
 
 
-@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    responses={
+        200: {"model": RefundOut, "description": "A replay: the refund this Idempotency-Key already made"},
+        **error_responses(ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+    },
+)
 async def refund_payment(
     payment_id: str,
     request: Request,
@@ -57,7 +80,11 @@ async def refund_payment(
     return RefundOut.of(refund)
 
 
-@router.get("/orders/{order_id}/history", response_model=list[HistoryEntry])
+@router.get(
+    "/orders/{order_id}/history",
+    response_model=list[HistoryEntry],
+    responses=error_responses(ErrorKind.NOT_FOUND),
+)
 async def order_history(order_id: str, request: Request) -> list[HistoryEntry]:
     async with container(request).engine.connect() as conn:
         rows = await diffs_repo.history(conn, order_id)

@@ -8,15 +8,17 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from payments.api.http.auth import Caller, container, require_service, service_or_referrer
-from payments.referrals.models import Commission
-from payments.referrals.referrer_view import for_referrer
+from payments.api.http.errors import error_responses
+from payments.errors import ErrorKind, Forbidden
+from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
+from payments.referrals.referrer_view import ReferrerCommission, for_referrer
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID))
 ADMIN_ACTOR = "admin"
 
 
@@ -37,19 +39,21 @@ def plain(value: Any) -> Any:
 
 def _may_see(caller: Caller, referrer_id: str) -> None:
     if not caller.admin and caller.referrer_id != referrer_id:
-        raise HTTPException(403, "a referrer token may read only its own referrals")
+        raise Forbidden("a referrer token may read only its own referrals")
 
 
 async def _commission_for(request: Request, caller: Caller, commission_id: str) -> Commission:
     async with container(request).engine.connect() as conn:
         commission = await container(request).commissions.get_commission(conn, commission_id)
     if commission is None:
-        raise HTTPException(404, f"no commission {commission_id}")
+        raise CommissionNotFound(f"no commission {commission_id}")
     _may_see(caller, commission.referrer_id)
     return commission
 
 
-@router.get("/referrers/{referrer_id}/report", response_model=None)
+@router.get(
+    "/referrers/{referrer_id}/report", response_model=None, responses=error_responses(ErrorKind.FORBIDDEN)
+)
 async def referral_report(
     referrer_id: str,
     request: Request,
@@ -122,7 +126,11 @@ async def _csv(
     )
 
 
-@router.get("/commissions/{commission_id}")
+@router.get(
+    "/commissions/{commission_id}",
+    response_model=Commission | ReferrerCommission,
+    responses=error_responses(ErrorKind.FORBIDDEN, ErrorKind.NOT_FOUND),
+)
 async def get_commission(
     commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
 ) -> dict[str, Any]:
@@ -130,7 +138,12 @@ async def get_commission(
     return plain(commission if caller.admin else for_referrer(commission))  # type: ignore[no-any-return]
 
 
-@router.get("/commissions/{commission_id}/audit", dependencies=[Depends(require_service)])
+@router.get(
+    "/commissions/{commission_id}/audit",
+    dependencies=[Depends(require_service)],
+    response_model=list[AuditEntry],
+    responses=error_responses(ErrorKind.NOT_FOUND),
+)
 async def commission_audit(commission_id: str, request: Request) -> list[dict[str, Any]]:
     """Admin only: entries carry customer ids and the guards' reasons."""
     await _commission_for(request, Caller(admin=True), commission_id)
@@ -139,7 +152,12 @@ async def commission_audit(commission_id: str, request: Request) -> list[dict[st
     return plain(entries)  # type: ignore[no-any-return]
 
 
-@router.post("/commissions/{commission_id}/pay", dependencies=[Depends(require_service)])
+@router.post(
+    "/commissions/{commission_id}/pay",
+    dependencies=[Depends(require_service)],
+    response_model=Commission,
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
+)
 async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -147,7 +165,13 @@ async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]
     return plain(commission)  # type: ignore[no-any-return]
 
 
-@router.post("/referrers/{referrer_id}/payouts", status_code=201, dependencies=[Depends(require_service)])
+@router.post(
+    "/referrers/{referrer_id}/payouts",
+    status_code=201,
+    dependencies=[Depends(require_service)],
+    response_model=Payout,
+    responses=error_responses(ErrorKind.FAILED_PRECONDITION),
+)
 async def pay_referrer(referrer_id: str, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -159,7 +183,12 @@ class Decision(BaseModel):
     approve: bool
 
 
-@router.post("/commissions/{commission_id}/decision", dependencies=[Depends(require_service)])
+@router.post(
+    "/commissions/{commission_id}/decision",
+    dependencies=[Depends(require_service)],
+    response_model=Commission,
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
+)
 async def decide_held(commission_id: str, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -173,7 +202,13 @@ class Ban(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-@router.post("/referrers/{referrer_id}/ban", dependencies=[Depends(require_service)])
+class BanOut(BaseModel):
+    referrer_id: str
+    banned: bool
+    commissions_canceled: int
+
+
+@router.post("/referrers/{referrer_id}/ban", dependencies=[Depends(require_service)], response_model=BanOut)
 async def ban_referrer(referrer_id: str, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
