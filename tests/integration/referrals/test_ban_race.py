@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.domain.state_diff import Cause
 from payments.referrals import CommissionConflict, CommissionService
 from payments.referrals.repository import CommissionRepository
@@ -67,7 +68,8 @@ async def _race(
 async def _accrue(service: CommissionService, conn: AsyncConnection) -> None:
     before = snapshot()
     after = before.with_facts(before.facts.merge(paid()))
-    await service.on_payment_changed(conn, before, after, Cause("evt_race", "test.event"), NOW)
+    tx = SqlAlchemyPaymentTransaction(conn)
+    await service.on_payment_changed(tx, before, after, Cause("evt_race", "test.event"), NOW)
 
 
 async def test_a_ban_landing_during_accrual_cancels_the_new_commission(engine: AsyncEngine) -> None:
