@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo, refunds_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.refunds_repo import REQUESTED, RefundRecord
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError
@@ -150,7 +151,11 @@ class RefundService:
             record = await payments_repo.get(conn, refund.payment_id, for_update=True)
             assert record is not None
             await self._orchestrator.apply(
-                conn, record, found, Cause(refund.id, "api.refund.created"), self._clock()
+                SqlAlchemyPaymentTransaction(conn),
+                record,
+                found,
+                Cause(refund.id, "api.refund.created"),
+                self._clock(),
             )
             fresh = await refunds_repo.get(conn, refund.id)
         assert fresh is not None
