@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from payments.api.http import errors, health, payments, referrals
+from payments.api.http import errors, health, landing, payments, referrals
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.webhooks import StripeWebhookEndpoint
 from payments.bootstrap import Container
@@ -35,6 +35,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
+    app.include_router(landing.router)
     install_pages(app)
 
     app.add_middleware(ObserveRequests)

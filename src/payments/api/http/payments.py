@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import container, require_service
@@ -19,6 +19,8 @@ router = APIRouter(
     responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
 )
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+PaymentId = Annotated[str, Path(min_length=1, max_length=40)]
+OrderId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @router.post(
@@ -27,7 +29,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
     response_model=PaymentOut,
     responses={
         200: {"model": PaymentOut, "description": "A replay: the payment this order or key already has"},
-        **error_responses(ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+        **error_responses(ErrorKind.CONFLICT, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
     },
 )
 async def create_payment(
@@ -51,6 +53,25 @@ async def find_payment(
     request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]
 ) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
+
+
+@router.post(
+    "/payments/{payment_id}/cancel",
+    response_model=PaymentOut,
+    # 409: already_paid (the body carries the payment as it now is) or payment_processing.
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
+)
+async def cancel_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
+    return PaymentOut.of(await container(request).payments.cancel_payment(payment_id))
+
+
+@router.get(
+    "/orders/{order_id}/payments",
+    response_model=list[PaymentOut],
+    responses=error_responses(ErrorKind.NOT_FOUND),
+)
+async def order_payments(order_id: OrderId, request: Request) -> list[PaymentOut]:
+    return [PaymentOut.of(p) for p in await container(request).payments.list_order_payments(order_id)]
 
 
 @router.post(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,27 +12,13 @@ from pydantic import BaseModel, Field
 
 from payments.api.http.auth import Caller, container, require_service, service_or_referrer
 from payments.api.http.errors import error_responses
+from payments.api.plain import plain
 from payments.errors import ErrorKind, Forbidden
 from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
 from payments.referrals.referrer_view import ReferrerCommission, for_referrer
 
 router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID))
 ADMIN_ACTOR = "admin"
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses, enums and datetimes as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def _may_see(caller: Caller, referrer_id: str) -> None:

@@ -1,7 +1,7 @@
 """referrer lock rows: accrual, bans and payouts of one referrer serialise on them
 
 Revision ID: c41d9e2a7b63
-Revises: ebc159032492
+Revises: 352f3db5ba6c
 Create Date: 2026-11-29 13:35:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c41d9e2a7b63"
-down_revision: str | None = "ebc159032492"
+down_revision: str | None = "352f3db5ba6c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
