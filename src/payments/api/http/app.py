@@ -21,7 +21,15 @@ class PaymentsApp(FastAPI):
 
 
 def create_app(container: Container) -> FastAPI:
-    app = PaymentsApp(title="payments", version="1.0", docs_url="/docs", redoc_url=None)
+    # The schema is a map of every route and field; prod serves it only when PAYMENTS_EXPOSE_DOCS says so.
+    exposed = container.settings.docs_exposed
+    app = PaymentsApp(
+        title="payments",
+        version="1.0",
+        docs_url="/docs" if exposed else None,
+        openapi_url="/openapi.json" if exposed else None,
+        redoc_url=None,
+    )
     app.state.container = container
     errors.install(app)
     app.include_router(payments.router)

@@ -1,7 +1,7 @@
 """event sweeps: housekeeping's watermark in Stripe's Events API
 
 Revision ID: 5e1f0c2a9d7b
-Revises: 352f3db5ba6c
+Revises: c41d9e2a7b63
 Create Date: 2026-11-29 13:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e1f0c2a9d7b"
-down_revision: str | None = "352f3db5ba6c"
+down_revision: str | None = "c41d9e2a7b63"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
