@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     grpc_port: int = 50051
+    http_limit_concurrency: int = Field(default=1024, ge=16)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=120)
     public_url: str | None = None  # how Stripe reaches our webhook; default http://HOST:HTTP_PORT
     commission_rate_bps: int = Field(default=1000, ge=0, le=10_000)
     commission_min_amount: int = Field(default=100, ge=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from payments.api.http import errors, health, payments, referrals, webhooks
+from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
 from payments.bootstrap import Container
 
@@ -17,6 +18,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
+    app.include_router(referrals.admin)
 
-    app.add_middleware(ObserveRequests)
+    app.add_middleware(LimitBody)
+    app.add_middleware(ObserveRequests)  # added last: outermost, so it also sees the 413s
     return app

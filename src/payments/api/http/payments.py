@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from payments.adapters.db import diffs_repo
-from payments.api.http.auth import container, require_service
+from payments.api.http.auth import ServiceRoute, container
 from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
 from payments.errors import NotFound
 from payments.refunds.service import RefundPayment
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_service)])
+router = APIRouter(prefix="/v1", route_class=ServiceRoute)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 

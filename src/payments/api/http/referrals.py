@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from payments.api.http.auth import Caller, container, require_service, service_or_referrer
+from payments.api.http.auth import Caller, ServiceRoute, container, service_or_referrer
 from payments.referrals.models import Commission
 
 router = APIRouter(prefix="/v1")
+admin = APIRouter(prefix="/v1", route_class=ServiceRoute)  # the service token, checked before the body
 ADMIN_ACTOR = "admin"
 
 
@@ -129,7 +130,7 @@ async def commission_audit(
     return plain(entries)  # type: ignore[no-any-return]
 
 
-@router.post("/commissions/{commission_id}/pay", dependencies=[Depends(require_service)])
+@admin.post("/commissions/{commission_id}/pay")
 async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -137,7 +138,7 @@ async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]
     return plain(commission)  # type: ignore[no-any-return]
 
 
-@router.post("/referrers/{referrer_id}/payouts", status_code=201, dependencies=[Depends(require_service)])
+@admin.post("/referrers/{referrer_id}/payouts", status_code=201)
 async def pay_referrer(referrer_id: str, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -149,7 +150,7 @@ class Decision(BaseModel):
     approve: bool
 
 
-@router.post("/commissions/{commission_id}/decision", dependencies=[Depends(require_service)])
+@admin.post("/commissions/{commission_id}/decision")
 async def decide_held(commission_id: str, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -163,7 +164,7 @@ class Ban(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-@router.post("/referrers/{referrer_id}/ban", dependencies=[Depends(require_service)])
+@admin.post("/referrers/{referrer_id}/ban")
 async def ban_referrer(referrer_id: str, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
