@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 from collections.abc import Callable, Coroutine
@@ -71,6 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_emulator(args: argparse.Namespace) -> int:
+    """The emulator is its own package and process; the service never imports it."""
+    command = [sys.executable, "-m", "stripe_emulator", "--host", args.host, "--port", str(args.port)]
+    for flag, value in (
+        ("--webhook", args.webhook),
+        ("--webhook-secret", args.webhook_secret),
+        ("--state-file", args.state_file),
+    ):
+        if value is not None:
+            command += [flag, value]
+    # Replace this process so that signals (Ctrl-C, a supervisor's SIGTERM) reach the emulator itself.
+    os.execv(sys.executable, command)  # noqa: S606 - our own interpreter and module
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -90,16 +105,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return runner.serve_worker(settings)
         return runner.serve(settings, workers=max(1, args.workers))
     if args.command == "emulator":
-        from payments.emulator.server import serve as serve_emulator
-
-        serve_emulator(
-            host=args.host,
-            port=args.port,
-            webhook_url=args.webhook,
-            webhook_secret=args.webhook_secret,
-            state_file=args.state_file,
-        )
-        return 0
+        return _run_emulator(args)
     if args.command == "demo":
         from payments.demo import run_demo
 

@@ -47,7 +47,7 @@ class EmulatorProcess:
 def start_emulator(port: int, timeout: float = 15.0, env: dict[str, str] | None = None) -> EmulatorProcess:
     """The emulator as a child process; returns once it prints the address it listens on."""
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no outside input
-        [sys.executable, "-m", "payments.emulator", "--port", str(port)],
+        [sys.executable, "-m", "stripe_emulator", "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,

@@ -8,8 +8,8 @@ import uuid
 import grpc
 import httpx
 
-from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
-from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
+from payments.generated.payments.v1 import payments_pb2 as pb
+from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from tests.e2e.conftest import TOKEN, Stack
 from tests.support.processes import eventually
 

@@ -20,7 +20,8 @@ import stripe
 from .receiver import Receiver
 
 API_KEY = "sk_test_emulator"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe-openapi" / "fixtures3.json"
+# Stripe's own object examples, vendored with their MIT licence (tests/fixtures/stripe/README.md).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "fixtures3.json"
 # Short retries so a failing-then-healing receiver is seen within a test's patience.
 EMULATOR_ENV = {
     "STRIPE_EMULATOR_RETRY_BASE_MS": "50",
@@ -30,10 +31,12 @@ EMULATOR_ENV = {
 
 
 class EmulatorProcess:
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> None:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "payments.emulator", "--port", "0", *args],
+            [*(command or [sys.executable, "-m", "stripe_emulator", "--port", "0"]), *args],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, **EMULATOR_ENV, **(env or {})},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from payments.emulator.forms import decode_form
-from payments.emulator.money import format_amount
+from stripe_emulator.forms import decode_form
+from stripe_emulator.money import format_amount
 
 
 def test_nested_keys_lists_and_expand() -> None:

@@ -20,7 +20,9 @@ SKIP = {"event": {"data.object"}, "charge": {"source"}}
 @cache
 def fixtures() -> dict[str, Any]:
     if not FIXTURES.exists():
-        pytest.fail(f"Stripe's fixtures are missing: expected {FIXTURES} (the repo's sibling `shared/`)")
+        pytest.fail(
+            f"Stripe's fixtures are missing: expected {FIXTURES} (vendored under tests/fixtures/stripe/)"
+        )
     resources: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
     return resources
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import httpx
@@ -76,3 +77,16 @@ def test_reset_clears_state(tmp_path: Path) -> None:
             raise AssertionError("reset kept the PaymentIntent")
     finally:
         own.stop()
+
+
+def test_payments_emulator_command_runs_the_emulator_package() -> None:
+    """`payments emulator` stays the documented way in; it becomes `python -m stripe_emulator`."""
+    command = Path(sys.executable).with_name("payments")
+    own = EmulatorProcess(command=[str(command), "emulator", "--port", "0"])
+    try:
+        assert httpx.get(f"{own.base_url}/v1/events").status_code == 401  # Stripe's "no API key"
+        pi = make_client(own.base_url).v1.payment_intents.create(params={"amount": 100, "currency": "usd"})
+        assert pi.id.startswith("pi_")
+    finally:
+        own.stop()
+    assert own.process.returncode is not None

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from payments.api.grpc.gen.orders.v1 import orders_pb2, orders_pb2_grpc
+from payments.generated.orders.v1 import orders_pb2, orders_pb2_grpc
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
@@ -91,3 +92,21 @@ def diff_between(
         currency=currency,
         cause=cause,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One numbered diff as Orders receives it; Orders drops a repeat by its ``idempotency_key``."""
+
+    idempotency_key: str
+    order_id: str
+    payment_id: str
+    seq: int
+    from_state: str
+    to_state: str
+    amount_paid: int
+    amount_refunded: int
+    currency: str
+    cause_event_id: str
+    cause_event_type: str
+    at: datetime

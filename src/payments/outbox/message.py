@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import RowMapping
 
 from payments.adapters.db.timestamps import as_utc
+from payments.domain.state_diff import OrderUpdate
 
-__all__ = ["OutboxMessage", "rfc3339"]
-
-
-def rfc3339(value: datetime) -> str:
-    return as_utc(value).isoformat().replace("+00:00", "Z")
+__all__ = ["OutboxMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +58,20 @@ class OutboxMessage:
             delivered_at=as_utc(delivered_at) if delivered_at is not None else None,
         )
 
-    def diff_json(self) -> dict[str, Any]:
-        """The diff as Orders receives it (the same fields as ``orders.v1.OrderStateDiff``)."""
-        return {
-            "order_id": self.order_id,
-            "payment_id": self.payment_id,
-            "seq": self.seq,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
-            "amount_paid": self.amount_paid,
-            "amount_refunded": self.amount_refunded,
-            "currency": self.currency,
-            "cause_event_id": self.cause_event_id,
-            "cause_event_type": self.cause_event_type,
-            "at": rfc3339(self.at),
-        }
+    @property
+    def update(self) -> OrderUpdate:
+        """What Orders is told; the rest (attempts, next try, last error) is the relay's bookkeeping."""
+        return OrderUpdate(
+            idempotency_key=self.id,
+            order_id=self.order_id,
+            payment_id=self.payment_id,
+            seq=self.seq,
+            from_state=self.from_state,
+            to_state=self.to_state,
+            amount_paid=self.amount_paid,
+            amount_refunded=self.amount_refunded,
+            currency=self.currency,
+            cause_event_id=self.cause_event_id,
+            cause_event_type=self.cause_event_type,
+            at=self.at,
+        )

@@ -134,7 +134,7 @@ class OutboxRelay:
 
     async def _send(self, message: OutboxMessage) -> OrdersError | None:
         try:
-            await self._client.apply(message)
+            await self._client.apply(message.update)
         except OrdersError as exc:
             return exc
         except Exception as exc:

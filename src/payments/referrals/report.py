@@ -36,6 +36,7 @@ from payments.referrals.models import (
     StatusTotal,
 )
 from payments.referrals.portable import utc
+from payments.referrals.referrer_view import REFERRER_CSV_COLUMNS, referrer_csv_values
 from payments.referrals.repository import commission_from_row
 from payments.referrals.totals import DailyTotals
 
@@ -147,14 +148,21 @@ class ReportQueries:
         )
 
     async def csv_lines(
-        self, conn: AsyncConnection, where: ReportFilter, batch: int = CSV_BATCH
+        self,
+        conn: AsyncConnection,
+        where: ReportFilter,
+        batch: int = CSV_BATCH,
+        *,
+        for_referrer: bool = False,
     ) -> AsyncIterator[str]:
-        yield _csv_line(CSV_COLUMNS)
+        """The admin's columns, or with ``for_referrer`` the referrer's (see ``referrer_view``)."""
+        values = referrer_csv_values if for_referrer else _csv_values
+        yield _csv_line(REFERRER_CSV_COLUMNS if for_referrer else CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         while True:
             rows = await self._page(conn, where, batch, after)
             for commission in rows:
-                yield _csv_line(_csv_values(commission))
+                yield _csv_line(values(commission))
             if len(rows) < batch:
                 return
             after = (rows[-1].created_at, rows[-1].id)

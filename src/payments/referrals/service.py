@@ -49,6 +49,10 @@ from payments.referrals.models import (
     Report,
 )
 from payments.referrals.portable import new_id, utc
+from payments.referrals.referrer_view import (
+    ReferrerReport,
+    report_for_referrer,
+)
 from payments.referrals.report import ReportFilter, ReportQueries
 from payments.referrals.repository import CommissionRepository, snapshot
 from payments.referrals.totals import DailyTotals, TotalsChanges
@@ -577,13 +581,38 @@ class CommissionService:
         period_from: datetime | None = None,
         period_to: datetime | None = None,
         status: str | None = None,
+        for_referrer: bool = False,
     ) -> AsyncIterator[str]:
         """CSV lines (header first), read in keyset batches while the caller sends them. The filters are
         checked before the header is produced, so a caller that awaits the first line before starting
-        its response can still answer a bad status or period with a 400."""
+        its response can still answer a bad status or period with a 400. ``for_referrer``: the columns
+        a referrer may see (``referrer_view``), for a referrer's own download."""
         where = ReportFilter.of(referrer_id, period_from, period_to, status)
-        async for line in self._reports.csv_lines(conn, where):
+        async for line in self._reports.csv_lines(conn, where, for_referrer=for_referrer):
             yield line
+
+    async def get_referrer_report(
+        self,
+        conn: AsyncConnection,
+        referrer_id: str,
+        *,
+        period_from: datetime | None = None,
+        period_to: datetime | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ReferrerReport:
+        """``get_report`` as the referrer may see it: no customer identity, no guard's reason."""
+        report = await self.get_report(
+            conn,
+            referrer_id,
+            period_from=period_from,
+            period_to=period_to,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+        return report_for_referrer(report)
 
     async def verify_audit_chain(self, conn: AsyncConnection) -> AuditVerification:
         return await self._audit.verify(conn)

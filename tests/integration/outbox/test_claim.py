@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.outbox.message import OutboxMessage
+from payments.domain.state_diff import OrderUpdate
 from payments.outbox.queries import claim_due
 from payments.outbox.relay import OutboxRelay
 from tests.integration.outbox.outbox_rows import FakeClock, diff_row, insert_diffs, rows_by_id
@@ -33,7 +33,7 @@ class ExplodingClient:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def apply(self, diff: OutboxMessage) -> None:
+    async def apply(self, update: OrderUpdate) -> None:
         self.calls += 1
         raise RuntimeError("secret-token-in-a-bug")
 

@@ -53,12 +53,12 @@ async def test_http_errors_map_to_retryable_or_rejected(
     try:
         http_orders.behaviour.fail_next = 1
         with pytest.raises(OrdersUnavailable, match="http 503"):
-            await client.apply(message)
+            await client.apply(message.update)
         http_orders.behaviour.reject_next = 1
         with pytest.raises(OrdersRejected, match="http 422"):
-            await client.apply(message)
-        await client.apply(message)
-        await client.apply(message)  # a replay is fine: Orders answers applied=false
+            await client.apply(message.update)
+        await client.apply(message.update)
+        await client.apply(message.update)  # a replay is fine: Orders answers applied=false
     finally:
         await client.close()
     assert [c.applied for c in http_orders.calls] == [None, None, True, False]
@@ -73,7 +73,7 @@ async def test_http_connection_refused_is_retryable_and_recorded(engine: AsyncEn
     try:
         (message,) = await list_pending(engine)
         with pytest.raises(OrdersUnavailable):
-            await client.apply(message)
+            await client.apply(message.update)
         assert await OutboxRelay(engine, client, clock=FakeClock()).run_once() == 0
     finally:
         await client.close()

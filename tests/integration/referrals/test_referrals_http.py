@@ -115,3 +115,37 @@ async def test_audit_verify_names_the_changed_or_deleted_entry(engine: AsyncEngi
         await conn.execute(delete(referral_audit_log).where(referral_audit_log.c.id == ids[1]))
     deleted = await asyncio.to_thread(_cli, engine, "audit", "verify")
     assert deleted.returncode == 1 and "broken at entry" in deleted.stdout, deleted.stdout
+
+
+async def test_a_referrer_sees_neither_the_customer_nor_the_guard_that_fired(engine: AsyncEngine) -> None:
+    async with running_service(engine) as svc:
+        await _referred_purchase(svc, "ord_v1", "ref_view")
+        # Self-referral: the guard refuses it; its code is how a fraudster would learn which rule fired.
+        pid = await svc.add_payment("ord_v2", referrer_id="ref_view", user_id="ref_view")
+        await svc.deliver(
+            se.event("checkout.session.completed", se.session("cs_ord_v2", pid, "ord_v2", "pi_ord_v2"))
+        )
+        as_referrer = {"Authorization": f"Bearer {_token('ref_view')}"}
+        url = "/v1/referrers/ref_view/report"
+
+        admin = (await svc.http.get(url)).json()["commissions"]
+        assert {c["customer_user_id"] for c in admin} == {"buyer_ord_v1", "ref_view"}
+        assert {c["reason"] for c in admin} == {None, "self_referral"}
+
+        own = (await svc.http.get(url, headers=as_referrer)).json()["commissions"]
+        assert all("customer_user_id" not in c for c in own) and "buyer_ord_v1" not in str(own)
+        refused = next(c for c in own if c["order_id"] == "ord_v2")
+        assert (refused["status"], refused["reason"]) == ("refused", "not_eligible")
+
+        one = (await svc.http.get(f"/v1/commissions/{refused['id']}", headers=as_referrer)).json()
+        assert "customer_user_id" not in one and one["reason"] == "not_eligible"
+        assert (await svc.http.get(f"/v1/commissions/{refused['id']}")).json()["reason"] == "self_referral"
+
+        csv = await svc.http.get(url, params={"format": "csv"}, headers=as_referrer)
+        assert csv.status_code == 200 and "not_eligible" in csv.text
+        assert "self_referral" not in csv.text and "buyer_ord_v1" not in csv.text
+        assert "self_referral" in (await svc.http.get(url, params={"format": "csv"})).text
+
+        audit = f"/v1/commissions/{refused['id']}/audit"
+        assert (await svc.http.get(audit, headers=as_referrer)).status_code == 401
+        assert (await svc.http.get(audit)).status_code == 200

@@ -1,9 +1,9 @@
-"""Pure parts of the outbox: backoff, client selection, wire mapping, the claim statement."""
+"""Pure parts of the outbox: backoff, client selection, the message, the claim statement."""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -12,8 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from payments.adapters.db.timestamps import as_utc
 from payments.adapters.orders import GrpcOrdersClient, HttpOrdersClient, orders_client_from_url
-from payments.adapters.orders.grpc_client import to_proto
-from payments.outbox.message import OutboxMessage, rfc3339
+from payments.outbox.message import OutboxMessage
 from payments.outbox.queries import due_heads
 from payments.outbox.relay import backoff_seconds
 from tests.support.clock import NOW
@@ -83,27 +82,15 @@ def _message() -> OutboxMessage:
     )
 
 
-def test_the_grpc_request_carries_every_field_and_the_message_id_as_key() -> None:
-    request = to_proto(_message())
-    assert request.idempotency_key == "osd_1"
-    assert request.diff.seq == 2
-    assert request.diff.to_state == "partially_refunded"
-    assert (request.diff.amount_paid, request.diff.amount_refunded) == (5000, 1500)
-    assert request.diff.at == "2026-11-28T12:00:00Z"
-    assert request.diff.cause_event_type == "charge.refunded"
-
-
-def test_the_http_body_has_the_same_fields_as_the_proto() -> None:
-    request = to_proto(_message())
-    assert _message().diff_json() == {
-        f.name: getattr(request.diff, f.name) for f in request.diff.DESCRIPTOR.fields
-    }
+def test_the_message_tells_orders_its_diff_keyed_by_the_message_id() -> None:
+    update = _message().update
+    assert update.idempotency_key == "osd_1"
+    assert (update.order_id, update.seq, update.to_state) == ("ord_1", 2, "partially_refunded")
+    assert update.at == NOW
 
 
 def test_timestamps_are_utc() -> None:
     assert as_utc(datetime(2026, 1, 1, 12)) == datetime(2026, 1, 1, 12, tzinfo=UTC)
-    plus_two = datetime(2026, 1, 1, 14, tzinfo=timezone(timedelta(hours=2)))
-    assert rfc3339(plus_two) == "2026-01-01T12:00:00Z"
 
 
 def test_only_postgresql_locks_with_skip_locked() -> None:

@@ -8,8 +8,9 @@ import grpc
 import grpc.aio
 
 from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
-from payments.api.grpc.gen.orders.v1 import orders_pb2, orders_pb2_grpc
-from payments.outbox.message import OutboxMessage, rfc3339
+from payments.adapters.orders.wire import rfc3339
+from payments.domain.state_diff import OrderUpdate
+from payments.generated.orders.v1 import orders_pb2, orders_pb2_grpc
 
 # Codes that say "not now" rather than "not this": the same request may well succeed later.
 _RETRYABLE = frozenset(
@@ -33,9 +34,9 @@ _CHANNEL_OPTIONS = (
 )
 
 
-def to_proto(diff: OutboxMessage) -> orders_pb2.ApplyPaymentUpdateRequest:
+def to_proto(diff: OrderUpdate) -> orders_pb2.ApplyPaymentUpdateRequest:
     return orders_pb2.ApplyPaymentUpdateRequest(
-        idempotency_key=diff.id,
+        idempotency_key=diff.idempotency_key,
         diff=orders_pb2.OrderStateDiff(
             order_id=diff.order_id,
             payment_id=diff.payment_id,
@@ -84,11 +85,13 @@ class GrpcOrdersClient:
             return False
         return True
 
-    async def apply(self, diff: OutboxMessage) -> None:
+    async def apply(self, update: OrderUpdate) -> None:
         stub = self._get_stub()
         try:
             await stub.ApplyPaymentUpdate(
-                to_proto(diff), timeout=self._timeout, metadata=(("idempotency-key", diff.id),)
+                to_proto(update),
+                timeout=self._timeout,
+                metadata=(("idempotency-key", update.idempotency_key),),
             )
         except grpc.aio.AioRpcError as exc:
             code = exc.code()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
-from payments.outbox.message import OutboxMessage
+from payments.adapters.orders.wire import diff_json
+from payments.domain.state_diff import OrderUpdate
 
 # 4xx that mean "not now" rather than "not this".
 _RETRYABLE_4XX = frozenset({408, 425, 429})
@@ -22,10 +23,11 @@ class HttpOrdersClient:
         self._url = base_url.rstrip("/") + "/v1/payment-updates"
         self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport)
 
-    async def apply(self, diff: OutboxMessage) -> None:
-        body = {"idempotency_key": diff.id, "diff": diff.diff_json()}
+    async def apply(self, update: OrderUpdate) -> None:
+        key = update.idempotency_key
+        body = {"idempotency_key": key, "diff": diff_json(update)}
         try:
-            response = await self._client.post(self._url, json=body, headers={"Idempotency-Key": diff.id})
+            response = await self._client.post(self._url, json=body, headers={"Idempotency-Key": key})
         except httpx.TimeoutException as exc:
             raise OrdersUnavailable(f"http timeout: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:

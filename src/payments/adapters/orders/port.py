@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from payments.outbox.message import OutboxMessage
+from payments.domain.state_diff import OrderUpdate
 
 
 class OrdersError(Exception):
@@ -20,8 +20,8 @@ class OrdersRejected(OrdersError):
 
 
 class OrdersClient(Protocol):
-    async def apply(self, diff: OutboxMessage) -> None:
-        """Deliver one diff, keyed by its message id; a key Orders has already seen counts as delivered.
+    async def apply(self, update: OrderUpdate) -> None:
+        """Deliver one diff, keyed by its idempotency key; a key Orders has already seen counts as delivered.
 
         Raises OrdersUnavailable or OrdersRejected.
         """

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
 from payments.bootstrap import Container
 from payments.errors import InvalidRequest
+from payments.generated.payments.v1 import payments_pb2 as pb
 
 
 def _when(value: str | None, name: str) -> datetime | None:

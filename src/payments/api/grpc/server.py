@@ -10,12 +10,12 @@ import grpc
 from pydantic import ValidationError
 
 from payments.adapters.db.payments_repo import PaymentRecord
-from payments.api.grpc.gen.payments.v1 import payments_pb2 as pb
-from payments.api.grpc.gen.payments.v1 import payments_pb2_grpc as pb_grpc
 from payments.api.grpc.referral_report import get_referral_report
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody
 from payments.bootstrap import Container
 from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.generated.payments.v1 import payments_pb2 as pb
+from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from payments.observability.metrics import GRPC_REQUESTS
 from payments.referrals.models import CommissionError
 from payments.refunds.service import RefundPayment

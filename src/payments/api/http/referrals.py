@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from payments.api.http.auth import Caller, ServiceRoute, container, service_or_referrer
 from payments.referrals.models import Commission
+from payments.referrals.referrer_view import for_referrer
 
 router = APIRouter(prefix="/v1")
 admin = APIRouter(prefix="/v1", route_class=ServiceRoute)  # the service token, checked before the body
@@ -64,9 +65,11 @@ async def referral_report(
     _may_see(caller, referrer_id)
     c = container(request)
     if format == "csv":
-        return await _csv(request, referrer_id, period_from, period_to, status)
+        return await _csv(request, referrer_id, period_from, period_to, status, for_referrer=not caller.admin)
+    # A referrer's token gets the referrer's view: no customer identity, no guard's reason.
+    read = c.commissions.get_report if caller.admin else c.commissions.get_referrer_report
     async with c.engine.connect() as conn:
-        report = await c.commissions.get_report(
+        report = await read(
             conn,
             referrer_id,
             period_from=period_from,
@@ -86,11 +89,18 @@ async def _csv(
     period_from: datetime | None,
     period_to: datetime | None,
     status: str | None,
+    *,
+    for_referrer: bool,
 ) -> StreamingResponse:
     c = container(request)
     conn = await c.engine.connect()
     lines = c.commissions.stream_report_csv(
-        conn, referrer_id, period_from=period_from, period_to=period_to, status=status
+        conn,
+        referrer_id,
+        period_from=period_from,
+        period_to=period_to,
+        status=status,
+        for_referrer=for_referrer,
     )
     try:
         header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
@@ -117,14 +127,14 @@ async def _csv(
 async def get_commission(
     commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
 ) -> dict[str, Any]:
-    return plain(await _commission_for(request, caller, commission_id))  # type: ignore[no-any-return]
+    commission = await _commission_for(request, caller, commission_id)
+    return plain(commission if caller.admin else for_referrer(commission))  # type: ignore[no-any-return]
 
 
-@router.get("/commissions/{commission_id}/audit")
-async def commission_audit(
-    commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
-) -> list[dict[str, Any]]:
-    await _commission_for(request, caller, commission_id)
+@router.get("/commissions/{commission_id}/audit", dependencies=[Depends(require_service)])
+async def commission_audit(commission_id: str, request: Request) -> list[dict[str, Any]]:
+    """Admin only: entries carry customer ids and the guards' reasons."""
+    await _commission_for(request, Caller(admin=True), commission_id)
     async with container(request).engine.connect() as conn:
         entries = await container(request).commissions.get_audit(conn, commission_id)
     return plain(entries)  # type: ignore[no-any-return]

@@ -11,7 +11,13 @@ from .engine import Emulator
 from .errors import invalid_request
 from .forms import get_dict, get_int, get_list, get_metadata, get_str
 from .ids import new_id, now
-from .payment_flow import attempt_payment, cancel_payment_intent, new_payment_intent, parse_currency
+from .payment_flow import (
+    attempt_payment,
+    cancel_payment_intent,
+    check_amount,
+    new_payment_intent,
+    parse_currency,
+)
 
 JSON = dict[str, Any]
 
@@ -120,13 +126,15 @@ def create_session(emu: Emulator, params: JSON, base_url: str) -> JSON:
             "creation.",
             param="expires_at",
         )
+    amount_total = sum(int(item["amount_total"]) for item in items)
+    check_amount(amount_total, items[0]["currency"], param="line_items")
     pi_data = get_dict(params, "payment_intent_data") or {}
     session_id = new_id("cs_test", 58)
     session = objects.checkout_session(
         session_id=session_id,
         url=f"{(emu.public_base_url or base_url).rstrip('/')}/pay/{session_id}",
         currency=items[0]["currency"],
-        amount_total=sum(int(item["amount_total"]) for item in items),
+        amount_total=amount_total,
         expires_at=expires_at,
         success_url=get_str(params, "success_url"),
         cancel_url=get_str(params, "cancel_url"),

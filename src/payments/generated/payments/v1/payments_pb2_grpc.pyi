@@ -7,7 +7,7 @@ Amounts are integers in minor units of the currency; timestamps are RFC 3339 str
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from payments.api.grpc.gen.payments.v1 import payments_pb2 as _payments_pb2
+from payments.generated.payments.v1 import payments_pb2 as _payments_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

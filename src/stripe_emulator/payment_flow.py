@@ -10,6 +10,7 @@ from .engine import Emulator
 from .errors import StripeError, invalid_request, resource_missing
 from .forms import get_bool, get_dict, get_int, get_list, get_metadata, get_str
 from .ids import new_id, now
+from .money import amount_problem
 
 JSON = dict[str, Any]
 
@@ -35,6 +36,14 @@ def parse_amount(params: JSON, name: str = "amount", *, minimum: int = 1) -> int
             "This value must be greater than or equal to 1.", param=name, code="parameter_invalid_integer"
         )
     return amount
+
+
+def check_amount(amount: int, currency: str, param: str = "amount") -> None:
+    """Stripe's per-currency rules (three-decimal currencies end in 0, ISK in whole krónur)."""
+    problem = amount_problem(amount, currency)
+    if problem is not None:
+        code, message = problem
+        raise invalid_request(message, param=param, code=code)
 
 
 def new_payment_intent(
@@ -69,6 +78,7 @@ def new_payment_intent(
 def create_payment_intent(emu: Emulator, params: JSON) -> JSON:
     amount = parse_amount(params)
     currency = parse_currency(params)
+    check_amount(amount, currency)
     apm = get_dict(params, "automatic_payment_methods")
     types = [str(t) for t in get_list(params, "payment_method_types")]
     pm_id = get_str(params, "payment_method")

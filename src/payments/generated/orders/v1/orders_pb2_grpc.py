@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from payments.api.grpc.gen.orders.v1 import orders_pb2 as orders_dot_v1_dot_orders__pb2
+from payments.generated.orders.v1 import orders_pb2 as orders_dot_v1_dot_orders__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

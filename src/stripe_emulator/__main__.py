@@ -1,4 +1,4 @@
-"""`python -m payments.emulator [--host H] [--port 12111] [--webhook URL] [--webhook-secret S]
+"""`python -m stripe_emulator [--host H] [--port 12111] [--webhook URL] [--webhook-secret S]
 [--state-file F]`."""
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from .server import serve
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m payments.emulator", description="A local Stripe emulator."
-    )
+    parser = argparse.ArgumentParser(prog="python -m stripe_emulator", description="A local Stripe emulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111, help="0 picks a free port")
     parser.add_argument("--webhook", dest="webhook_url", help="register this URL for every event")

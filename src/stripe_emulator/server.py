@@ -1,4 +1,4 @@
-"""The ASGI app and the process that serves it (`python -m payments.emulator`)."""
+"""The ASGI app and the process that serves it (`python -m stripe_emulator`)."""
 
 from __future__ import annotations
 

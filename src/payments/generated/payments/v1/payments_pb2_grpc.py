@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from payments.api.grpc.gen.payments.v1 import payments_pb2 as payments_dot_v1_dot_payments__pb2
+from payments.generated.payments.v1 import payments_pb2 as payments_dot_v1_dot_payments__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

@@ -5,7 +5,7 @@ The Orders service as the payments service calls it: one order state diff per ca
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from payments.api.grpc.gen.orders.v1 import orders_pb2 as _orders_pb2
+from payments.generated.orders.v1 import orders_pb2 as _orders_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
