@@ -131,7 +131,7 @@ async def get_commission(
     return plain(commission if caller.admin else for_referrer(commission))  # type: ignore[no-any-return]
 
 
-@router.get("/commissions/{commission_id}/audit", dependencies=[Depends(require_service)])
+@admin.get("/commissions/{commission_id}/audit")
 async def commission_audit(commission_id: str, request: Request) -> list[dict[str, Any]]:
     """Admin only: entries carry customer ids and the guards' reasons."""
     await _commission_for(request, Caller(admin=True), commission_id)
