@@ -13,14 +13,18 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """``hide_parameters``: an error's text (which reaches logs and tracebacks) never carries the bound
+    values (user and referrer ids, emails, card fingerprints)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _serialise_sqlite_writers(engine)
         return engine
     # No pre-ping: it costs a round trip per checkout on the webhook path. A connection that died with
     # the server fails its statement once, SQLAlchemy invalidates it (and the pool, on a disconnect), and
     # the request answers 5xx, which Stripe and our callers retry.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, hide_parameters=True
+    )
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
