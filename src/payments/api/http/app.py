@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from payments.api.http import errors, health, payments, referrals, webhooks
 from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
+from payments.api.http.params import storable_params
 from payments.bootstrap import Container
 
 
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(title="payments", version="1.0", docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="payments",
+        version="1.0",
+        dependencies=[Depends(storable_params)],  # every route, those added later included
+        docs_url="/docs",
+        redoc_url=None,
+    )
     app.state.container = container
     errors.install(app)
     app.include_router(webhooks.router)

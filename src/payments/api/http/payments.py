@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import ServiceRoute, container
+from payments.api.http.params import OrderId, OrderIdQuery, PaymentId
 from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
 from payments.errors import NotFound
 from payments.refunds.service import RefundPayment
@@ -27,20 +28,18 @@ async def create_payment(
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
-async def get_payment(payment_id: str, request: Request) -> PaymentOut:
+async def get_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment(payment_id))
 
 
 @router.get("/payments", response_model=PaymentOut)
-async def find_payment(
-    request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]
-) -> PaymentOut:
+async def find_payment(request: Request, order_id: OrderIdQuery) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
 async def refund_payment(
-    payment_id: str,
+    payment_id: PaymentId,
     request: Request,
     response: Response,
     body: RefundBody | None = None,
@@ -58,7 +57,7 @@ async def refund_payment(
 
 
 @router.get("/orders/{order_id}/history", response_model=list[HistoryEntry])
-async def order_history(order_id: str, request: Request) -> list[HistoryEntry]:
+async def order_history(order_id: OrderId, request: Request) -> list[HistoryEntry]:
     async with container(request).engine.connect() as conn:
         rows = await diffs_repo.history(conn, order_id)
     if not rows:

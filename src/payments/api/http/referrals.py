@@ -8,11 +8,15 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, Literal
 
+import sqlalchemy.exc
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from payments.api.http.auth import Caller, ServiceRoute, container, service_or_referrer
+from payments.api.http.downloads import attachment
+from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFrom, ReportTo, Status
+from payments.domain.text import storable_str
 from payments.referrals.models import Commission
 from payments.referrals.referrer_view import for_referrer
 
@@ -52,14 +56,14 @@ async def _commission_for(request: Request, caller: Caller, commission_id: str) 
 
 @router.get("/referrers/{referrer_id}/report", response_model=None)
 async def referral_report(
-    referrer_id: str,
+    referrer_id: ReferrerId,
     request: Request,
     caller: Annotated[Caller, Depends(service_or_referrer)],
-    period_from: Annotated[datetime | None, Query(alias="from")] = None,
-    period_to: Annotated[datetime | None, Query(alias="to")] = None,
-    status: str | None = None,
+    period_from: ReportFrom = None,
+    period_to: ReportTo = None,
+    status: Status = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | StreamingResponse:
     _may_see(caller, referrer_id)
@@ -93,9 +97,8 @@ async def _csv(
     for_referrer: bool,
 ) -> StreamingResponse:
     c = container(request)
-    conn = await c.engine.connect()
     lines = c.commissions.stream_report_csv(
-        conn,
+        c.export_engine(),
         referrer_id,
         period_from=period_from,
         period_to=period_to,
@@ -103,36 +106,33 @@ async def _csv(
         for_referrer=for_referrer,
     )
     try:
-        header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
-    except BaseException:
-        await conn.close()
-        raise
+        # A bad filter or too large an export raises here, before any byte of the answer is sent.
+        header = await anext(lines)
+    except sqlalchemy.exc.TimeoutError:
+        raise HTTPException(503, "every export connection is busy", {"Retry-After": "5"}) from None
 
     async def body() -> AsyncIterator[str]:
-        try:
-            yield header
-            async for line in lines:
-                yield line
-        finally:
-            await conn.close()
+        yield header
+        async for line in lines:
+            yield line
 
     return StreamingResponse(
         body(),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="referrals-{referrer_id}.csv"'},
+        headers={"Content-Disposition": attachment(f"referrals-{referrer_id}.csv")},
     )
 
 
 @router.get("/commissions/{commission_id}")
 async def get_commission(
-    commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
+    commission_id: CommissionId, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
 ) -> dict[str, Any]:
     commission = await _commission_for(request, caller, commission_id)
     return plain(commission if caller.admin else for_referrer(commission))  # type: ignore[no-any-return]
 
 
 @admin.get("/commissions/{commission_id}/audit")
-async def commission_audit(commission_id: str, request: Request) -> list[dict[str, Any]]:
+async def commission_audit(commission_id: CommissionId, request: Request) -> list[dict[str, Any]]:
     """Admin only: entries carry customer ids and the guards' reasons."""
     await _commission_for(request, Caller(admin=True), commission_id)
     async with container(request).engine.connect() as conn:
@@ -141,7 +141,7 @@ async def commission_audit(commission_id: str, request: Request) -> list[dict[st
 
 
 @admin.post("/commissions/{commission_id}/pay")
-async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]:
+async def pay_commission(commission_id: CommissionId, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         commission = await c.commissions.mark_commission_paid(conn, commission_id, ADMIN_ACTOR, c.clock())
@@ -149,7 +149,7 @@ async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]
 
 
 @admin.post("/referrers/{referrer_id}/payouts", status_code=201)
-async def pay_referrer(referrer_id: str, request: Request) -> dict[str, Any]:
+async def pay_referrer(referrer_id: ReferrerId, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         payout = await c.commissions.pay_referrer(conn, referrer_id, ADMIN_ACTOR, c.clock())
@@ -161,7 +161,7 @@ class Decision(BaseModel):
 
 
 @admin.post("/commissions/{commission_id}/decision")
-async def decide_held(commission_id: str, decision: Decision, request: Request) -> dict[str, Any]:
+async def decide_held(commission_id: CommissionId, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         commission = await c.commissions.decide_held(
@@ -171,11 +171,11 @@ async def decide_held(commission_id: str, decision: Decision, request: Request) 
 
 
 class Ban(BaseModel):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(storable_str)]
 
 
 @admin.post("/referrers/{referrer_id}/ban")
-async def ban_referrer(referrer_id: str, ban: Ban, request: Request) -> dict[str, Any]:
+async def ban_referrer(referrer_id: ReferrerId, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         canceled = await c.commissions.ban_referrer(conn, referrer_id, ADMIN_ACTOR, ban.reason, c.clock())
