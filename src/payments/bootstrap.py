@@ -64,12 +64,11 @@ class Container:
 def build(
     settings: Settings, *, clock: Callable[[], datetime] = utc_now, engine: AsyncEngine | None = None
 ) -> Container:
+    # Every entry point builds its container here, so none can skip production's refusals.
+    settings.require_production_secrets()
     engine = engine or create_engine(settings.database_url)
     api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
-    api_base = settings.stripe_api_base
-    if api_base is None and not settings.is_prod:
-        api_base = f"http://127.0.0.1:{settings.emulator_port}"
-    gateway = StripeGateway(api_key, api_base)
+    gateway = StripeGateway(api_key, settings.effective_api_base())
     redis = RedisEventLocks(settings.redis_url) if settings.redis_url else None
     commissions = CommissionService(settings)
     orchestrator = PaymentOrchestrator(commissions)

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     commissions = sub.add_parser("commissions").add_subparsers(dest="commissions_command", required=True)
     commissions.add_parser("release", help="approve commissions whose hold period has passed")
 
+    referrers = sub.add_parser("referrers").add_subparsers(dest="referrers_command", required=True)
+    link = referrers.add_parser("link", help="print a short-lived sign-in link to a referrer's dashboard")
+    link.add_argument("referrer_id")
+    link.add_argument("--minutes", type=int, default=15, choices=range(1, 24 * 60 + 1), metavar="1..1440")
+
     audit = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="recompute the referral audit hash chain")
     return parser
@@ -113,8 +118,15 @@ def _secret_values(settings: Settings) -> list[str | None]:
     return values
 
 
+# Commands that never touch money or the books; every other one runs production's checks first.
+_UNCHECKED = frozenset({"emulator", "demo", "db"})
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from payments import commands, runner
+
+    if args.command not in _UNCHECKED:
+        settings.require_production_secrets()
 
     if args.command == "serve":
         if args.worker:
@@ -140,6 +152,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         ("outbox", "relay"): lambda: commands.outbox_relay(settings, once=args.once),
         ("commissions", "release"): lambda: commands.commissions_release(settings),
         ("audit", "verify"): lambda: commands.audit_verify(settings),
+        ("referrers", "link"): lambda: commands.referrers_link(settings, args.referrer_id, args.minutes),
     }
     sub = getattr(args, f"{args.command}_command")
     return asyncio.run(handlers[(args.command, sub)]())

@@ -7,15 +7,17 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from tqdm import tqdm
 
 from payments import bootstrap
 from payments.config import Settings
-from payments.errors import NotFound
+from payments.operations.actions import OperatorActions
 from payments.outbox import queries
 from payments.outbox.relay import OutboxRelay
+from payments.referrals.access import issue_referrer_token
+from payments.runner import public_url
 from payments.webhooks.stripe_events import envelope_problem
 
 
@@ -26,6 +28,9 @@ async def _container(settings: Settings) -> AsyncIterator[bootstrap.Container]:
         yield container
     finally:
         await container.close()
+
+
+CLI_ACTOR = "cli"
 
 
 def _out(line: str) -> None:
@@ -56,13 +61,9 @@ async def events_sync(settings: Settings, since: timedelta) -> int:
 
 async def events_replay(settings: Settings, event_id: str) -> int:
     async with _container(settings) as c:
-        try:
-            handled = await c.webhooks.replay(event_id)
-        except NotFound as exc:
-            _out(str(exc))
-            return 1
-        _out(f"{event_id}: {handled.status.value}")
-    return 0
+        outcome = await OperatorActions(c).replay_event(event_id, CLI_ACTOR)
+    _out(outcome.message)
+    return 0 if outcome.ok else 1
 
 
 async def outbox_list(settings: Settings) -> int:
@@ -79,9 +80,9 @@ async def outbox_list(settings: Settings) -> int:
 
 async def outbox_retry(settings: Settings, message_id: str | None) -> int:
     async with _container(settings) as c:
-        changed = await queries.retry_now(c.engine, message_id)
-    _out(f"{changed} message(s) due now")
-    return 0 if changed or message_id is None else 1
+        outcome = await OperatorActions(c).retry_outbox(message_id, CLI_ACTOR)
+    _out(outcome.message)
+    return 0 if outcome.ok else 1
 
 
 async def outbox_relay(settings: Settings, *, once: bool) -> int:
@@ -105,10 +106,22 @@ async def commissions_release(settings: Settings) -> int:
 
 
 async def audit_verify(settings: Settings) -> int:
-    async with _container(settings) as c, c.engine.connect() as conn:
-        result = await c.commissions.verify_audit_chain(conn)
-    if result.ok:
-        _out(f"audit chain intact: {result.count} entries")
-        return 0
-    _out(f"audit chain broken at entry {result.first_bad_entry_id}: {result.reason}")
-    return 1
+    async with _container(settings) as c:
+        result, outcome = await OperatorActions(c).verify_audit_chain(CLI_ACTOR)
+    _out(outcome.message)
+    return 0 if result.ok else 1
+
+
+async def referrers_link(settings: Settings, referrer_id: str, minutes: int) -> int:
+    """The dashboard sign-in link for one referrer, valid for ``minutes``; nothing is stored."""
+    if settings.jwt_secret is None:
+        _out("PAYMENTS_JWT_SECRET is unset: referrer links cannot be signed")
+        return 2
+    if not referrer_id.strip() or len(referrer_id) > 128:
+        _out("REFERRER_ID: 1 to 128 characters")
+        return 2
+    token = issue_referrer_token(
+        referrer_id.strip(), settings.jwt_secret, lifetime=timedelta(minutes=minutes), now=datetime.now(UTC)
+    )
+    _out(f"{public_url(settings)}/referrer/signin?token={token}")
+    return 0

@@ -1,14 +1,24 @@
-"""Configuration from the environment (prefix ``PAYMENTS_``), as the contract lists it."""
+"""Configuration from the environment (prefix ``PAYMENTS_``), as the contract lists it.
+
+Security settings (TLS, audit keys, JWT claims, docs/metrics exposure) and what ``PAYMENTS_ENV=prod``
+refuses are described in docs/security.md; the refusals themselves live in ``production``.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from payments.domain.audit_chain import AuditKey, AuditKeyError, AuditKeyring, parse_audit_keys
+
 EMULATOR_API_KEY = "sk_test_emulator"
+# Dev only, and public on purpose: production refuses to start without PAYMENTS_AUDIT_KEYS.
+DEV_AUDIT_KEY = AuditKey("dev", b"dev-only audit key, public, never used in prod")
+STRIPE_API_BASE = "https://api.stripe.com"
 
 
 class Env(StrEnum):
@@ -32,7 +42,10 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     api_token: SecretStr | None = None
     jwt_secret: SecretStr | None = None
+    # Signs the pages' cookie sessions; unset, a key is derived from PAYMENTS_API_TOKEN (or the JWT secret).
+    session_secret: SecretStr | None = None
     orders_url: str | None = None
+    # Loopback unless told otherwise: a container or host that should listen on every interface says so.
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     grpc_port: int = 50051
@@ -52,8 +65,28 @@ class Settings(BaseSettings):
     emulator_port: int = 12111
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     log_level: str = "info"
+    # gRPC server TLS; a client CA also requires clients to present a certificate it signed (mTLS).
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_client_ca_file: Path | None = None
+    # Orders client over grpcs:// (TLS): a private CA instead of the system roots, and a client certificate.
+    orders_tls_ca_file: Path | None = None
+    orders_tls_cert_file: Path | None = None
+    orders_tls_key_file: Path | None = None
+    # ``id:secret,id:secret``: the first signs new audit entries, every one verifies (key rotation).
+    audit_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Entries up to this seq were written before the chain was keyed (plain SHA-256); see docs/security.md.
+    audit_legacy_until_seq: int = Field(default=0, ge=0)
+    # Referrer JWTs must carry this audience and issuer, and live at most this long.
+    jwt_audience: str = "payments:referrer"
+    jwt_issuer: str = "payments"
+    jwt_max_lifetime_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    # /docs and /openapi.json: None means on in dev, off in prod. /metrics: None means open in dev and
+    # behind the API token in prod; true opens it (a scraper on a private network), false requires the token.
+    expose_docs: bool | None = None
+    metrics_public: bool | None = None
 
-    @field_validator("stripe_webhook_secrets", mode="before")
+    @field_validator("stripe_webhook_secrets", "audit_keys", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
@@ -69,22 +102,41 @@ class Settings(BaseSettings):
         """Dev with no Stripe base configured: ``payments serve`` starts the emulator for us."""
         return not self.is_prod and self.stripe_api_base is None and self.stripe_api_key is None
 
+    def effective_api_base(self) -> str | None:
+        """Where the SDK sends requests; None is Stripe's own. Only the emulator's key (or none) falls back
+        to the local emulator: a real key with no base goes to Stripe over TLS, never to a loopback port."""
+        if self.stripe_api_base is not None:
+            return self.stripe_api_base
+        key = self.stripe_api_key.get_secret_value() if self.stripe_api_key else EMULATOR_API_KEY
+        if not self.is_prod and key == EMULATOR_API_KEY:
+            return f"http://127.0.0.1:{self.emulator_port}"
+        return None
+
+    @property
+    def docs_exposed(self) -> bool:
+        return self.expose_docs if self.expose_docs is not None else not self.is_prod
+
+    @property
+    def metrics_open(self) -> bool:
+        return self.metrics_public if self.metrics_public is not None else not self.is_prod
+
+    def audit_keyring(self) -> AuditKeyring:
+        """The configured audit keys; in dev without any, a fixed well-known key (prod refuses that)."""
+        if not self.audit_keys:
+            if self.is_prod:
+                raise ConfigError("PAYMENTS_AUDIT_KEYS is required in prod")
+            return AuditKeyring((DEV_AUDIT_KEY,), self.audit_legacy_until_seq)
+        try:
+            keys = parse_audit_keys(k.get_secret_value() for k in self.audit_keys)
+        except AuditKeyError as exc:
+            raise ConfigError(f"PAYMENTS_AUDIT_KEYS: {exc}") from None
+        return AuditKeyring(keys, self.audit_legacy_until_seq)
+
     def require_production_secrets(self) -> None:
-        if not self.is_prod:
-            return
-        missing = [
-            name
-            for name, value in (
-                ("PAYMENTS_STRIPE_API_KEY", self.stripe_api_key),
-                ("PAYMENTS_STRIPE_WEBHOOK_SECRETS", self.stripe_webhook_secrets),
-                ("PAYMENTS_API_TOKEN", self.api_token),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"PAYMENTS_ENV=prod refuses to start without {', '.join(missing)}")
-        if self.database_url.startswith("sqlite"):
-            raise ConfigError("PAYMENTS_ENV=prod needs PAYMENTS_DATABASE_URL=postgresql+asyncpg://...")
+        """Every entry point that can move money calls this first (see ``production``)."""
+        from payments.production import check_production
+
+        check_production(self)
 
     def webhook_secret_values(self) -> list[str]:
         return [s.get_secret_value() for s in self.stripe_webhook_secrets]

@@ -108,7 +108,7 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
         from payments.migrations_runner import upgrade_to_head
 
         await asyncio.to_thread(upgrade_to_head, settings.database_url)
-    public = _public_url(settings)
+    public = public_url(settings)
     if settings.api_token is None:
         log.warning(
             "auth.open", detail="PAYMENTS_API_TOKEN is unset: /v1 calls are not authenticated (dev only)"
@@ -156,7 +156,7 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
         await container.close()
 
 
-def _public_url(settings: Settings) -> str:
+def public_url(settings: Settings) -> str:
     return settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
 
 
@@ -195,7 +195,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
     env = dict(os.environ)
     if settings.uses_emulator:
         emulator = start_emulator(settings.emulator_port)
-        secret = asyncio.run(register_webhook(emulator.url, f"{_public_url(settings)}/v1/webhooks/stripe"))
+        secret = asyncio.run(register_webhook(emulator.url, f"{public_url(settings)}/v1/webhooks/stripe"))
         settings = settings.model_copy(
             update={"stripe_api_base": emulator.url, "stripe_webhook_secrets": [SecretStr(secret)]}
         )

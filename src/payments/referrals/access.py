@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import jwt
 from pydantic import SecretStr
 
@@ -39,3 +41,14 @@ def referrer_from_token(
     if not isinstance(subject, str) or not subject.strip():
         raise InvalidReferrerToken("the token names no referrer")
     return subject
+
+
+def issue_referrer_token(
+    referrer_id: str, secret: str | SecretStr, *, lifetime: timedelta, now: datetime
+) -> str:
+    """A referrer token with the claims ``referrer_from_token`` demands (the sign-in link carries one)."""
+    key = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not key:
+        raise InvalidReferrerToken("referrer tokens are not configured (PAYMENTS_JWT_SECRET is unset)")
+    claims = {"sub": referrer_id, "iat": int(now.timestamp()), "exp": int((now + lifetime).timestamp())}
+    return jwt.encode(claims, key, algorithm="HS256")

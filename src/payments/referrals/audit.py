@@ -14,11 +14,12 @@ from payments.adapters.db.referral_tables import referral_audit_chain_head as he
 from payments.adapters.db.referral_tables import referral_audit_log as log_table
 from payments.domain.audit_chain import (
     GENESIS_HASH,
+    AuditKeyring,
     ChainHead,
     ChainRecord,
     ChainVerifier,
-    entry_hash,
     iso,
+    keyed_hash,
 )
 from payments.referrals.models import AuditAction, AuditEntry, AuditVerification
 from payments.referrals.portable import insert_ignoring_conflicts, new_id, utc
@@ -41,6 +42,9 @@ class AuditDraft:
 
 
 class AuditLog:
+    def __init__(self, keyring: AuditKeyring) -> None:
+        self._keyring = keyring
+
     async def append(self, conn: AsyncConnection, drafts: Sequence[AuditDraft], at: datetime) -> None:
         """Append inside the caller's transaction. Takes the chain head's row lock first, so concurrent
         transactions extend the chain one after the other instead of forking it (SQLite already runs one
@@ -51,6 +55,7 @@ class AuditLog:
         head = await self._lock_head(conn)
         at_text = iso(at)
         seq, prev_id, prev_hash = head.seq, head.entry_id, head.hash
+        key = self._keyring.signing
         rows: list[dict[str, Any]] = []
         for draft in drafts:
             seq += 1
@@ -68,8 +73,9 @@ class AuditLog:
                 at=at_text,
                 prev_id=prev_id,
                 prev_hash=prev_hash,
+                key_id=key.id,
             )
-            digest = entry_hash(record)
+            digest = keyed_hash(record, key)
             rows.append({**record.payload(), "at": utc(at), "hash": digest})
             prev_id, prev_hash = record.id, digest
         await conn.execute(insert(log_table), rows)
@@ -111,7 +117,7 @@ class AuditLog:
     async def verify(self, conn: AsyncConnection, batch_size: int = 2000) -> AuditVerification:
         """Recompute the chain in seq order, in batches, never holding it all in memory."""
         head = await self._read_head(conn)
-        verifier = ChainVerifier()
+        verifier = ChainVerifier(self._keyring)
         last_seq = 0
         limit_seq = head.seq if head is not None else 0
         while not verifier.failed:
@@ -177,6 +183,7 @@ def _record(row: RowMapping) -> ChainRecord:
         at=iso(utc(row["at"])),
         prev_id=row["prev_id"],
         prev_hash=row["prev_hash"],
+        key_id=row["key_id"],
     )
 
 

@@ -23,6 +23,7 @@ class AuditAction(StrEnum):
     RESTORED = "restored"
     CANCELED = "canceled"
     BANNED = "banned"
+    UNBANNED = "unbanned"
 
 
 class CommissionError(Exception):

@@ -159,6 +159,10 @@ class ReportQueries:
             filters=where.describe(),
         )
 
+    async def earnings(self, conn: AsyncConnection, where: ReportFilter) -> tuple[CurrencyNet, ...]:
+        """The report's ``net`` alone (no page): what a chart of several periods asks once per period."""
+        return await self._net(conn, where, await self._totals(conn, where))
+
     async def csv_lines(
         self,
         engine: AsyncEngine,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy import RowMapping, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.referral_tables import (
@@ -74,9 +74,13 @@ def adjustment_from_row(row: RowMapping) -> Adjustment:
 
 
 def snapshot(commission: Commission) -> dict[str, Any]:
-    """The part of a commission an audit entry records before and after a change (JSON, ISO times)."""
+    """The part of a commission an audit entry records before and after a change (JSON, ISO times):
+    its state and the inputs of its calculation, so the chain proves how each amount was reached."""
     return {
         "status": commission.status.value,
+        "payment_amount": commission.payment_amount,
+        "rate_bps": commission.rate_bps,
+        "customer_user_id": commission.customer_user_id,
         "amount": commission.amount,
         "original_amount": commission.original_amount,
         "currency": commission.currency,
@@ -305,3 +309,8 @@ class CommissionRepository:
             ["referrer_id"],
         )
         return inserted == 1
+
+    async def unban(self, conn: AsyncConnection, referrer_id: str) -> bool:
+        """True when this call lifted a ban, False when there was none."""
+        result = await conn.execute(delete(referral_bans).where(referral_bans.c.referrer_id == referrer_id))
+        return int(result.rowcount) == 1

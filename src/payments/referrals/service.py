@@ -14,7 +14,7 @@ never edited again: later refunds or a lost dispute become signed adjustments ne
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -43,6 +43,7 @@ from payments.referrals.models import (
     Commission,
     CommissionConflict,
     CommissionNotFound,
+    CurrencyNet,
     NothingToPay,
     Payout,
     PayoutLine,
@@ -91,7 +92,7 @@ class CommissionService:
         )
         self._velocity_limit = settings.referral_velocity_per_hour
         self._commissions = CommissionRepository()
-        self._audit = AuditLog()
+        self._audit = AuditLog(settings.audit_keyring())
         self._identities = IdentityRepository()
         self._totals = DailyTotals()
         self._reports = ReportQueries(self._totals)
@@ -546,6 +547,17 @@ class CommissionService:
         await self._record(conn, drafts, _moved(moves), now)
         return len(unpaid)
 
+    async def unban_referrer(
+        self, conn: AsyncConnection, referrer_id: str, actor: str, reason: str, now: datetime
+    ) -> bool:
+        """Lift a ban: later referrals accrue again. Commissions the ban canceled stay canceled."""
+        now = utc(now)
+        if not await self._commissions.unban(conn, referrer_id):
+            return False
+        draft = AuditDraft(action=AuditAction.UNBANNED, actor=actor, referrer_id=referrer_id, reason=reason)
+        await self._record(conn, [draft], None, now)
+        return True
+
     # -- reading -------------------------------------------------------------------------------------
     async def get_commission(self, conn: AsyncConnection, commission_id: str) -> Commission | None:
         return await self._commissions.get(conn, commission_id)
@@ -572,6 +584,15 @@ class CommissionService:
         InvalidCursor) for a bad status, period, limit or cursor."""
         where = ReportFilter.of(referrer_id, period_from, period_to, status)
         return await self._reports.report(conn, where, limit, cursor)
+
+    async def earnings_by_period(
+        self, conn: AsyncConnection, referrer_id: str, periods: Sequence[tuple[datetime, datetime]]
+    ) -> list[tuple[CurrencyNet, ...]]:
+        """Per [from, to) period, the same ``net`` figures ``get_report`` answers for that period."""
+        return [
+            await self._reports.earnings(conn, ReportFilter.of(referrer_id, start, end, None))
+            for start, end in periods
+        ]
 
     async def stream_report_csv(
         self,

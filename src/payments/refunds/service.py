@@ -15,10 +15,10 @@ from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
+from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
 from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError
 from payments.observability.tracing import tracer
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts, RefundSeen, refund_status
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,7 @@ from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
 from payments.domain.state_diff import Cause, OrderView, StateDiff, diff_between
-from payments.webhooks.stripe_events import EventFacts
+from payments.domain.stripe_facts import EventFacts
 
 log = structlog.get_logger(__name__)
 

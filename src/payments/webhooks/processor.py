@@ -15,12 +15,13 @@ from payments.adapters.db import events_repo, payments_repo
 from payments.adapters.db.events_repo import EventStatus
 from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
 from payments.domain.state_diff import Cause
+from payments.domain.stripe_facts import EventFacts
 from payments.errors import NotFound
 from payments.observability.metrics import WEBHOOK_EVENTS
 from payments.observability.tracing import tracer
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.stripe_events import EventFacts, MalformedEvent, envelope_problem, translate
+from payments.webhooks.stripe_events import MalformedEvent, envelope_problem, translate
 
 log = structlog.get_logger(__name__)
 

@@ -4,37 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from payments.domain.payment_state import DisputePhase, PaymentFacts, RefundFact, RefundStatus
-
-
-@dataclass(frozen=True, slots=True)
-class RefundSeen:
-    stripe_refund_id: str
-    our_refund_id: str | None  # metadata[refund_id] when we created it through our API
-    amount: int
-    currency: str
-    status: RefundStatus
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class EventFacts:
-    """An event translated: where it belongs and what it adds."""
-
-    payment_id: str | None = None
-    session_id: str | None = None
-    payment_intent_id: str | None = None
-    charge_id: str | None = None
-    facts: PaymentFacts = field(default_factory=PaymentFacts)
-    refunds: tuple[RefundSeen, ...] = ()
-
-    @property
-    def ref(self) -> str | None:
-        """The Stripe id a deferred event waits for (see events_repo.EventStatus.DEFERRED)."""
-        return self.payment_intent_id or self.charge_id or self.session_id
+from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
 
 
 def _id(value: Any) -> str | None:
@@ -87,20 +60,6 @@ def _intent_failed(obj: dict[str, Any]) -> EventFacts:
     metadata = obj.get("metadata") or {}
     terminal = metadata.get("payment_type") == "payment_intent"
     return _intent(obj, PaymentFacts(failed=terminal))
-
-
-_REFUND_STATUS = {
-    "pending": RefundStatus.PENDING,
-    "requires_action": RefundStatus.PENDING,
-    "succeeded": RefundStatus.SUCCEEDED,
-    "failed": RefundStatus.FAILED,
-    "canceled": RefundStatus.FAILED,
-}
-
-
-def refund_status(stripe_status: str | None) -> RefundStatus:
-    """Stripe's refund status in our terms; anything unknown is still pending."""
-    return _REFUND_STATUS.get(str(stripe_status), RefundStatus.PENDING)
 
 
 def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen | None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.referral_tables import referral_audit_log
+from payments.adapters.db.referral_tables import referral_audit_chain_head, referral_audit_log
+from payments.domain.audit_chain import GENESIS_HASH, ChainRecord, entry_hash, iso
 from payments.referrals import CommissionService
+from payments.referrals.portable import utc
 from tests.integration.referrals.support import SETTINGS, Webhooks, paid, refund, snapshot
 
 
@@ -94,3 +98,100 @@ async def test_concurrent_transactions_extend_one_chain(engine: AsyncEngine) -> 
         )
     assert verdict.ok and verdict.count == 8
     assert seqs == list(range(1, 9))
+
+
+async def _rehash_without_the_key(engine: AsyncEngine, ids: list[str], index: int, **changes: Any) -> None:
+    """Someone with write access to the tables but not the key: edit one row, recompute plain SHA-256 for it
+    and every later row (relinking them), and move the chain head to match."""
+    log = referral_audit_log
+    async with engine.begin() as conn:
+        rows = (await conn.execute(select(log).order_by(log.c.seq))).mappings().all()
+        prev_id, prev_hash = (
+            (rows[index - 1]["id"], rows[index - 1]["hash"]) if index else (None, GENESIS_HASH)
+        )
+        for row in rows[index:]:
+            values = {**dict(row), **(changes if row["id"] == ids[index] else {})}
+            record = ChainRecord(
+                id=values["id"],
+                seq=values["seq"],
+                commission_id=values["commission_id"],
+                referrer_id=values["referrer_id"],
+                payment_id=values["payment_id"],
+                action=values["action"],
+                actor=values["actor"],
+                before=values["before"],
+                after=values["after"],
+                reason=values["reason"],
+                at=iso(utc(values["at"])),
+                prev_id=prev_id,
+                prev_hash=prev_hash,
+                key_id=values["key_id"],
+            )
+            digest = entry_hash(record)
+            await conn.execute(
+                update(log)
+                .where(log.c.id == record.id)
+                .values(
+                    **{k: v for k, v in values.items() if k in changes},
+                    prev_id=prev_id,
+                    prev_hash=prev_hash,
+                    hash=digest,
+                )
+            )
+            prev_id, prev_hash = record.id, digest
+        await conn.execute(update(referral_audit_chain_head).values(entry_id=prev_id, hash=prev_hash))
+
+
+@pytest.mark.parametrize("as_legacy", [False, True], ids=["keyed", "posing-as-legacy"])
+async def test_a_row_rewritten_and_rehashed_with_plain_sha256_is_named(
+    engine: AsyncEngine, as_legacy: bool
+) -> None:
+    service = CommissionService(SETTINGS)
+    ids = await _chain_of_five(engine, service)
+    changes: dict[str, Any] = {"after": {"amount": 9_999}}
+    if as_legacy:
+        changes["key_id"] = None
+    await _rehash_without_the_key(engine, ids, 2, **changes)
+    async with engine.connect() as conn:
+        verdict = await service.verify_audit_chain(conn)
+    assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[2]), verdict.reason
+
+
+async def test_entries_carry_the_calculation_inputs_and_verify_after_key_rotation(
+    engine: AsyncEngine,
+) -> None:
+    old = SETTINGS.model_copy(update={"audit_keys": [SecretStr("k1:" + "a" * 32)]})
+    ids = await _chain_of_five(engine, CommissionService(old))
+    async with engine.connect() as conn:
+        first = (
+            (await conn.execute(select(referral_audit_log).where(referral_audit_log.c.id == ids[0])))
+            .mappings()
+            .one()
+        )
+    assert first["key_id"] == "k1"
+    inputs = {
+        k: first["after"][k] for k in ("payment_amount", "rate_bps", "amount", "currency", "customer_user_id")
+    }
+    assert inputs == {
+        "payment_amount": 10_000,
+        "rate_bps": 1_000,
+        "amount": 1_000,
+        "currency": "eur",
+        "customer_user_id": "user_1",
+    }
+
+    rotated = CommissionService(
+        SETTINGS.model_copy(update={"audit_keys": [SecretStr("k2:" + "b" * 32), SecretStr("k1:" + "a" * 32)]})
+    )
+    await Webhooks(engine, rotated, snapshot("ord_after_rotation", user_id="user_9")).deliver(paid())
+    async with engine.connect() as conn:
+        assert (await rotated.verify_audit_chain(conn)).ok
+        newest = await conn.scalar(
+            select(referral_audit_log.c.key_id).order_by(referral_audit_log.c.seq.desc()).limit(1)
+        )
+        forgot_k1 = CommissionService(
+            SETTINGS.model_copy(update={"audit_keys": [SecretStr("k2:" + "b" * 32)]})
+        )
+        verdict = await forgot_k1.verify_audit_chain(conn)
+    assert newest == "k2"
+    assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[0])

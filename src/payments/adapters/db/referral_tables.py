@@ -134,6 +134,8 @@ referral_audit_log = Table(
     Column("prev_id", String(40), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The PAYMENTS_AUDIT_KEYS id whose key signed the hash; null on legacy (plain SHA-256) entries.
+    Column("key_id", String(32), nullable=True),
 )
 
 # A single row (id 1): the newest entry of the chain. Appenders lock it, so two transactions never

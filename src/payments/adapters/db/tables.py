@@ -135,3 +135,19 @@ refunds = Table(
     _ts("updated_at"),
     UniqueConstraint("payment_id", "idempotency_key", name="uq_refunds_payment_idem"),
 )
+
+# What a person did through the console or the operator commands: one row per action, with its outcome.
+# Append-only; the referral actions also leave entries in the referral audit chain, this names the
+# operator action that caused them.
+operator_actions = Table(
+    "operator_actions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    _ts("at"),
+    Column("actor", String(255), nullable=False),  # console:admin, cli
+    Column("action", String(40), nullable=False),  # event.replay, outbox.retry, commission.approve, ...
+    Column("subject", String(255), nullable=False),  # the id acted on
+    Column("outcome", String(500), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Index("ix_operator_actions_action_at", "action", "at"),
+)

@@ -9,6 +9,7 @@ from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.params import storable_params
 from payments.bootstrap import Container
+from payments.pages import install as install_pages
 
 
 def create_app(container: Container) -> FastAPI:
@@ -26,6 +27,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(health.router)
     app.include_router(referrals.router)
     app.include_router(referrals.admin)
+    install_pages(app)
 
     app.add_middleware(LimitBody)
     app.add_middleware(ObserveRequests)  # added last: outermost, so it also sees the 413s

@@ -1,0 +1,137 @@
+"""Operator actions: each calls the service the API and CLI use, and leaves an entry naming the action.
+
+A successful action's entry is written in the action's own transaction where the action has one we hold
+(commission decisions, bans); otherwise right after it, with what came of it. A refused action (not
+found, wrong state) is logged too, in a transaction of its own. Every call answers an Outcome naming its
+log entry, so a page can show the person exactly what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.bootstrap import Container
+from payments.errors import NotFound, ServiceError
+from payments.operations import log
+from payments.outbox import queries
+from payments.referrals.models import AuditVerification, CommissionError
+
+EVENT_REPLAY = "event.replay"
+OUTBOX_RETRY = "outbox.retry"
+COMMISSION_APPROVE = "commission.approve"
+COMMISSION_REJECT = "commission.reject"
+REFERRER_BAN = "referrer.ban"
+REFERRER_UNBAN = "referrer.unban"
+AUDIT_VERIFY = "audit.verify"
+REVIEW_ACCEPT = "review.accept"
+REVIEW_REFUND = "review.refund"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    message: str
+    entry_id: str  # the operator log entry that records it
+
+
+class OperatorActions:
+    def __init__(self, container: Container) -> None:
+        self._c = container
+
+    async def replay_event(self, event_id: str, actor: str) -> Outcome:
+        try:
+            handled = await self._c.webhooks.replay(event_id)
+        except NotFound as exc:
+            return await self._log_after(actor, EVENT_REPLAY, event_id, False, str(exc))
+        # A replay that fails again is stored as failed once more; the person should see that plainly.
+        ok = handled.status.value != "failed"
+        return await self._log_after(
+            actor, EVENT_REPLAY, event_id, ok, f"event {event_id} replayed: {handled.status.value}"
+        )
+
+    async def retry_outbox(self, message_id: str | None, actor: str) -> Outcome:
+        changed = await queries.retry_now(self._c.engine, message_id, now=self._c.clock())
+        if message_id is not None and not changed:
+            return await self._log_after(
+                actor, OUTBOX_RETRY, message_id, False, f"no undelivered message {message_id}"
+            )
+        return await self._log_after(
+            actor, OUTBOX_RETRY, message_id or "*", True, f"{changed} message(s) due now"
+        )
+
+    async def decide_commission(self, commission_id: str, approve: bool, actor: str) -> Outcome:
+        async def decide(conn: AsyncConnection) -> str:
+            decided = await self._c.commissions.decide_held(
+                conn, commission_id, approve, actor, self._c.clock()
+            )
+            return f"commission {commission_id} is now {decided.status.value}"
+
+        action = COMMISSION_APPROVE if approve else COMMISSION_REJECT
+        return await self._in_transaction(actor, action, commission_id, decide)
+
+    async def ban_referrer(self, referrer_id: str, reason: str, actor: str) -> Outcome:
+        async def ban(conn: AsyncConnection) -> str:
+            canceled = await self._c.commissions.ban_referrer(
+                conn, referrer_id, actor, reason, self._c.clock()
+            )
+            return f"referrer {referrer_id} banned; {canceled} unpaid commission(s) canceled"
+
+        return await self._in_transaction(actor, REFERRER_BAN, referrer_id, ban)
+
+    async def unban_referrer(self, referrer_id: str, reason: str, actor: str) -> Outcome:
+        async def unban(conn: AsyncConnection) -> str:
+            lifted = await self._c.commissions.unban_referrer(
+                conn, referrer_id, actor, reason, self._c.clock()
+            )
+            return f"referrer {referrer_id} unbanned" if lifted else f"referrer {referrer_id} was not banned"
+
+        return await self._in_transaction(actor, REFERRER_UNBAN, referrer_id, unban)
+
+    async def verify_audit_chain(self, actor: str) -> tuple[AuditVerification, Outcome]:
+        async with self._c.engine.connect() as conn:
+            result = await self._c.commissions.verify_audit_chain(conn)
+        text = (
+            f"audit chain intact: {result.count} entries"
+            if result.ok
+            else f"audit chain broken at entry {result.first_bad_entry_id}: {result.reason}"
+        )
+        return result, await self._log_after(actor, AUDIT_VERIFY, "referral_audit_log", result.ok, text)
+
+    async def last_audit_verification(self) -> log.OperatorAction | None:
+        async with self._c.engine.connect() as conn:
+            return await log.latest(conn, AUDIT_VERIFY)
+
+    async def entry(self, entry_id: str) -> log.OperatorAction | None:
+        async with self._c.engine.connect() as conn:
+            return await log.get(conn, entry_id)
+
+    # -- logging ---------------------------------------------------------------------------------------
+    async def _in_transaction(
+        self, actor: str, action: str, subject: str, work: Callable[[AsyncConnection], Awaitable[str]]
+    ) -> Outcome:
+        """Run the action and log it in one transaction; a refusal is logged on its own and answered."""
+        try:
+            async with self._c.engine.begin() as conn:
+                text = await work(conn)
+                entry = await log.record(
+                    conn,
+                    actor=actor,
+                    action=action,
+                    subject=subject,
+                    outcome=text,
+                    ok=True,
+                    now=self._c.clock(),
+                )
+        except (ServiceError, CommissionError) as exc:
+            return await self._log_after(actor, action, subject, False, str(exc))
+        return Outcome(True, text, entry.id)
+
+    async def _log_after(self, actor: str, action: str, subject: str, ok: bool, text: str) -> Outcome:
+        async with self._c.engine.begin() as conn:
+            entry = await log.record(
+                conn, actor=actor, action=action, subject=subject, outcome=text, ok=ok, now=self._c.clock()
+            )
+        return Outcome(ok, text, entry.id)

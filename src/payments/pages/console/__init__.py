@@ -1,0 +1,1 @@
+"""The operator console: what is stuck, a payment's file, the referral programme (admin only)."""
