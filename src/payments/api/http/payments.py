@@ -9,11 +9,18 @@ from fastapi import APIRouter, Header, Request, Response
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import ServiceRoute, container
 from payments.api.http.params import OrderId, OrderIdQuery, PaymentId
-from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
+from payments.api.schemas import (
+    ERROR_RESPONSES,
+    CreatePaymentBody,
+    HistoryEntry,
+    PaymentOut,
+    RefundBody,
+    RefundOut,
+)
 from payments.errors import NotFound
 from payments.refunds.service import RefundPayment
 
-router = APIRouter(prefix="/v1", route_class=ServiceRoute)
+router = APIRouter(prefix="/v1", route_class=ServiceRoute, responses=ERROR_RESPONSES)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 

@@ -16,12 +16,15 @@ from pydantic import AfterValidator, BaseModel, Field
 from payments.api.http.auth import Caller, ServiceRoute, container, service_or_referrer
 from payments.api.http.downloads import attachment
 from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFrom, ReportTo, Status
+from payments.api.schemas import ERROR_RESPONSES
 from payments.domain.text import storable_str
 from payments.referrals.models import Commission
 from payments.referrals.referrer_view import for_referrer
 
-router = APIRouter(prefix="/v1")
-admin = APIRouter(prefix="/v1", route_class=ServiceRoute)  # the service token, checked before the body
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+admin = APIRouter(
+    prefix="/v1", route_class=ServiceRoute, responses=ERROR_RESPONSES
+)  # the service token, checked before the body
 ADMIN_ACTOR = "admin"
 
 
@@ -54,7 +57,19 @@ async def _commission_for(request: Request, caller: Caller, commission_id: str) 
     return commission
 
 
-@router.get("/referrers/{referrer_id}/report", response_model=None)
+@router.get(
+    "/referrers/{referrer_id}/report",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The report as JSON, or with format=csv every matching commission as CSV",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def referral_report(
     referrer_id: ReferrerId,
     request: Request,
