@@ -19,6 +19,7 @@ from tests.support.processes import Proc, start_service, wait_until
 
 TOKEN = "bounded-input-token"
 MIB = 1024 * 1024
+CONCURRENCY = 16
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def served(pg_databases: PgDatabases, tmp_path_factory: pytest.TempPathFactory) 
         "PAYMENTS_STRIPE_API_KEY": "sk_test_emulator",
         "PAYMENTS_STRIPE_WEBHOOK_SECRETS": "whsec_bounded",
         "PAYMENTS_API_TOKEN": TOKEN,
+        "PAYMENTS_HTTP_LIMIT_CONCURRENCY": str(CONCURRENCY),
     }
     proc, base = start_service(env, workdir, workdir / "service.log")
     yield proc, base
@@ -118,3 +120,18 @@ def test_a_200_kb_path_is_answered_at_once_while_healthz_stays_responsive(served
         assert answers[0].split(b" ", 2)[1] in (b"414", b"422", b"431"), answers[0][:300]
     finally:
         big.join(timeout=60)
+
+
+def test_past_the_concurrency_limit_new_requests_get_503(served: tuple[Proc, str]) -> None:
+    _, base = served
+    host, port = base.removeprefix("http://").split(":")
+    idle = [socket.create_connection((host, int(port))) for _ in range(CONCURRENCY)]
+    try:
+        response = httpx.get(f"{base}/healthz", timeout=5)
+        assert response.status_code == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    wait_until(
+        lambda: httpx.get(f"{base}/healthz", timeout=5).status_code == 200, what="room again once they close"
+    )
