@@ -9,8 +9,10 @@ For 1 and 2 worker processes it starts, each time on a fresh PostgreSQL database
     (checkout.session.completed, refund.created, charge.refunded, with ~10 % duplicates mixed in);
   * the reference app (benchmarks/reference_app.py: verify the HMAC, insert two rows in one transaction)
     under uvicorn with the same loop and parser, with the same events.
-It prints a markdown table (events/s, p50/p99 ack latency, ratio service/reference) and the peak RSS of
-a service process under the load.
+It prints a markdown table (events/s, p50/p99 ack latency, the servers' CPU per event, ratios
+service/reference) and the peak RSS of a service process under the load, and checks in the service's
+database that every event was applied exactly once (it stops with an error if not).
+PAYMENTS_BENCH_PROFILE=1 records py-spy (collapsed stacks) of each server during the measured run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +51,35 @@ class Row:
     workers: int
     result: Result
     rss_mb: float | None = None
+    cpu_ms_per_event: float | None = None
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants, from /proc.
+
+    On a shared machine events/s moves with everyone else's load; the server's own CPU per event does
+    not, so it is printed next to the rates.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(cpu.get(p, 0.0) for p in tree)
 
 
 def free_port() -> int:
@@ -191,6 +223,46 @@ def requests_for(events: list[dict], port: int) -> list[bytes]:
     return out
 
 
+async def verify_applied_once(url: str, events: list[dict]) -> None:
+    """Every distinct event has one processed ledger row and its effects exactly once.
+
+    Per payment: one diff for "paid" and, when refunded, one for "partially refunded" (refund.created and
+    charge.refunded report the same refund), one refund row, 3 000 refunded. An event that raced its
+    payment's link is applied by the housekeeping sweep within seconds, so this polls with a deadline.
+    """
+    distinct = {e["id"]: e for e in events}
+    paid = {
+        e["data"]["object"]["metadata"]["payment_id"]
+        for e in distinct.values()
+        if e["type"] == "checkout.session.completed"
+    }
+    refunded = {e["data"]["object"]["id"] for e in distinct.values() if e["type"] == "refund.created"}
+    expected = (len(distinct), len(distinct), len(paid) + len(refunded), len(refunded), 3000 * len(refunded))
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            found = tuple(
+                await conn.fetchrow(
+                    """SELECT (SELECT count(*) FROM stripe_events),
+                              (SELECT count(*) FROM stripe_events WHERE status = 'processed'),
+                              (SELECT count(*) FROM order_state_diffs),
+                              (SELECT count(*) FROM refunds),
+                              (SELECT coalesce(sum(amount_refunded), 0) FROM payments)"""
+                )
+            )
+            if found == expected:
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    "not applied exactly once: (events, processed, diffs, refunds, refunded) "
+                    f"expected {expected}, found {found}"
+                )
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+
+
 def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -202,6 +274,18 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not answer")
+
+
+def _start_profiler(pid: int, label: str, workers: int, log_dir: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy on the server during the measured run, when PAYMENTS_BENCH_PROFILE is set (collapsed
+    stacks in the log directory; py-spy is not a project dependency: pip install it to profile)."""
+    if not os.environ.get("PAYMENTS_BENCH_PROFILE"):
+        return None
+    out = log_dir / f"{label}-{workers}.collapsed"
+    cmd = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "-o", str(out)]
+    profiler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the load starts
+    return profiler
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -263,13 +347,23 @@ async def measure(label: str, workers: int, events_count: int, concurrency: int,
         )
         try:
             wait_healthy(f"http://{HOST}:{port}/healthz", proc)
-            await run(HOST, port, requests_for(build_events(warm, rng), port), concurrency)
-            result = await run(HOST, port, requests_for(build_events(measured, rng), port), concurrency)
+            warm_events, measured_events = build_events(warm, rng), build_events(measured, rng)
+            await run(HOST, port, requests_for(warm_events, port), concurrency)
+            requests = requests_for(measured_events, port)
+            profiler = _start_profiler(proc.pid, label, workers, log_dir)
+            cpu_before = tree_cpu_seconds(proc.pid)
+            result = await run(HOST, port, requests, concurrency)
+            cpu_ms = (tree_cpu_seconds(proc.pid) - cpu_before) * 1000 / len(requests)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(timeout=60)
             rss = peak_rss_mb(proc.pid) if label == "service" else None
+            if label == "service":
+                await verify_applied_once(url, warm_events + measured_events)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        return Row(label, workers, result, rss)
+        return Row(label, workers, result, rss, cpu_ms)
     finally:
         await drop_database(name)
 
@@ -289,21 +383,29 @@ async def main() -> None:
             r = rows[-1].result
             print(
                 f"{label} x{workers}: {r.rate:.0f}/s p50 {r.p50:.1f} ms p99 {r.percentile(99):.1f} ms "
-                f"statuses {r.statuses}",
+                f"statuses {r.statuses} server CPU {rows[-1].cpu_ms_per_event:.2f} ms/event",
                 file=sys.stderr,
             )
     print(
         f"\n{args.events} events (+10 % duplicates), {args.concurrency} concurrent connections, "
         f"PostgreSQL + Redis, {os.cpu_count()} cores\n"
     )
-    print("| endpoint | workers | events/s | p50 ms | p99 ms | statuses | ratio service/reference |")
-    print("|---|---|---|---|---|---|---|")
-    reference = {r.workers: r.result.rate for r in rows if r.label == "reference"}
+    print(
+        "| endpoint | workers | events/s | p50 ms | p99 ms | statuses | server CPU ms/event "
+        "| events/s vs reference | p99 vs reference |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    reference = {r.workers: r.result for r in rows if r.label == "reference"}
     for r in rows:
-        ratio = f"{r.result.rate / reference[r.workers]:.2f}" if r.label == "service" else ""
+        ref = reference.get(r.workers)
+        rate_ratio = p99_ratio = ""
+        if r.label == "service" and ref is not None:
+            rate_ratio = f"{r.result.rate / ref.rate:.2f}"
+            p99_ratio = f"{r.result.percentile(99) / ref.percentile(99):.2f}"
         print(
             f"| {r.label} | {r.workers} | {r.result.rate:.0f} | {r.result.p50:.1f} | "
-            f"{r.result.percentile(99):.1f} | {r.result.statuses} | {ratio} |"
+            f"{r.result.percentile(99):.1f} | {r.result.statuses} | {r.cpu_ms_per_event:.2f} "
+            f"| {rate_ratio} | {p99_ratio} |"
         )
     for r in rows:
         if r.rss_mb is not None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import create_engine, create_export_engine
+from payments.adapters.db.payment_tx import SqlPaymentStore
 from payments.adapters.orders import orders_client_from_url
 from payments.adapters.orders.port import OrdersClient
 from payments.adapters.redis_locks import RedisEventLocks
@@ -72,10 +73,11 @@ def build(
     redis = RedisEventLocks(settings.redis_url) if settings.redis_url else None
     commissions = CommissionService(settings)
     orchestrator = PaymentOrchestrator(commissions)
-    idempotency = WebhookIdempotencyService(engine, redis, clock)
+    store = SqlPaymentStore(engine)
+    idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
     webhooks = WebhookProcessor(
-        engine,
+        store,
         idempotency,
         orchestrator,
         WebhookConfig(

@@ -8,10 +8,13 @@ exactly what its hosted page does when a person types 4242 4242 4242 4242.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -25,6 +28,7 @@ from payments.config import EMULATOR_API_KEY, Settings
 from payments.domain.money import Money
 from payments.migrations_runner import upgrade_to_head
 from payments.observability.logging import configure_logging
+from payments.referrals.access import issue_referrer_token
 from payments.runner import register_webhook, start_emulator
 
 ORDER = "ord_demo_1"
@@ -66,8 +70,12 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
     database_url = f"sqlite+aiosqlite:///{tmp / 'demo.db'}"
     await asyncio.to_thread(upgrade_to_head, database_url)
     secret = await register_webhook(emulator_url, f"http://127.0.0.1:{port}/v1/webhooks/stripe")
+    # Fresh secrets for this run: the console's admin credential and the key of referrer links.
+    admin_token, jwt_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
     settings = Settings(
         database_url=database_url,
+        api_token=SecretStr(admin_token),
+        jwt_secret=SecretStr(jwt_secret),
         stripe_api_base=emulator_url,
         stripe_api_key=SecretStr(EMULATOR_API_KEY),
         stripe_webhook_secrets=[SecretStr(secret)],
@@ -102,7 +110,11 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
                     )
 
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {admin_token}"},
+        ) as api:
             _say("1. Orders asks for payment of order ord_demo_1 (120.00 EUR), referred by ref_alice")
             payment = (
                 await api.post(
@@ -160,6 +172,18 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
                     f"{Money(net['clawed_back'], net['currency']).format()}"
                 )
         _say("done: created -> paid -> partial refund -> commission -> report")
+        base = f"http://127.0.0.1:{port}"
+        link = issue_referrer_token(
+            "ref_alice", jwt_secret, lifetime=timedelta(minutes=15), now=container.clock()
+        )
+        _say("Open the pages:")
+        _say(f"  operator console    {base}/console   (admin credential: {admin_token})")
+        _say(f"  referrer dashboard  {base}/referrer/signin?token={link}")
+        if sys.stdin.isatty():
+            # A person is watching: keep serving so the two links work, until Ctrl-C.
+            _say("serving until Ctrl-C")
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
         return 0
     finally:
         server.should_exit = True

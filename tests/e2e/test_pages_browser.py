@@ -12,9 +12,8 @@ import pytest
 
 from tests.support import stripe_events as se
 from tests.support.pages_seed import month_starts, plant_commissions
+from tests.support.pages_stack import CHROMIUM, CHROMIUM_ARGS, TOKEN, PagesStack, pages_stack
 from tests.support.processes import wait_until
-
-from .pages_stack import CHROMIUM, CHROMIUM_ARGS, TOKEN, PagesStack, pages_stack
 
 pytestmark = pytest.mark.browser
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.bootstrap import Container
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundFact, RefundStatus
@@ -69,7 +70,7 @@ async def plant_commissions(
                         ),
                     )
                     await c.commissions.on_payment_changed(
-                        conn,
+                        SqlAlchemyPaymentTransaction(conn),
                         paid,
                         refunded,
                         Cause(f"evt_seed_refund_{order}", "charge.refunded"),

@@ -135,32 +135,3 @@ class HistoryEntry(BaseModel):
     cause_event_id: str
     cause_event_type: str
     at: datetime
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
-
-
-class ErrorOut(BaseModel):
-    """Every error answer of the HTTP API: ``{"error": {"code", "message", "field"?}}``."""
-
-    error: ErrorDetail
-
-
-_ERROR_MEANINGS = {
-    400: "Malformed request (a webhook's signature, a commission that cannot change)",
-    401: "No valid token",
-    403: "A token that may not see this",
-    404: "No such resource",
-    409: "Conflicts with the resource's state",
-    413: "Request body larger than this route accepts",
-    422: "A field is invalid (named in error.field)",
-    502: "Stripe or another upstream failed",
-    503: "Busy; retry later",
-}
-# The error answers a route may give, declared once: routers pass these as ``responses=``.
-ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorOut, "description": meaning} for status, meaning in _ERROR_MEANINGS.items()
-}

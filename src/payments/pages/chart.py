@@ -34,6 +34,7 @@ class Bar:
     label: str
     full_label: str
     show_label: bool
+    minor_label: bool  # every other shown label: phones hide these so larger text never overlaps
     x: float
     width: float
     net_y: float
@@ -111,6 +112,7 @@ def build(currency: str, months: list[MonthFigures]) -> Chart:
                 label=m.month.strftime("%b" if len(months) <= 12 else "%b %y"),
                 full_label=m.month.strftime("%B %Y"),
                 show_label=index % every == 0,
+                minor_label=(index // every) % 2 == 1,
                 x=round(x, 2),
                 width=round(bar_width, 2),
                 net_y=round(net_y, 2),

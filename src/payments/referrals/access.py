@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 import jwt
 from pydantic import SecretStr
 
+from payments.errors import Unauthenticated
 
-class InvalidReferrerToken(Exception):
-    """The token is missing, malformed, wrongly signed, expired or names nobody (HTTP 401)."""
+
+class InvalidReferrerToken(Unauthenticated):
+    """The token is missing, malformed, wrongly signed, expired or names nobody."""
 
     code = "invalid_token"
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.referral_tables import referral_identities
 from payments.domain.fraud_guards import normalise_email
-from payments.referrals.portable import insert_ignoring_conflicts, utc
 
 EMAIL = "email"
 CARD = "card"
@@ -38,17 +36,16 @@ class Identities:
     cards: frozenset[str]
 
 
-class IdentityRepository:
-    async def record(
-        self, conn: AsyncConnection, user_id: str, email: str | None, fingerprint: str, now: datetime
-    ) -> None:
-        rows = [
-            {"user_id": user_id, "kind": kind, "value_hash": digest, "first_seen_at": utc(now)}
-            for kind, digest in ((EMAIL, email_hash(email)), (CARD, card_hash(fingerprint)))
-            if digest
-        ]
-        await insert_ignoring_conflicts(conn, referral_identities, rows, ["user_id", "kind", "value_hash"])
+def identity_hashes(email: str | None, fingerprint: str) -> list[tuple[str, str]]:
+    """(kind, hash) pairs to record for a paying user; the webhook's transaction writes them."""
+    return [
+        (kind, digest)
+        for kind, digest in ((EMAIL, email_hash(email)), (CARD, card_hash(fingerprint)))
+        if digest
+    ]
 
+
+class IdentityRepository:
     async def of_user(self, conn: AsyncConnection, user_id: str) -> Identities:
         query = select(referral_identities.c.kind, referral_identities.c.value_hash).where(
             referral_identities.c.user_id == user_id

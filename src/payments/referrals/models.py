@@ -9,6 +9,7 @@ from typing import Any
 
 from payments.domain.commission import CommissionStatus
 from payments.domain.money import Money
+from payments.errors import FailedPrecondition, InvalidRequest, NotFound, ServiceError
 
 
 class AuditAction(StrEnum):
@@ -26,28 +27,28 @@ class AuditAction(StrEnum):
     UNBANNED = "unbanned"
 
 
-class CommissionError(Exception):
-    """Base of the module's errors; ``code`` is the machine-readable error code for the API."""
+class CommissionError(ServiceError):
+    """Base of the module's errors; each also takes the kind of a general error (payments.errors)."""
 
     code = "commission_error"
 
 
-class CommissionNotFound(CommissionError):
+class CommissionNotFound(CommissionError, NotFound):
     code = "commission_not_found"
 
 
-class CommissionConflict(CommissionError):
-    """The commission is not in a status that allows the action (HTTP 409)."""
+class CommissionConflict(CommissionError, FailedPrecondition):
+    """The commission is not in a status that allows the action."""
 
     code = "commission_conflict"
 
 
-class NothingToPay(CommissionError):
+class NothingToPay(CommissionError, FailedPrecondition):
     code = "nothing_to_pay"
 
 
-class InvalidReportQuery(CommissionError, ValueError):
-    """A report parameter (status, limit, period) that cannot be answered (HTTP 400)."""
+class InvalidReportQuery(CommissionError, InvalidRequest, ValueError):
+    """A report parameter (status, limit, period) that cannot be answered."""
 
     code = "invalid_report_query"
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,7 +35,13 @@ from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import DisputePhase, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.referrals.audit import AuditDraft, AuditLog
-from payments.referrals.identities import Identities, IdentityRepository, card_hash, email_hash
+from payments.referrals.identities import (
+    Identities,
+    IdentityRepository,
+    card_hash,
+    email_hash,
+    identity_hashes,
+)
 from payments.referrals.models import (
     Adjustment,
     AuditAction,
@@ -83,6 +90,16 @@ _ACTION_OF_VERDICT = {
 _UNPAID = (CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD)
 
 
+class PaymentChangeTransaction(Protocol):
+    """What ``on_payment_changed`` needs of the transaction it runs in (webhooks.ports has the rest)."""
+
+    async def record_identities(
+        self, user_id: str, hashes: Sequence[tuple[str, str]], now: datetime
+    ) -> None: ...
+
+    async def connection(self) -> AsyncConnection: ...
+
+
 class CommissionService:
     def __init__(self, settings: Settings) -> None:
         self._rule = CommissionRule(
@@ -100,7 +117,7 @@ class CommissionService:
     # -- the webhook path ----------------------------------------------------------------------------
     async def on_payment_changed(
         self,
-        conn: AsyncConnection,
+        tx: PaymentChangeTransaction,
         before: PaymentSnapshot,
         after: PaymentSnapshot,
         cause: Cause,
@@ -113,11 +130,13 @@ class CommissionService:
             newly_succeeded or facts_before.card_fingerprint != facts_after.card_fingerprint
         ):
             # Every paying user, referred or not, may one day be a referrer; the guards compare against this.
-            await self._identities.record(
-                conn, after.user_id, after.customer_email, facts_after.card_fingerprint, now
+            await tx.record_identities(
+                after.user_id, identity_hashes(after.customer_email, facts_after.card_fingerprint), now
             )
         if after.referrer_id is None:
             return
+        # Only referred payments go further, through SQLAlchemy (a savepoint on the asyncpg fast path).
+        conn = await tx.connection()
         if newly_succeeded:
             await self.accrue_commission(conn, after, cause, now)
             return

@@ -10,13 +10,14 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo, refunds_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.refunds_repo import REQUESTED, RefundRecord
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
-from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError
+from payments.errors import Conflict, FailedPrecondition, InvalidRequest, NotFound, UpstreamError
 from payments.observability.tracing import tracer
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
@@ -85,16 +86,18 @@ class RefundService:
                     return existing, False
             facts = PaymentFacts.from_json(payment.facts)
             if not facts.succeeded or not payment.stripe_payment_intent_id:
-                raise Conflict(
+                raise FailedPrecondition(
                     f"payment {payment.id} is {payment.status}: nothing to refund",
                     code="payment_not_refundable",
                 )
             remaining = refundable_amount(facts, await refunds_repo.reserved_amount(conn, payment.id))
             amount = remaining if cmd.amount is None else cmd.amount
             if remaining <= 0:
-                raise Conflict("the payment is already fully refunded", code="already_refunded")
+                raise FailedPrecondition("the payment is already fully refunded", code="already_refunded")
             if amount > remaining:
-                raise Conflict(f"refund of {amount} exceeds the {remaining} that remains", code="over_refund")
+                raise FailedPrecondition(
+                    f"refund of {amount} exceeds the {remaining} that remains", code="over_refund"
+                )
             refund = await refunds_repo.insert_requested(
                 conn,
                 payment_id=payment.id,
@@ -148,7 +151,11 @@ class RefundService:
             record = await payments_repo.get(conn, refund.payment_id, for_update=True)
             assert record is not None
             await self._orchestrator.apply(
-                conn, record, found, Cause(refund.id, "api.refund.created"), self._clock()
+                SqlAlchemyPaymentTransaction(conn),
+                record,
+                found,
+                Cause(refund.id, "api.refund.created"),
+                self._clock(),
             )
             fresh = await refunds_repo.get(conn, refund.id)
         assert fresh is not None

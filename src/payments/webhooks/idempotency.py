@@ -23,11 +23,10 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db import events_repo
 from payments.adapters.db.events_repo import SETTLED, EventStatus, IncomingEvent
 from payments.adapters.redis_locks import LockState, RedisEventLocks
+from payments.webhooks.ports import PaymentStore, PaymentTransaction
 
 log = structlog.get_logger(__name__)
 
@@ -48,23 +47,23 @@ class Handled:
     status: EventStatus
 
 
-Handler = Callable[[AsyncConnection, dict[str, Any]], Awaitable[Outcome]]
+Handler = Callable[[PaymentTransaction, dict[str, Any]], Awaitable[Outcome]]
+
+_DUPLICATE = Handled(duplicate=True, status=EventStatus.PROCESSED)
 
 
 class WebhookIdempotencyService:
     def __init__(
-        self, engine: AsyncEngine, redis: RedisEventLocks | None, clock: Callable[[], datetime]
+        self, store: PaymentStore, redis: RedisEventLocks | None, clock: Callable[[], datetime]
     ) -> None:
-        self._engine = engine
+        self._store = store
         self._redis = redis
         self._clock = clock
 
     async def is_duplicate_event(self, event_id: str) -> bool:
         if self._redis is not None and await self._redis.is_processed(event_id):
             return True
-        async with self._engine.connect() as conn:
-            status = await events_repo.status_of(conn, event_id)
-        return status in SETTLED
+        return await self._store.event_status(event_id) in SETTLED
 
     async def acquire_event_lock(self, event_id: str) -> tuple[LockState, str | None]:
         """Check-and-lock in one round trip; UNKNOWN without Redis (the database decides)."""
@@ -77,13 +76,13 @@ class WebhookIdempotencyService:
             await self._redis.release(event_id, token, processed=processed)
 
     async def mark_event_processed(
-        self, conn: AsyncConnection, event_id: str, outcome: Outcome, *, inserted: bool
+        self, tx: PaymentTransaction, event_id: str, outcome: Outcome, *, inserted: bool
     ) -> None:
         """Inside the effects' transaction. A freshly inserted row already says "processed"."""
         if inserted and outcome.status is EventStatus.PROCESSED:
             return
-        await events_repo.mark(
-            conn, event_id, outcome.status, self._clock(), payment_id=outcome.payment_id, ref=outcome.ref
+        await tx.mark_event(
+            event_id, outcome.status, self._clock(), payment_id=outcome.payment_id, ref=outcome.ref
         )
 
     async def handle_event_with_idempotency(
@@ -99,20 +98,20 @@ class WebhookIdempotencyService:
         event_id = incoming.id
         state, token = (LockState.UNKNOWN, None) if force else await self.acquire_event_lock(event_id)
         if state is LockState.PROCESSED:
-            return Handled(duplicate=True, status=EventStatus.PROCESSED)
+            return _DUPLICATE
         # HELD: another replica is on it; we still go to the database, whose lock gives a definite answer
         # (we never acknowledge on Redis' word alone that someone else *will* finish).
         processed = False
         try:
-            async with self._engine.begin() as conn:
-                inserted = await events_repo.record(conn, incoming, self._clock(), payment_id=payment_hint)
+            async with self._store.transaction() as tx:
+                inserted = await tx.record_event(incoming, self._clock(), payment_id=payment_hint)
                 if not inserted:
-                    status = await events_repo.status_of(conn, event_id, for_update=True)
+                    status = await tx.event_status_for_update(event_id)
                     if status in SETTLED and not force:
                         processed = True
                         return Handled(duplicate=True, status=status or EventStatus.PROCESSED)
-                outcome = await handler(conn, event)
-                await self.mark_event_processed(conn, event_id, outcome, inserted=inserted)
+                outcome = await handler(tx, event)
+                await self.mark_event_processed(tx, event_id, outcome, inserted=inserted)
             processed = True
             return Handled(duplicate=False, status=outcome.status)
         except Exception as exc:
@@ -124,9 +123,6 @@ class WebhookIdempotencyService:
     async def _record_failure(self, incoming: IncomingEvent, exc: Exception) -> None:
         log.error("webhook.handler_failed", event_id=incoming.id, error=type(exc).__name__)
         try:
-            async with self._engine.begin() as conn:
-                await events_repo.record_failure(
-                    conn, incoming, self._clock(), f"{type(exc).__name__}: {exc}"
-                )
+            await self._store.record_failure(incoming, self._clock(), f"{type(exc).__name__}: {exc}")
         except Exception as nested:  # the database may be what failed; Stripe retries either way
             log.error("webhook.failure_not_recorded", event_id=incoming.id, error=type(nested).__name__)

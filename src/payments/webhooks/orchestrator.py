@@ -12,14 +12,13 @@ from datetime import datetime
 from typing import Protocol
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db import diffs_repo, payments_repo, refunds_repo
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
 from payments.domain.state_diff import Cause, OrderView, StateDiff, diff_between
 from payments.domain.stripe_facts import EventFacts
+from payments.webhooks.ports import PaymentTransaction
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +26,7 @@ log = structlog.get_logger(__name__)
 class CommissionHook(Protocol):
     async def on_payment_changed(
         self,
-        conn: AsyncConnection,
+        tx: PaymentTransaction,
         before: PaymentSnapshot,
         after: PaymentSnapshot,
         cause: Cause,
@@ -47,12 +46,11 @@ class PaymentOrchestrator:
         self._commissions = commissions
 
     async def apply(
-        self, conn: AsyncConnection, record: PaymentRecord, found: EventFacts, cause: Cause, now: datetime
+        self, tx: PaymentTransaction, record: PaymentRecord, found: EventFacts, cause: Cause, now: datetime
     ) -> Applied:
         before = record.snapshot()
         for seen in found.refunds:
-            await refunds_repo.record_seen(
-                conn,
+            await tx.record_refund_seen(
                 payment_id=record.id,
                 stripe_refund_id=seen.stripe_refund_id,
                 our_refund_id=seen.our_refund_id,
@@ -84,8 +82,7 @@ class PaymentOrchestrator:
             cause,
         )
         seq = record.diff_seq + (1 if diff is not None else 0)
-        await payments_repo.save_state(
-            conn,
+        await tx.save_state(
             record,
             facts=merged,
             status=after.status,
@@ -95,11 +92,11 @@ class PaymentOrchestrator:
             diff_seq=seq,
         )
         if diff is not None:
-            await diffs_repo.append(conn, diff, seq, now)
+            await tx.append_diff(diff, seq, now)
         if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
             log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
         if self._commissions is not None and merged != before.facts:
-            await self._commissions.on_payment_changed(conn, before, after, cause, now)
+            await self._commissions.on_payment_changed(tx, before, after, cause, now)
         # Deferred events wait on a PaymentIntent id (refund, charge and dispute objects all name one).
         intent = links.get("stripe_payment_intent_id")
         return Applied(after.status, diff, (intent,) if intent else ())

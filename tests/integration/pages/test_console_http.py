@@ -225,3 +225,69 @@ async def test_without_an_admin_credential_there_is_no_console(engine: AsyncEngi
     async with running_service(engine, api_token=None) as svc:
         page = await svc.http.post("/console/signin", data={"token": ""}, headers=NO_AUTH)
         assert page.status_code == 503 and "PAYMENTS_API_TOKEN" in page.text
+
+
+async def _held(svc: Service, order_id: str, referrer_id: str) -> str:
+    """A commission the elevated-risk guard held for a person to decide."""
+    from payments.domain.payment import PaymentSnapshot
+    from payments.domain.payment_state import PaymentFacts, PaymentStatus
+    from payments.domain.state_diff import Cause
+
+    paid = PaymentSnapshot(
+        payment_id=f"pay_{order_id}",
+        order_id=order_id,
+        user_id=f"cust_{order_id}",
+        amount=20_000,
+        currency="eur",
+        referrer_id=referrer_id,
+        customer_email=None,
+        status=PaymentStatus.SUCCEEDED,
+        facts=PaymentFacts(
+            succeeded=True, amount_received=20_000, currency_received="eur", risk_level="elevated"
+        ),
+    )
+    async with svc.engine.begin() as conn:
+        commission = await svc.container.commissions.accrue_commission(
+            conn, paid, Cause(f"evt_{order_id}", "charge.succeeded"), svc.container.clock()
+        )
+    assert commission is not None and commission.status.value == "held"
+    return commission.id
+
+
+async def test_commission_decisions_bans_and_verification_from_the_console(engine: AsyncEngine) -> None:
+    async with running_service(engine) as svc:
+        approve_id = await _held(svc, "ord_h1", "ref_h")
+        reject_id = await _held(svc, "ord_h2", "ref_h")
+        await sign_in(svc)
+        landing = await svc.http.get("/console", headers=NO_AUTH)
+        assert 'id="count-held" data-count="2"' in landing.text
+        csrf = await console_csrf(svc)
+        for path in (
+            f"/console/commissions/{approve_id}/approve",
+            f"/console/commissions/{reject_id}/reject",
+            f"/console/commissions/{reject_id}/reject",  # no longer held: refused, and logged as not done
+            "/console/referrers/ref_h/ban",
+            "/console/referrers/ref_h/unban",
+            "/console/audit/verify",
+        ):
+            response = await svc.http.post(
+                path, data={"csrf": csrf, "reason": "seen on the console"}, headers=NO_AUTH
+            )
+            assert response.status_code == 303, path
+        for commission_id, status in ((approve_id, "pending"), (reject_id, "refused")):
+            got = (await svc.http.get(f"/v1/commissions/{commission_id}")).json()
+            # The approved one was canceled by the ban that followed; the audit says who did each step.
+            audit = (await svc.http.get(f"/v1/commissions/{commission_id}/audit")).json()
+            assert [e["actor"] for e in audit][1:] == ["console:admin"] * (len(audit) - 1)
+            assert got["status"] in (status, "canceled")
+        assert [(a, s, ok) for _, a, s, ok in await operator_entries(svc)] == [
+            ("commission.approve", approve_id, True),
+            ("commission.reject", reject_id, True),
+            ("commission.reject", reject_id, False),
+            ("referrer.ban", "ref_h", True),
+            ("referrer.unban", "ref_h", True),
+            ("audit.verify", "referral_audit_log", True),
+        ]
+        programme = await svc.http.get("/console/referrals", headers=NO_AUTH)
+        assert "audit chain intact" in programme.text and "by console:admin" in programme.text
+        assert 'action="/console/referrers/ref_h/unban"' not in programme.text

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.payment_tx import SqlPaymentStore
 from payments.adapters.db.referral_tables import referral_adjustments
 from payments.config import Settings
 from payments.domain.payment import PaymentSnapshot
@@ -87,8 +88,9 @@ class Webhooks:
         after = before.with_facts(before.facts.merge(fact))
         cause = Cause(f"evt_{self.payment.order_id}_{self._events}", "test.event")
         for _ in range(times):
-            async with self.engine.begin() as conn:
-                await self.service.on_payment_changed(conn, before, after, cause, now)
+            # The webhook path's transaction: asyncpg and a savepoint on PostgreSQL, SQLAlchemy on SQLite.
+            async with SqlPaymentStore(self.engine).transaction() as tx:
+                await self.service.on_payment_changed(tx, before, after, cause, now)
         self.payment = after
         return after
 

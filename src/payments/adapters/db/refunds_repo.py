@@ -14,8 +14,9 @@ from payments.domain.payment_state import RefundStatus
 from payments.ids import new_id
 
 REQUESTED = "requested"  # written before we call Stripe; reserves the amount against over-refunds
-# A refund's status only moves forward, whichever of its three events arrives first.
-_RANK = {
+# A refund's status only moves forward, whichever of its three events arrives first (payment_tx.py says
+# the same in SQL, built from this table).
+STATUS_RANK = {
     REQUESTED: 0,
     RefundStatus.PENDING.value: 1,
     RefundStatus.SUCCEEDED.value: 2,
@@ -136,7 +137,7 @@ async def record_seen(
             )
         )
         return
-    new_status = status if _RANK[status] > _RANK.get(row.status, 0) else row.status
+    new_status = status if STATUS_RANK[status] > STATUS_RANK.get(row.status, 0) else row.status
     await conn.execute(
         update(refunds)
         .where(refunds.c.id == row.id)

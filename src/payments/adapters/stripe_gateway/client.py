@@ -106,15 +106,13 @@ class StripeGateway:
         }
         if req.customer_email:
             params["customer_email"] = req.customer_email
-        session = await self._call(
-            "checkout.sessions.create",
-            lambda: self._client.v1.checkout.sessions.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            ),
+        session = await self._post(
+            "checkout.sessions.create", "/v1/checkout/sessions", params, idempotency_key
         )
         return CheckoutSession(
-            id=session.id, url=session.url or "", payment_intent_id=_id_of(session.payment_intent)
+            id=session["id"],
+            url=session.get("url") or "",
+            payment_intent_id=_id_of(session.get("payment_intent")),
         )
 
     async def create_payment_intent(
@@ -129,14 +127,10 @@ class StripeGateway:
         }
         if req.customer_email:
             params["receipt_email"] = req.customer_email
-        intent = await self._call(
-            "payment_intents.create",
-            lambda: self._client.v1.payment_intents.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            ),
+        intent = await self._post("payment_intents.create", "/v1/payment_intents", params, idempotency_key)
+        return PaymentIntent(
+            id=intent["id"], client_secret=intent.get("client_secret") or "", status=intent["status"]
         )
-        return PaymentIntent(id=intent.id, client_secret=intent.client_secret or "", status=intent.status)
 
     async def create_refund(
         self,
@@ -150,21 +144,15 @@ class StripeGateway:
         params: dict[str, Any] = {"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata}
         if reason:
             params["reason"] = reason
-        refund = await self._call(
-            "refunds.create",
-            lambda: self._client.v1.refunds.create_async(
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
-            ),
-        )
+        refund = await self._post("refunds.create", "/v1/refunds", params, idempotency_key)
         return Refund(
-            id=refund.id,
-            amount=refund.amount,
-            currency=refund.currency,
-            status=refund.status or "pending",
-            payment_intent_id=_id_of(refund.payment_intent),
-            charge_id=_id_of(refund.charge),
-            created=refund.created,
+            id=refund["id"],
+            amount=int(refund["amount"]),
+            currency=refund["currency"],
+            status=refund.get("status") or "pending",
+            payment_intent_id=_id_of(refund.get("payment_intent")),
+            charge_id=_id_of(refund.get("charge")),
+            created=int(refund["created"]),
         )
 
     async def iter_events(self, *, created_gte: int, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
@@ -197,6 +185,21 @@ class StripeGateway:
         )
         return WebhookEndpoint(id=endpoint.id, secret=endpoint.secret or "")
 
+    async def _post(
+        self, operation: str, path: str, params: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """A create call through the SDK's untyped request: the same encoding, headers, retries and error
+        classes as the typed services, without building a ``StripeObject`` tree from the answer (a third
+        of the SDK's CPU per call, for the three fields we read)."""
+        response = await self._call(
+            operation,
+            lambda: self._client.raw_request_async("post", path, idempotency_key=idempotency_key, **params),
+        )
+        data = response.data
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise GatewayError(GatewayErrorKind.UNAVAILABLE, "Stripe answered without an object")
+        return data
+
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
         with tracer.start_as_current_span(f"stripe.{operation}"):
@@ -212,10 +215,14 @@ class StripeGateway:
 
 
 def _id_of(value: object) -> str | None:
+    """An expandable field: an id, an expanded object (a dict here, a StripeObject from typed calls)."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if isinstance(value, dict):
+        found = value.get("id")
+        return found if isinstance(found, str) and found else None
     return str(getattr(value, "id", "")) or None
 
 

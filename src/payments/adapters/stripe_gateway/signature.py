@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from payments.errors import Malformed
+
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
     "SignatureError",
@@ -36,7 +38,7 @@ _MAX_HEADER_LENGTH = 4096
 _MAX_TIMESTAMP_DIGITS = 12
 
 
-class SignatureError(Exception):
+class SignatureError(Malformed):
     """A webhook was rejected; ``code`` is a stable reason code safe to log and count.
 
     Codes: ``missing_header``, ``malformed_header``, ``no_v1_signature``, ``bad_signature``,
@@ -45,9 +47,8 @@ class SignatureError(Exception):
     """
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
+        self.args = (f"{code}: {message}",)
 
 
 def _expected_signature(payload: bytes, secret: str, timestamp: int) -> bytes:

@@ -10,25 +10,17 @@ import grpc
 from pydantic import ValidationError
 
 from payments.adapters.db.payments_repo import PaymentRecord
+from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
 from payments.api.grpc.referral_report import get_referral_report
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody
 from payments.bootstrap import Container
-from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.errors import InvalidRequest, ServiceError, Unauthenticated
 from payments.generated.payments.v1 import payments_pb2 as pb
 from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from payments.observability.metrics import GRPC_REQUESTS
-from payments.referrals.models import CommissionError
 from payments.refunds.service import RefundPayment
 
 T = TypeVar("T")
-
-_CODES: dict[type[ServiceError], grpc.StatusCode] = {
-    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    Conflict: grpc.StatusCode.ALREADY_EXISTS,
-    Forbidden: grpc.StatusCode.PERMISSION_DENIED,
-    UpstreamError: grpc.StatusCode.UNAVAILABLE,
-}
 
 
 def payment_message(p: PaymentRecord) -> pb.Payment:
@@ -44,29 +36,26 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
     def __init__(self, container: Container) -> None:
         self._c = container
 
+    def _authenticate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        token = self._c.settings.api_token
+        if token is None:
+            return
+        sent = dict(context.invocation_metadata() or ()).get("authorization", "")
+        if not hmac.compare_digest(str(sent).encode(), f"Bearer {token.get_secret_value()}".encode()):
+            raise Unauthenticated("a valid service token is required")
+
     async def _guard(
         self, name: str, context: grpc.aio.ServicerContext[Any, Any], call: Callable[[], Awaitable[T]]
     ) -> T:
-        token = self._c.settings.api_token
-        if token is not None:
-            sent = dict(context.invocation_metadata() or ()).get("authorization", "")
-            if not hmac.compare_digest(str(sent).encode(), f"Bearer {token.get_secret_value()}".encode()):
-                GRPC_REQUESTS.labels(name, "UNAUTHENTICATED").inc()
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid service token is required")
         try:
-            result = await call()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            GRPC_REQUESTS.labels(name, "INVALID_ARGUMENT").inc()
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {first['msg']}")
-        except CommissionError as exc:
-            GRPC_REQUESTS.labels(name, "INVALID_ARGUMENT").inc()
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            self._authenticate(context)
+            try:
+                result = await call()
+            except ValidationError as exc:
+                raise from_validation(exc) from None
         except ServiceError as exc:
-            code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), grpc.StatusCode.UNKNOWN)
-            GRPC_REQUESTS.labels(name, code.name).inc()
-            await context.abort(code, f"{exc.code}: {exc.message}")
+            GRPC_REQUESTS.labels(name, GRPC_STATUS[exc.kind].name).inc()
+            await abort(context, exc)
         GRPC_REQUESTS.labels(name, "OK").inc()
         return result
 

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
-from payments.api.http import errors, health, payments, referrals, webhooks
+from payments.api.http import errors, health, payments, referrals
 from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.params import storable_params
+from payments.api.http.webhooks import StripeWebhookEndpoint
 from payments.bootstrap import Container
 from payments.pages import install as install_pages
 
 
+class PaymentsApp(FastAPI):
+    """FastAPI with Stripe's webhook answered in front of its whole stack (api/http/webhooks.py): even
+    Starlette's outermost error and telemetry middleware cost the webhook more than its HMAC check."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return StripeWebhookEndpoint(super().build_middleware_stack(), self.state.container.webhooks)
+
+
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(
+    app = PaymentsApp(
         title="payments",
         version="1.0",
         dependencies=[Depends(storable_params)],  # every route, those added later included
@@ -22,7 +32,6 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
-    app.include_router(webhooks.router)
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)

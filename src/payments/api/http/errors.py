@@ -1,29 +1,61 @@
-"""One error shape: ``{"error": {"code", "message", "field"?}}``; never a 500 for bad input."""
+"""The error model (payments.errors) on HTTP: one status per kind, one body ``{"error": {...}}``.
+
+Never a 500 for bad input. Routes declare the answers they can give with ``error_responses(...)`` so
+that OpenAPI documents every one with this body.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from payments.adapters.stripe_gateway.signature import SignatureError
-from payments.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError, UpstreamError
-from payments.referrals.models import (
-    CommissionConflict,
-    CommissionError,
-    CommissionNotFound,
-    InvalidReportQuery,
-    NothingToPay,
-)
+from payments.errors import ErrorKind, ServiceError
 
-_STATUS: dict[type[ServiceError], int] = {
-    InvalidRequest: 422,
-    NotFound: 404,
-    Conflict: 409,
-    Forbidden: 403,
-    UpstreamError: 502,
+HTTP_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.INVALID: 422,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FAILED_PRECONDITION: 409,
+    ErrorKind.UNAVAILABLE: 502,
 }
+
+_DESCRIPTIONS = {
+    400: "The request cannot be read (for example a bad signature or a body that is not JSON)",
+    401: "No valid token",
+    403: "The token may not see this resource",
+    404: "No such resource",
+    409: "Clashes with an earlier request or with the resource's state; `code` says which",
+    413: "The body is larger than this route accepts",
+    422: "A field is invalid; `field` names it",
+    502: "Stripe failed or could not be reached; the same request may be retried",
+    503: "Busy (every export connection in use); retry after Retry-After seconds",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx and 5xx answer of the API."""
+
+    error: ErrorDetail
+
+
+def error_responses(*kinds: ErrorKind, extra: tuple[int, ...] = ()) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the errors a route can answer with."""
+    statuses = sorted({HTTP_STATUS[kind] for kind in kinds} | set(extra))
+    return {status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -33,29 +65,17 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse({"error": body}, status_code=status)
 
 
+def service_error_response(exc: ServiceError) -> JSONResponse:
+    response = error_response(HTTP_STATUS[exc.kind], exc.code, exc.message, exc.field)
+    if exc.kind is ErrorKind.UNAUTHENTICATED:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
-        return error_response(status, exc.code, exc.message, exc.field)
-
-    @app.exception_handler(CommissionError)
-    async def _commission(_: Request, exc: CommissionError) -> JSONResponse:
-        status, code = 400, "commission_error"
-        if isinstance(exc, CommissionNotFound):
-            status, code = 404, "not_found"
-        elif isinstance(exc, CommissionConflict | NothingToPay):
-            status, code = (
-                409,
-                "commission_conflict" if isinstance(exc, CommissionConflict) else "nothing_to_pay",
-            )
-        elif isinstance(exc, InvalidReportQuery):
-            status, code = 422, "invalid_report_query"
-        return error_response(status, code, str(exc))
-
-    @app.exception_handler(SignatureError)
-    async def _signature(_: Request, exc: SignatureError) -> JSONResponse:
-        return error_response(400, exc.code, exc.message)
+        return service_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -63,7 +83,7 @@ def install(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        return error_response(422, "validation_error", message, field)
+        return error_response(HTTP_STATUS[ErrorKind.INVALID], "validation_error", message, field)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -8,23 +8,29 @@ from fastapi import APIRouter, Header, Request, Response
 
 from payments.adapters.db import diffs_repo
 from payments.api.http.auth import ServiceRoute, container
+from payments.api.http.errors import error_responses
 from payments.api.http.params import OrderId, OrderIdQuery, PaymentId
-from payments.api.schemas import (
-    ERROR_RESPONSES,
-    CreatePaymentBody,
-    HistoryEntry,
-    PaymentOut,
-    RefundBody,
-    RefundOut,
-)
-from payments.errors import NotFound
+from payments.api.schemas import CreatePaymentBody, HistoryEntry, PaymentOut, RefundBody, RefundOut
+from payments.errors import ErrorKind, NotFound
 from payments.refunds.service import RefundPayment
 
-router = APIRouter(prefix="/v1", route_class=ServiceRoute, responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/v1",
+    route_class=ServiceRoute,  # the service token, checked before the body is read
+    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID, extra=(413,)),
+)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut)
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentOut,
+    responses={
+        200: {"model": PaymentOut, "description": "A replay: the payment this order or key already has"},
+        **error_responses(ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+    },
+)
 async def create_payment(
     body: CreatePaymentBody, request: Request, response: Response, idempotency_key: IdempotencyKey = None
 ) -> PaymentOut:
@@ -34,17 +40,27 @@ async def create_payment(
     return PaymentOut.of(result.payment)
 
 
-@router.get("/payments/{payment_id}", response_model=PaymentOut)
+@router.get(
+    "/payments/{payment_id}", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND)
+)
 async def get_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment(payment_id))
 
 
-@router.get("/payments", response_model=PaymentOut)
+@router.get("/payments", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND))
 async def find_payment(request: Request, order_id: OrderIdQuery) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
 
 
-@router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+@router.post(
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    responses={
+        200: {"model": RefundOut, "description": "A replay: the refund this Idempotency-Key already made"},
+        **error_responses(ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+    },
+)
 async def refund_payment(
     payment_id: PaymentId,
     request: Request,
@@ -63,7 +79,11 @@ async def refund_payment(
     return RefundOut.of(refund)
 
 
-@router.get("/orders/{order_id}/history", response_model=list[HistoryEntry])
+@router.get(
+    "/orders/{order_id}/history",
+    response_model=list[HistoryEntry],
+    responses=error_responses(ErrorKind.NOT_FOUND),
+)
 async def order_history(order_id: OrderId, request: Request) -> list[HistoryEntry]:
     async with container(request).engine.connect() as conn:
         rows = await diffs_repo.history(conn, order_id)

@@ -15,16 +15,20 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from payments.api.http.auth import Caller, ServiceRoute, container, service_or_referrer
 from payments.api.http.downloads import attachment
+from payments.api.http.errors import error_responses
 from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFrom, ReportTo, Status
-from payments.api.schemas import ERROR_RESPONSES
 from payments.domain.text import storable_str
-from payments.referrals.models import Commission
-from payments.referrals.referrer_view import for_referrer
+from payments.errors import ErrorKind, Forbidden
+from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
+from payments.referrals.referrer_view import ReferrerCommission, for_referrer
 
-router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID))
+# Admin only: the service token, checked before the body is read.
 admin = APIRouter(
-    prefix="/v1", route_class=ServiceRoute, responses=ERROR_RESPONSES
-)  # the service token, checked before the body
+    prefix="/v1",
+    route_class=ServiceRoute,
+    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID, extra=(413,)),
+)
 ADMIN_ACTOR = "admin"
 
 
@@ -45,14 +49,14 @@ def plain(value: Any) -> Any:
 
 def _may_see(caller: Caller, referrer_id: str) -> None:
     if not caller.admin and caller.referrer_id != referrer_id:
-        raise HTTPException(403, "a referrer token may read only its own referrals")
+        raise Forbidden("a referrer token may read only its own referrals")
 
 
 async def _commission_for(request: Request, caller: Caller, commission_id: str) -> Commission:
     async with container(request).engine.connect() as conn:
         commission = await container(request).commissions.get_commission(conn, commission_id)
     if commission is None:
-        raise HTTPException(404, f"no commission {commission_id}")
+        raise CommissionNotFound(f"no commission {commission_id}")
     _may_see(caller, commission.referrer_id)
     return commission
 
@@ -67,7 +71,8 @@ async def _commission_for(request: Request, caller: Caller, commission_id: str) 
                 "application/json": {"schema": {"type": "object"}},
                 "text/csv": {"schema": {"type": "string"}},
             },
-        }
+        },
+        **error_responses(ErrorKind.FORBIDDEN, extra=(503,)),
     },
 )
 async def referral_report(
@@ -138,7 +143,11 @@ async def _csv(
     )
 
 
-@router.get("/commissions/{commission_id}")
+@router.get(
+    "/commissions/{commission_id}",
+    response_model=Commission | ReferrerCommission,
+    responses=error_responses(ErrorKind.FORBIDDEN, ErrorKind.NOT_FOUND),
+)
 async def get_commission(
     commission_id: CommissionId, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
 ) -> dict[str, Any]:
@@ -146,7 +155,11 @@ async def get_commission(
     return plain(commission if caller.admin else for_referrer(commission))  # type: ignore[no-any-return]
 
 
-@admin.get("/commissions/{commission_id}/audit")
+@admin.get(
+    "/commissions/{commission_id}/audit",
+    response_model=list[AuditEntry],
+    responses=error_responses(ErrorKind.NOT_FOUND),
+)
 async def commission_audit(commission_id: CommissionId, request: Request) -> list[dict[str, Any]]:
     """Admin only: entries carry customer ids and the guards' reasons."""
     await _commission_for(request, Caller(admin=True), commission_id)
@@ -155,7 +168,11 @@ async def commission_audit(commission_id: CommissionId, request: Request) -> lis
     return plain(entries)  # type: ignore[no-any-return]
 
 
-@admin.post("/commissions/{commission_id}/pay")
+@admin.post(
+    "/commissions/{commission_id}/pay",
+    response_model=Commission,
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
+)
 async def pay_commission(commission_id: CommissionId, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -163,7 +180,12 @@ async def pay_commission(commission_id: CommissionId, request: Request) -> dict[
     return plain(commission)  # type: ignore[no-any-return]
 
 
-@admin.post("/referrers/{referrer_id}/payouts", status_code=201)
+@admin.post(
+    "/referrers/{referrer_id}/payouts",
+    status_code=201,
+    response_model=Payout,
+    responses=error_responses(ErrorKind.FAILED_PRECONDITION),
+)
 async def pay_referrer(referrer_id: ReferrerId, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -175,7 +197,11 @@ class Decision(BaseModel):
     approve: bool
 
 
-@admin.post("/commissions/{commission_id}/decision")
+@admin.post(
+    "/commissions/{commission_id}/decision",
+    response_model=Commission,
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
+)
 async def decide_held(commission_id: CommissionId, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
@@ -189,7 +215,13 @@ class Ban(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(storable_str)]
 
 
-@admin.post("/referrers/{referrer_id}/ban")
+class BanOut(BaseModel):
+    referrer_id: str
+    banned: bool
+    commissions_canceled: int
+
+
+@admin.post("/referrers/{referrer_id}/ban", response_model=BanOut)
 async def ban_referrer(referrer_id: ReferrerId, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
