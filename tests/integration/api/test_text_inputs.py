@@ -104,7 +104,7 @@ async def test_a_forged_cursor_near_the_calendars_edge_is_refused(engine: AsyncE
         async with running_service(engine) as svc:
             response = await svc.http.get("/v1/referrers/ref_1/report", params={"cursor": cursor})
         assert response.status_code == 422, response.text
-        assert response.json()["error"]["code"] == "invalid_report_query"
+        assert response.json()["error"]["code"] == "invalid_cursor"
 
 
 @pytest.mark.parametrize(
