@@ -17,7 +17,7 @@ from payments.refunds.service import RefundPayment
 router = APIRouter(
     prefix="/v1",
     route_class=ServiceRoute,  # the service token, checked before the body is read
-    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID, extra=(413,)),
+    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
 )
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
@@ -28,7 +28,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
     response_model=PaymentOut,
     responses={
         200: {"model": PaymentOut, "description": "A replay: the payment this order or key already has"},
-        **error_responses(ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+        **error_responses(ErrorKind.MALFORMED, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE, extra=(413,)),
     },
 )
 async def create_payment(
@@ -58,7 +58,9 @@ async def find_payment(request: Request, order_id: OrderIdQuery) -> PaymentOut:
     response_model=RefundOut,
     responses={
         200: {"model": RefundOut, "description": "A replay: the refund this Idempotency-Key already made"},
-        **error_responses(ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+        **error_responses(
+            ErrorKind.MALFORMED, ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE, extra=(413,)
+        ),
     },
 )
 async def refund_payment(

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTIC
 admin = APIRouter(
     prefix="/v1",
     route_class=ServiceRoute,
-    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID, extra=(413,)),
+    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
 )
 ADMIN_ACTOR = "admin"
 
@@ -200,7 +200,9 @@ class Decision(BaseModel):
 @admin.post(
     "/commissions/{commission_id}/decision",
     response_model=Commission,
-    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
+    responses=error_responses(
+        ErrorKind.MALFORMED, ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, extra=(413,)
+    ),
 )
 async def decide_held(commission_id: CommissionId, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
@@ -221,7 +223,11 @@ class BanOut(BaseModel):
     commissions_canceled: int
 
 
-@admin.post("/referrers/{referrer_id}/ban", response_model=BanOut)
+@admin.post(
+    "/referrers/{referrer_id}/ban",
+    response_model=BanOut,
+    responses=error_responses(ErrorKind.MALFORMED, extra=(413,)),
+)
 async def ban_referrer(referrer_id: ReferrerId, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
