@@ -264,7 +264,7 @@ async def verify_applied_once(url: str, events: list[dict]) -> None:
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a busy shared machine can take this long to start two workers
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")

@@ -92,7 +92,7 @@ def build(
         engine=engine,
         gateway=gateway,
         redis=redis,
-        payments=PaymentService(engine, gateway, settings, clock),
+        payments=PaymentService(engine, gateway, settings, clock, orchestrator),
         refunds=RefundService(engine, gateway, orchestrator, clock),
         commissions=commissions,
         orchestrator=orchestrator,

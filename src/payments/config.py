@@ -52,15 +52,18 @@ class Settings(BaseSettings):
     export_pool_size: int = Field(default=2, ge=1, le=20)  # connections for CSV downloads, apart
     http_limit_concurrency: int = Field(default=1024, ge=16)
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=120)
-    public_url: str | None = None  # how Stripe reaches our webhook; default http://HOST:HTTP_PORT
+    # Where Stripe and customers reach us (webhook, landing pages); dev default http://HOST:HTTP_PORT.
+    public_url: str | None = None
     commission_rate_bps: int = Field(default=1000, ge=0, le=10_000)
     commission_min_amount: int = Field(default=100, ge=0)
     commission_hold_days: int = Field(default=30, ge=0)
     referral_velocity_per_hour: int = Field(default=20, ge=1)
     max_payment_amount: int = Field(default=100_000_000, ge=1)
-    checkout_expires_minutes: int = Field(default=60, ge=30, le=24 * 60)
-    success_url: str = "http://127.0.0.1:8000/checkout/success?session_id={CHECKOUT_SESSION_ID}"
-    cancel_url: str = "http://127.0.0.1:8000/checkout/cancel"
+    # Stripe accepts 30 min to 24 h; 2 minutes either side are kept for latency and clock skew.
+    checkout_expires_minutes: int = Field(default=60, ge=32, le=24 * 60 - 2)
+    # Where the hosted page sends the customer; unset: our own /checkout/success and /checkout/cancel.
+    success_url: str | None = None
+    cancel_url: str | None = None
     event_retention_days: int = Field(default=90, ge=30)
     emulator_port: int = 12111
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
@@ -101,6 +104,23 @@ class Settings(BaseSettings):
     def uses_emulator(self) -> bool:
         """Dev with no Stripe base configured: ``payments serve`` starts the emulator for us."""
         return not self.is_prod and self.stripe_api_base is None and self.stripe_api_key is None
+
+    @property
+    def public_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host  # noqa: S104
+        return f"http://{host}:{self.http_port}"
+
+    @property
+    def default_success_url(self) -> str:
+        return (
+            self.success_url or f"{self.public_base_url}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"
+        )
+
+    @property
+    def default_cancel_url(self) -> str:
+        return self.cancel_url or f"{self.public_base_url}/checkout/cancel"
 
     def effective_api_base(self) -> str | None:
         """Where the SDK sends requests; None is Stripe's own. Only the emulator's key (or none) falls back

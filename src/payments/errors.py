@@ -82,3 +82,10 @@ class UpstreamError(ServiceError):
     def __init__(self, message: str, *, code: str | None = None, retryable: bool = True) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
+
+
+class UpstreamRefused(ServiceError):
+    """Stripe refused the request itself (invalid_request): the same request can never succeed."""
+
+    code = "stripe_invalid_request"
+    kind = ErrorKind.INVALID

@@ -26,6 +26,7 @@ def production_problems(settings: Settings) -> list[str]:
     problems += _secrets(settings)
     problems += _grpc(settings)
     problems += _orders(settings)
+    problems += _public(settings)
     if not settings.database_url.startswith(("postgresql+asyncpg://", "postgresql://")):
         problems.append("PAYMENTS_DATABASE_URL must be a PostgreSQL URL (postgresql+asyncpg://…) in prod")
     return problems
@@ -105,6 +106,15 @@ def _orders(settings: Settings) -> list[str]:
     scheme = urlsplit(settings.orders_url.strip()).scheme.lower()
     if scheme not in ("grpcs", "https"):
         return ["PAYMENTS_ORDERS_URL must use TLS (grpcs:// or https://) in prod"]
+    return []
+
+
+def _public(settings: Settings) -> list[str]:
+    # Customers land on it after paying and Stripe posts webhooks to it: never guessed from the port.
+    if not settings.public_url:
+        return ["PAYMENTS_PUBLIC_URL is required (https://…, where customers and Stripe reach us)"]
+    if urlsplit(settings.public_url.strip()).scheme.lower() != "https":
+        return ["PAYMENTS_PUBLIC_URL must be an https:// URL in prod"]
     return []
 
 

@@ -157,7 +157,7 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
 
 
 def public_url(settings: Settings) -> str:
-    return settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
+    return settings.public_base_url
 
 
 async def register_webhook(api_base: str, url: str) -> str:

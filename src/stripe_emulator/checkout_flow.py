@@ -22,6 +22,8 @@ from .payment_flow import (
 JSON = dict[str, Any]
 
 DEFAULT_LIFETIME_S = 24 * 3600
+# Stripe's window for expires_at: 30 minutes to 24 hours after the session's creation.
+MIN_LIFETIME_S = 30 * 60
 
 
 def _line_items(params: JSON) -> list[JSON]:
@@ -116,14 +118,17 @@ def create_session(emu: Emulator, params: JSON, base_url: str) -> JSON:
         )
     items = _line_items(params)
     expires_at = get_int(params, "expires_at")
+    created = now()
     if expires_at is None:
-        expires_at = now() + DEFAULT_LIFETIME_S
-    # Stripe insists on 30 minutes to 24 hours; only the upper bound is kept so that tests can watch
-    # a session expire by the clock within seconds.
-    elif expires_at <= now() or expires_at > now() + DEFAULT_LIFETIME_S + 60:
+        expires_at = created + DEFAULT_LIFETIME_S
+    elif expires_at - created < MIN_LIFETIME_S:
         raise invalid_request(
-            "The `expires_at` timestamp must be in the future and less than 24 hours from Checkout Session "
-            "creation.",
+            "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.",
+            param="expires_at",
+        )
+    elif expires_at - created > DEFAULT_LIFETIME_S:
+        raise invalid_request(
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
             param="expires_at",
         )
     amount_total = sum(int(item["amount_total"]) for item in items)
@@ -204,7 +209,8 @@ def pay_session(
 def expire_session(emu: Emulator, session: JSON) -> JSON:
     if session["status"] != "open":
         raise invalid_request(
-            'Only Checkout Sessions with a status in ["open"] can be expired.',
+            'Only Checkout Sessions with a status in ["open"] can be expired. '
+            f"This Checkout Session has a status of `{session['status']}`.",
             code="checkout_session_not_open",
         )
     session["status"] = "expired"
@@ -214,6 +220,18 @@ def expire_session(emu: Emulator, session: JSON) -> JSON:
         pi = emu.store.get("payment_intents", pi_id)
         if pi["status"] in ("requires_payment_method", "requires_confirmation"):
             cancel_payment_intent(emu, pi, "abandoned")
+    return session
+
+
+def fast_forward_session(emu: Emulator, session: JSON, seconds: int) -> JSON:
+    """Test helper: the session lives as if created ``seconds`` earlier (Stripe's 30-minute minimum
+    lifetime would otherwise keep a test waiting for the clock); if that puts it past expires_at, the
+    clock expires it as Stripe's would."""
+    if seconds < 0:
+        raise invalid_request("seconds must be a non-negative integer.", param="seconds")
+    session["created"] -= seconds
+    session["expires_at"] -= seconds
+    expire_due_sessions(emu)
     return session
 
 

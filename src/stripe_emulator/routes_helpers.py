@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .cards import DELAYED, DelayedMethod, PaymentMethodSpec, card_for_number, method_for_payment_method_id
-from .checkout_flow import pay_session
+from .checkout_flow import fast_forward_session, pay_session
 from .dispute_flow import close_dispute, open_dispute
 from .engine import Emulator
 from .errors import StripeError, invalid_request, resource_missing
@@ -60,6 +60,14 @@ async def _pay(emu: Emulator, request: Request, body: JSON) -> JSON:
     email = body.get("email") if isinstance(body.get("email"), str) else None
     name = body.get("name") if isinstance(body.get("name"), str) else None
     return pay_session(emu, session, method_from_body(body), email=email, name=name)
+
+
+async def _fast_forward(emu: Emulator, request: Request, body: JSON) -> JSON:
+    session = emu.store.get("checkout_sessions", request.path_params["id"])
+    seconds = body.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise invalid_request("seconds must be a non-negative integer.", param="seconds")
+    return fast_forward_session(emu, session, seconds)
 
 
 async def _settle(emu: Emulator, request: Request, body: JSON) -> JSON:
@@ -126,6 +134,7 @@ def routes(emu: Emulator) -> list[Route]:
 
     return [
         post("/checkout/sessions/{id}/pay", _pay),
+        post("/checkout/sessions/{id}/fast_forward", _fast_forward),
         post("/payment_intents/{id}/settle", _settle),
         post("/charges/{id}/dispute", _dispute),
         post("/disputes/{id}/close", _close),

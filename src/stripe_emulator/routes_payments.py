@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from .api import ApiCall, endpoint
 from .engine import Emulator
+from .errors import invalid_request
 from .forms import get_metadata, get_str
 from .payment_flow import (
     cancel_payment_intent,
@@ -56,6 +57,14 @@ def _charge_update(call: ApiCall) -> JSON:
     return charge
 
 
+def _cancel_pi(call: ApiCall) -> JSON:
+    pi = _pi(call)
+    if pi["id"] in call.emu.store.session_of_payment_intent:
+        # Stripe: a Checkout Session's intent ends with its session (expire the session instead).
+        raise invalid_request("You cannot perform this action on PaymentIntents created by Checkout.")
+    return cancel_payment_intent(call.emu, pi, get_str(call.params, "cancellation_reason"))
+
+
 def routes(emu: Emulator) -> list[Route]:
     def get(path: str, handler: Any) -> Route:
         return Route(path, endpoint(emu, handler, mutating=False), methods=["GET"])
@@ -77,12 +86,7 @@ def routes(emu: Emulator) -> list[Route]:
             "/v1/payment_intents/{id}/confirm",
             lambda call: confirm_payment_intent(call.emu, _pi(call), call.params),
         ),
-        post(
-            "/v1/payment_intents/{id}/cancel",
-            lambda call: cancel_payment_intent(
-                call.emu, _pi(call), get_str(call.params, "cancellation_reason")
-            ),
-        ),
+        post("/v1/payment_intents/{id}/cancel", _cancel_pi),
         get(
             "/v1/charges",
             lambda call: _filtered(call, "charges", ("payment_intent", "customer"), "/v1/charges"),

@@ -38,6 +38,27 @@ async def test_zero_config_serve_takes_a_payment_through_its_own_emulator(tmp_pa
             await eventually(succeeded, what="the webhook registered by serve to arrive")
             ready = await client.get("/readyz")
             assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+            # No success_url/cancel_url given: the session sends the customer to our own pages, on the
+            # port this service really listens on.
+            session = (
+                await client.get(
+                    f"http://127.0.0.1:{emulator_port}/v1/checkout/sessions/{payment['stripe_checkout_session_id']}",
+                    headers={"Authorization": "Bearer sk_test_emulator"},
+                )
+            ).json()
+            assert session["success_url"] == f"{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"
+            assert session["cancel_url"] == f"{base}/checkout/cancel"
+            landed = await client.get(
+                "/checkout/success", params={"session_id": payment["stripe_checkout_session_id"]}
+            )
+            assert landed.status_code == 200 and "Payment received" in landed.text
+            assert landed.headers["cache-control"] == "no-store"
+            unknown = await client.get("/checkout/success", params={"session_id": "cs_unknown"})
+            assert unknown.status_code == 200 and "being confirmed" in unknown.text
+            back = await client.get("/checkout/cancel")
+            assert back.status_code == 200 and "No payment was taken" in back.text
+            too_long = await client.get("/checkout/success", params={"session_id": "x" * 300})
+            assert too_long.status_code == 422
         assert (tmp_path / "payments.db").exists()
     finally:
         proc.stop()

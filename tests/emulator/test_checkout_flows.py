@@ -192,13 +192,88 @@ def test_expire_when_expires_at_passes(
     client: stripe.StripeClient, helpers: httpx.Client, receiver: Receiver, marker: str
 ) -> None:
     session = client.v1.checkout.sessions.create(
-        params=session_params(marker, expires_at=int(time.time()) + 1)
+        params=session_params(marker, expires_at=int(time.time()) + 31 * 60)
     )
+    # 30 minutes later the session still takes payment; a minute after expires_at the clock ended it.
+    assert (
+        helpers.post(
+            f"/_emulator/checkout/sessions/{session.id}/fast_forward", json={"seconds": 1800}
+        ).json()["status"]
+        == "open"
+    )
+    helpers.post(f"/_emulator/checkout/sessions/{session.id}/fast_forward", json={"seconds": 120})
     event = receiver.wait_for_type({session.id}, "checkout.session.expired", timeout=10)
     assert event["request"]["id"] is None  # the clock did it, not an API call
     assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
     late = helpers.post(f"/_emulator/checkout/sessions/{session.id}/pay", json={"card": "4242424242424242"})
     assert late.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "message"),
+    [
+        (29 * 60, "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation."),
+        (-60, "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation."),
+        (
+            24 * 3600 + 120,
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.",
+        ),
+    ],
+)
+def test_expires_at_outside_stripes_window_is_refused_as_stripe_does(
+    client: stripe.StripeClient, marker: str, lifetime: int, message: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(
+            params=session_params(marker, expires_at=int(time.time()) + lifetime)
+        )
+    assert info.value.http_status == 400
+    assert info.value.user_message == message and info.value.param == "expires_at"
+    assert info.value.error is not None and info.value.error.type == "invalid_request_error"
+
+
+@pytest.mark.parametrize("lifetime", [30 * 60 + 5, 24 * 3600 - 5])
+def test_expires_at_inside_the_window_is_accepted(
+    client: stripe.StripeClient, marker: str, lifetime: int
+) -> None:
+    expires_at = int(time.time()) + lifetime
+    session = client.v1.checkout.sessions.create(params=session_params(marker, expires_at=expires_at))
+    assert session.expires_at == expires_at and session.status == "open"
+
+
+def test_an_expired_sessions_page_no_longer_pays(
+    client: stripe.StripeClient, helpers: httpx.Client, base_url: str, marker: str
+) -> None:
+    session = client.v1.checkout.sessions.create(params=session_params(marker))
+    client.v1.checkout.sessions.expire(session.id)
+    page = httpx.get(session.url)
+    assert "This checkout session has expired." in page.text and 'name="card_number"' not in page.text
+    submitted = httpx.post(session.url, data={"card_number": "4242424242424242"})
+    assert "This checkout session has expired." in submitted.text
+    assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "unpaid"
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.checkout.sessions.expire(session.id)
+    assert info.value.user_message == (
+        'Only Checkout Sessions with a status in ["open"] can be expired. '
+        "This Checkout Session has a status of `expired`."
+    )
+
+
+def test_a_checkout_sessions_payment_intent_cannot_be_canceled_directly(
+    client: stripe.StripeClient, helpers: httpx.Client, marker: str
+) -> None:
+    session = client.v1.checkout.sessions.create(params=session_params(marker))
+    declined = helpers.post(
+        f"/_emulator/checkout/sessions/{session.id}/pay", json={"card": "4000000000000002"}
+    )
+    assert declined.status_code == 402
+    pi_id = client.v1.checkout.sessions.retrieve(session.id).payment_intent
+    assert isinstance(pi_id, str)
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.payment_intents.cancel(pi_id)
+    assert info.value.user_message == "You cannot perform this action on PaymentIntents created by Checkout."
+    client.v1.checkout.sessions.expire(session.id)  # the way Stripe offers instead, which ends the intent
+    assert client.v1.payment_intents.retrieve(pi_id).status == "canceled"
 
 
 def test_session_list_filters_and_paginates(client: stripe.StripeClient, marker: str) -> None:

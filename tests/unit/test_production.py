@@ -28,6 +28,7 @@ def prod_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "audit_keys": [SecretStr("k1:" + "a" * 32)],
         "grpc_tls_cert_file": cert,
         "grpc_tls_key_file": key,
+        "public_url": "https://pay.example.com",
     }
     values.update(overrides)
     return Settings(**values)
@@ -68,6 +69,8 @@ def test_a_complete_production_configuration_starts(tmp_path: Path) -> None:
         ({"orders_url": "http://orders.internal"}, "PAYMENTS_ORDERS_URL"),
         ({"database_url": "sqlite+aiosqlite:///./payments.db"}, "PAYMENTS_DATABASE_URL"),
         ({"database_url": "mysql+aiomysql://db/payments"}, "PAYMENTS_DATABASE_URL"),
+        ({"public_url": None}, "PAYMENTS_PUBLIC_URL"),
+        ({"public_url": "http://pay.example.com"}, "PAYMENTS_PUBLIC_URL"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )

@@ -66,6 +66,8 @@ class RefundBody(BaseModel):
 class PaymentOut(BaseModel):
     id: str
     order_id: str
+    # The order's attempts are numbered from 1; only the newest may be live.
+    attempt: int
     user_id: str
     amount: int
     currency: str
@@ -77,6 +79,8 @@ class PaymentOut(BaseModel):
     stripe_checkout_session_id: str | None
     stripe_payment_intent_id: str | None
     referrer_id: str | None
+    # When the hosted page stops taking payment (checkout mode, once opened at Stripe).
+    checkout_expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -85,6 +89,7 @@ class PaymentOut(BaseModel):
         return cls(
             id=p.id,
             order_id=p.order_id,
+            attempt=p.attempt,
             user_id=p.user_id,
             amount=p.amount,
             currency=p.currency,
@@ -96,6 +101,7 @@ class PaymentOut(BaseModel):
             stripe_checkout_session_id=p.stripe_checkout_session_id,
             stripe_payment_intent_id=p.stripe_payment_intent_id,
             referrer_id=p.referrer_id,
+            checkout_expires_at=p.stripe_expires_at if p.checkout_url else None,
             created_at=p.created_at,
             updated_at=p.updated_at,
         )

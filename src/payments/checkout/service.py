@@ -1,4 +1,9 @@
-"""Creating a payment: one row per order, one Stripe Checkout Session (or PaymentIntent) per payment."""
+"""Creating a payment: an order's attempts, one Stripe Checkout Session (or PaymentIntent) per attempt.
+
+An order may be paid by a later attempt once the latest one ended unpaid (expired, failed, canceled); at
+most one attempt is live at a time (a partial unique index says so whatever races), and an order that was
+paid takes no further attempt. Orders hears one chain of order states across the attempts.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,29 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db import payments_repo
+from payments.adapters.db import diffs_repo, payments_repo
+from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.stripe_gateway.client import CheckoutRequest, PaymentIntentRequest, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.checkout import cancel
+from payments.checkout.cancel import AlreadyPaid
 from payments.config import Settings
+from payments.domain.attempts import CheckoutWindow, NextStep, idempotency_key, next_step, window_for_call
 from payments.domain.money import InvalidMoney, normalise_currency, validate_amount
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
-from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError
+from payments.domain.state_diff import Cause, OrderState, OrderView, StateDiff
+from payments.domain.stripe_facts import EventFacts
+from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamRefused
 from payments.ids import new_id
 from payments.observability.tracing import tracer
+from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)
 
@@ -61,23 +74,35 @@ class PaymentCreated:
 
 class PaymentService:
     def __init__(
-        self, engine: AsyncEngine, gateway: StripeGateway, settings: Settings, clock: Callable[[], datetime]
+        self,
+        engine: AsyncEngine,
+        gateway: StripeGateway,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        orchestrator: PaymentOrchestrator | None = None,
     ) -> None:
         self._engine = engine
         self._gateway = gateway
         self._settings = settings
         self._clock = clock
+        self._orchestrator = orchestrator or PaymentOrchestrator()
 
     async def create_payment(self, cmd: CreatePayment) -> PaymentCreated:
         with tracer.start_as_current_span("payments.create_payment"):
             cmd = self._validated(cmd)
-            record, created = await self._claim_row(cmd)
-            if record.checkout_url or record.client_secret:
+            record, created = await self._claim(cmd)
+            if record.checkout_url or record.client_secret or record.status != PaymentStatus.OPEN:
                 return PaymentCreated(record, created)
             # A row without its Stripe object: new, or a retry after a crash or a Stripe error. The
             # idempotency key from our payment id makes Stripe return the same object again.
             record = await self._open_at_stripe(record)
             return PaymentCreated(record, created)
+
+    async def cancel_payment(self, payment_id: str) -> PaymentRecord:
+        with tracer.start_as_current_span("payments.cancel_payment"):
+            return await cancel.cancel_payment(
+                self._engine, self._gateway, self._orchestrator, self._clock, payment_id
+            )
 
     async def get_payment(self, payment_id: str) -> PaymentRecord:
         async with self._engine.connect() as conn:
@@ -87,11 +112,26 @@ class PaymentService:
         return record
 
     async def get_payment_for_order(self, order_id: str) -> PaymentRecord:
+        """The order's latest attempt."""
         async with self._engine.connect() as conn:
-            record = await payments_repo.get_by_order(conn, order_id)
+            record = await payments_repo.latest_for_order(conn, order_id)
         if record is None:
             raise NotFound(f"no payment for order {order_id}")
         return record
+
+    async def status_for_session(self, session_id: str) -> PaymentStatus | None:
+        """What the landing page may say about a Checkout Session: its payment's status, nothing more."""
+        async with self._engine.connect() as conn:
+            record = await payments_repo.get_by_checkout_session(conn, session_id)
+        return PaymentStatus(record.status) if record is not None else None
+
+    async def list_order_payments(self, order_id: str) -> list[PaymentRecord]:
+        """Every attempt of the order, oldest first."""
+        async with self._engine.connect() as conn:
+            records = await payments_repo.list_for_order(conn, order_id)
+        if not records:
+            raise NotFound(f"no payment for order {order_id}")
+        return records
 
     # -- steps ---------------------------------------------------------------------------------------
     def _validated(self, cmd: CreatePayment) -> CreatePayment:
@@ -111,22 +151,87 @@ class PaymentService:
             customer_email=cmd.customer_email.strip() if cmd.customer_email else None,
             referrer_id=cmd.referrer_id.strip() if cmd.referrer_id else None,
             mode=CheckoutMode(cmd.mode),
-            success_url=cmd.success_url or self._settings.success_url,
-            cancel_url=cmd.cancel_url or self._settings.cancel_url,
+            success_url=cmd.success_url or self._settings.default_success_url,
+            cancel_url=cmd.cancel_url or self._settings.default_cancel_url,
             description=cmd.description or f"Order {cmd.order_id}",
             idempotency_key=cmd.idempotency_key,
         )
 
-    async def _claim_row(self, cmd: CreatePayment) -> tuple[PaymentRecord, bool]:
+    async def _claim(self, cmd: CreatePayment) -> tuple[PaymentRecord, bool]:
         terms = cmd.terms_hash()
-        existing = await self._existing(cmd, terms)
-        if existing is not None:
-            return existing, False
+        for _ in range(5):
+            try:
+                claimed = await self._claim_once(cmd, terms)
+            except IntegrityError:
+                # A concurrent request for the same order (or key) won the insert; the next round answers
+                # with its attempt.
+                continue
+            if isinstance(claimed, _Retire):
+                await cancel.retire_failed_intent(
+                    self._engine, self._gateway, self._orchestrator, self._clock, claimed.record
+                )
+                continue
+            return claimed
+        raise UpstreamError("the order is busy with concurrent requests; retry", code="order_busy")
+
+    async def _claim_once(self, cmd: CreatePayment, terms: str) -> tuple[PaymentRecord, bool] | _Retire:
+        async with self._engine.begin() as conn:
+            if cmd.idempotency_key:
+                by_key = await payments_repo.get_by_idempotency_key(conn, cmd.idempotency_key)
+                if by_key is not None:
+                    if by_key.order_id != cmd.order_id or by_key.terms_hash != terms:
+                        raise Conflict(
+                            "Idempotency-Key was used for another payment request",
+                            code="idempotency_conflict",
+                        )
+                    return by_key, False
+            latest = await payments_repo.latest_for_order(conn, cmd.order_id, for_update=True)
+            step = next_step(PaymentStatus(latest.status) if latest else None)
+            if latest is not None and step is NextStep.ANSWER_LIVE:
+                if latest.terms_hash != terms:
+                    raise Conflict(
+                        f"order {cmd.order_id} already has a payment with other terms",
+                        code="payment_terms_conflict",
+                    )
+                return latest, False
+            if latest is not None and step is NextStep.ALREADY_PAID:
+                raise AlreadyPaid(
+                    f"order {cmd.order_id} is already paid (payment {latest.id})",
+                    latest,
+                    code="order_already_paid",
+                )
+            if latest is not None and cancel.may_still_be_paid(latest):
+                # A declined PaymentIntent can still be confirmed with another card: it is canceled at
+                # Stripe before another attempt may start, or the order could be paid twice.
+                return _Retire(latest)
+            record = await self._insert_attempt(conn, cmd, terms, latest)
+        log.info(
+            "payment.created",
+            payment_id=record.id,
+            order_id=record.order_id,
+            mode=record.mode,
+            attempt=record.attempt,
+        )
+        return record, True
+
+    async def _insert_attempt(
+        self, conn: AsyncConnection, cmd: CreatePayment, terms: str, latest: PaymentRecord | None
+    ) -> PaymentRecord:
         now = self._clock()
         payment_id = new_id("pay")
-        values = {
+        # The order's one chain of states goes on from the last attempt's: "expired -> pending".
+        heard = (
+            OrderView.of(PaymentStatus(latest.status), PaymentFacts.from_json(latest.facts)).state
+            if latest is not None
+            else OrderState.PENDING
+        )
+        reopen = latest is not None and heard is not OrderState.PENDING
+        diff_seq = (latest.diff_seq if latest is not None else 0) + (1 if reopen else 0)
+        values: dict[str, Any] = {
             "id": payment_id,
             "order_id": cmd.order_id,
+            "attempt": latest.attempt + 1 if latest is not None else 1,
+            "superseded": False,
             "user_id": cmd.user_id,
             "amount": cmd.amount,
             "currency": cmd.currency,
@@ -142,40 +247,57 @@ class PaymentService:
             "idempotency_key": cmd.idempotency_key,
             "facts": PaymentFacts().to_json(),
             "version": 0,
+            "diff_seq": diff_seq,
+            "stripe_key_generation": 0,
             "created_at": now,
             "updated_at": now,
         }
-        try:
-            async with self._engine.begin() as conn:
-                await payments_repo.insert_payment(conn, values)
-                record = await payments_repo.get(conn, payment_id)
-        except IntegrityError:
-            # A concurrent request for the same order won the insert; answer with its row.
-            existing = await self._existing(cmd, terms)
-            if existing is None:
-                raise
-            return existing, False
+        await payments_repo.insert_payment(conn, values)
+        if latest is not None:
+            await payments_repo.mark_superseded(conn, latest.id, now)
+        if reopen:
+            diff = StateDiff(
+                order_id=cmd.order_id,
+                payment_id=payment_id,
+                from_state=heard,
+                to_state=OrderState.PENDING,
+                amount_paid=0,
+                amount_refunded=0,
+                currency=cmd.currency,
+                cause=Cause(event_id=payment_id, event_type="api.payment.created"),
+            )
+            await diffs_repo.append(conn, diff, diff_seq, now)
+        record = await payments_repo.get(conn, payment_id)
         assert record is not None
-        log.info("payment.created", payment_id=record.id, order_id=record.order_id, mode=record.mode)
-        return record, True
+        return record
 
-    async def _existing(self, cmd: CreatePayment, terms: str) -> PaymentRecord | None:
-        async with self._engine.connect() as conn:
-            by_key = None
-            if cmd.idempotency_key:
-                by_key = await payments_repo.get_by_idempotency_key(conn, cmd.idempotency_key)
-            by_order = await payments_repo.get_by_order(conn, cmd.order_id)
-        if by_key is not None and (by_key.order_id != cmd.order_id or by_key.terms_hash != terms):
-            raise Conflict(
-                "Idempotency-Key was used for another payment request", code="idempotency_conflict"
+    async def _checkout_window(self, record: PaymentRecord) -> tuple[PaymentRecord, CheckoutWindow]:
+        """The expires_at and key generation for this call, stored before Stripe sees them."""
+        lifetime = timedelta(minutes=self._settings.checkout_expires_minutes)
+        for _ in range(3):
+            current = (
+                CheckoutWindow(record.stripe_expires_at, record.stripe_key_generation)
+                if record.stripe_expires_at is not None
+                else None
             )
-        if by_order is None:
-            return None
-        if by_order.terms_hash != terms:
-            raise Conflict(
-                f"order {cmd.order_id} already has a payment with other terms", code="payment_terms_conflict"
-            )
-        return by_order
+            now = self._clock()
+            window = window_for_call(now, current, lifetime)
+            if window == current:
+                return record, window
+            async with self._engine.begin() as conn:
+                stored = await payments_repo.save_checkout_window(
+                    conn, record, expires_at=window.expires_at, generation=window.generation, now=now
+                )
+                fresh = await payments_repo.get(conn, record.id)
+            assert fresh is not None
+            if stored:
+                if current is not None:
+                    log.info(
+                        "payment.checkout_window_renewed", payment_id=record.id, generation=window.generation
+                    )
+                return fresh, window
+            record = fresh  # a concurrent retry stored its window first; use it if Stripe still would
+        raise UpstreamError("the payment is busy with concurrent requests; retry", code="payment_busy")
 
     async def _open_at_stripe(self, record: PaymentRecord) -> PaymentRecord:
         metadata = {
@@ -188,9 +310,7 @@ class PaymentService:
         description = record.description or f"Order {record.order_id}"
         try:
             if record.mode == CheckoutMode.CHECKOUT:
-                # From the row's creation, not from now: a retry must send Stripe the very same
-                # parameters under the same idempotency key, or Stripe refuses it.
-                expires_at = record.created_at + timedelta(minutes=self._settings.checkout_expires_minutes)
+                record, window = await self._checkout_window(record)
                 session = await self._gateway.create_checkout_session(
                     CheckoutRequest(
                         amount=record.amount,
@@ -198,12 +318,12 @@ class PaymentService:
                         description=description,
                         client_reference_id=record.order_id,
                         customer_email=record.customer_email,
-                        success_url=record.success_url or self._settings.success_url,
-                        cancel_url=record.cancel_url or self._settings.cancel_url,
-                        expires_at=int(expires_at.timestamp()),
+                        success_url=record.success_url or self._settings.default_success_url,
+                        cancel_url=record.cancel_url or self._settings.default_cancel_url,
+                        expires_at=int(window.expires_at.timestamp()),
                         metadata=metadata,
                     ),
-                    idempotency_key=f"{record.id}:checkout_session",
+                    idempotency_key=idempotency_key(record.id, "checkout_session", window.generation),
                 )
                 links = {
                     "checkout_url": session.url,
@@ -219,25 +339,64 @@ class PaymentService:
                         customer_email=record.customer_email,
                         metadata=metadata,
                     ),
-                    idempotency_key=f"{record.id}:payment_intent",
+                    idempotency_key=idempotency_key(record.id, "payment_intent", 0),
                 )
                 links = {"client_secret": intent.client_secret, "stripe_payment_intent_id": intent.id}
         except GatewayError as exc:
-            await self._remember_error(record.id, exc)
             log.warning("payment.stripe_failed", payment_id=record.id, kind=exc.kind.value, code=exc.code)
+            if exc.kind in (GatewayErrorKind.INVALID, GatewayErrorKind.IDEMPOTENCY):
+                raise await self._refused(record, exc) from None
+            await self._remember_error(record.id, exc)
             raise UpstreamError(
                 f"Stripe could not open the payment ({exc.kind.value}); retry the same request",
                 code="stripe_" + exc.kind.value,
                 retryable=exc.kind is not GatewayErrorKind.AUTH,
             ) from None
         async with self._engine.begin() as conn:
+            current = await payments_repo.get(conn, record.id, for_update=True)
+            assert current is not None
             await payments_repo.save_stripe_link(conn, record.id, self._clock(), **links)
             fresh = await payments_repo.get(conn, record.id)
         assert fresh is not None
+        if current.status == PaymentStatus.CANCELED:
+            # Canceled while Stripe was opening it: what Stripe opened must not stay payable.
+            fresh = await cancel.end_at_stripe(
+                self._engine, self._gateway, self._orchestrator, self._clock, fresh
+            )
         return fresh
+
+    async def _refused(self, record: PaymentRecord, exc: GatewayError) -> UpstreamRefused:
+        """Stripe refused the request itself: retrying it can never succeed, so the attempt ends failed
+        (Orders hears it) and the caller's next request starts a new attempt instead of a dead end."""
+        async with self._engine.begin() as conn:
+            locked = await payments_repo.get(conn, record.id, for_update=True)
+            assert locked is not None
+            await payments_repo.save_error(
+                conn, record.id, self._clock(), f"{exc.kind.value}: {exc.param or exc.code or ''}"
+            )
+            await self._orchestrator.apply(
+                SqlAlchemyPaymentTransaction(conn),
+                locked,
+                EventFacts(payment_id=record.id, facts=PaymentFacts(failed=True)),
+                Cause(event_id=f"{record.id}:stripe_refused", event_type="api.payment.stripe_refused"),
+                self._clock(),
+            )
+        named = f" (parameter {exc.param})" if exc.param else ""
+        return UpstreamRefused(
+            f"Stripe refused the payment's parameters{named}; the attempt is marked failed and retrying "
+            "it cannot succeed: correct the request and create the payment again",
+            field=exc.param,
+        )
 
     async def _remember_error(self, payment_id: str, exc: GatewayError) -> None:
         async with self._engine.begin() as conn:
             await payments_repo.save_error(
                 conn, payment_id, self._clock(), f"{exc.kind.value}: {exc.code or ''}"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Retire:
+    """The latest attempt must be ended at Stripe before a new one may start."""
+
+    record: PaymentRecord

@@ -78,6 +78,8 @@ class PaymentFacts:
     failed: bool = False
     expired: bool = False
     canceled: bool = False
+    # We asked Stripe to end it: an expiry that follows is that cancel (its webhook may beat our answer).
+    cancel_requested: bool = False
     refunds: dict[str, RefundFact] = field(default_factory=dict)
     disputes: dict[str, DisputePhase] = field(default_factory=dict)
     card_fingerprint: str = ""
@@ -100,6 +102,7 @@ class PaymentFacts:
             failed=self.failed or other.failed,
             expired=self.expired or other.expired,
             canceled=self.canceled or other.canceled,
+            cancel_requested=self.cancel_requested or other.cancel_requested,
             refunds=refunds,
             disputes=disputes,
             card_fingerprint=self.card_fingerprint or other.card_fingerprint,
@@ -131,6 +134,7 @@ class PaymentFacts:
             "failed": self.failed,
             "expired": self.expired,
             "canceled": self.canceled,
+            "cancel_requested": self.cancel_requested,
             "refunds": {k: [v.amount, v.status.value, v.created] for k, v in sorted(self.refunds.items())},
             "disputes": {k: v.value for k, v in sorted(self.disputes.items())},
             "card_fingerprint": self.card_fingerprint,
@@ -149,6 +153,7 @@ class PaymentFacts:
             failed=bool(data.get("failed")),
             expired=bool(data.get("expired")),
             canceled=bool(data.get("canceled")),
+            cancel_requested=bool(data.get("cancel_requested")),
             refunds={
                 k: RefundFact(int(v[0]), RefundStatus(v[1]), int(v[2]))
                 for k, v in data.get("refunds", {}).items()
@@ -185,7 +190,7 @@ def derive_status(facts: PaymentFacts, amount: int, currency: str) -> PaymentSta
         return PaymentStatus.SUCCEEDED
     if facts.failed:
         return PaymentStatus.FAILED
-    if facts.canceled:
+    if facts.canceled or (facts.expired and facts.cancel_requested):
         return PaymentStatus.CANCELED
     if facts.expired:
         return PaymentStatus.EXPIRED

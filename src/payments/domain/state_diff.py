@@ -14,6 +14,8 @@ class OrderState(StrEnum):
     PAID = "paid"
     PAYMENT_FAILED = "payment_failed"
     EXPIRED = "expired"
+    # Ended by a cancel (ours, or the PaymentIntent's at Stripe): the order may take another attempt.
+    CANCELED = "canceled"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
     DISPUTED = "disputed"
@@ -26,7 +28,7 @@ _ORDER_STATE = {
     PaymentStatus.NEEDS_REVIEW: OrderState.PENDING,
     PaymentStatus.SUCCEEDED: OrderState.PAID,
     PaymentStatus.FAILED: OrderState.PAYMENT_FAILED,
-    PaymentStatus.CANCELED: OrderState.PAYMENT_FAILED,
+    PaymentStatus.CANCELED: OrderState.CANCELED,
     PaymentStatus.EXPIRED: OrderState.EXPIRED,
     PaymentStatus.PARTIALLY_REFUNDED: OrderState.PARTIALLY_REFUNDED,
     PaymentStatus.REFUNDED: OrderState.REFUNDED,

@@ -26,6 +26,7 @@ import structlog
 
 from payments.adapters.db.events_repo import SETTLED, EventStatus, IncomingEvent
 from payments.adapters.redis_locks import LockState, RedisEventLocks
+from payments.domain.stripe_facts import EventFacts
 from payments.webhooks.ports import PaymentStore, PaymentTransaction
 
 log = structlog.get_logger(__name__)
@@ -92,7 +93,7 @@ class WebhookIdempotencyService:
         handler: Handler,
         *,
         force: bool = False,
-        payment_hint: str | None = None,
+        lookup: EventFacts | None = None,
     ) -> Handled:
         incoming = IncomingEvent.of(event, payload)
         event_id = incoming.id
@@ -104,7 +105,12 @@ class WebhookIdempotencyService:
         processed = False
         try:
             async with self._store.transaction() as tx:
-                inserted = await tx.record_event(incoming, self._clock(), payment_id=payment_hint)
+                inserted = await tx.record_event(
+                    incoming,
+                    self._clock(),
+                    payment_id=lookup.payment_id if lookup is not None else None,
+                    lookup=lookup,
+                )
                 if not inserted:
                     status = await tx.event_status_for_update(event_id)
                     if status in SETTLED and not force:

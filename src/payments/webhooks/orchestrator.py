@@ -7,16 +7,17 @@ referral module told, all committing (or not) together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 import structlog
 
+from payments.adapters.db import diffs_repo, payments_repo
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
-from payments.domain.state_diff import Cause, OrderView, StateDiff, diff_between
+from payments.domain.state_diff import Cause, OrderState, OrderView, StateDiff, diff_between
 from payments.domain.stripe_facts import EventFacts
 from payments.webhooks.ports import PaymentTransaction
 
@@ -82,6 +83,8 @@ class PaymentOrchestrator:
             cause,
         )
         seq = record.diff_seq + (1 if diff is not None else 0)
+        if diff is not None and record.superseded:
+            diff, seq = await self._superseded(tx, record, diff)
         await tx.save_state(
             record,
             facts=merged,
@@ -100,3 +103,24 @@ class PaymentOrchestrator:
         # Deferred events wait on a PaymentIntent id (refund, charge and dispute objects all name one).
         intent = links.get("stripe_payment_intent_id")
         return Applied(after.status, diff, (intent,) if intent else ())
+
+    async def _superseded(
+        self, tx: PaymentTransaction, record: PaymentRecord, diff: StateDiff
+    ) -> tuple[StateDiff | None, int]:
+        """A change to an attempt that a newer one replaced.
+
+        Orders follows the newest attempt, so a late fact about an older one that ended unpaid (say, its
+        session's expiry after our cancel) tells Orders nothing. Money arriving on an older attempt must
+        not be lost, though: that diff joins the order's one chain after its newest diff, and the order's
+        sequence goes on from there on the newest attempt, which carries it.
+        """
+        if diff.amount_paid == 0:
+            return None, record.diff_seq
+        conn = await tx.connection()  # the rare path: plain statements in the same transaction
+        newest = await payments_repo.latest_for_order(conn, record.order_id, for_update=True)
+        last = await diffs_repo.last_for_order(conn, record.order_id)
+        seq, state = last if last is not None else (0, OrderState.PENDING.value)
+        log.error("payment.paid_on_superseded_attempt", payment_id=record.id)
+        if newest is not None and newest.id != record.id:
+            await payments_repo.set_diff_seq(conn, newest.id, seq + 1)
+        return replace(diff, from_state=OrderState(state)), seq + 1

@@ -19,12 +19,25 @@ from payments.adapters.db.events_repo import EventStatus, IncomingEvent, StoredE
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
+from payments.domain.stripe_facts import EventFacts
 
 
 class PaymentTransaction(Protocol):
     # -- the event ledger --------------------------------------------------------------------------
-    async def record_event(self, event: IncomingEvent, now: datetime, *, payment_id: str | None) -> bool:
-        """Insert the ledger row, already "processed"; False when the id is there (it is then locked)."""
+    async def record_event(
+        self,
+        event: IncomingEvent,
+        now: datetime,
+        *,
+        payment_id: str | None,
+        lookup: EventFacts | None = None,
+    ) -> bool:
+        """Insert the ledger row, already "processed"; False when the id is there (it is then locked).
+
+        With ``lookup``, an implementation may also find and lock the payment it names once the row is
+        in (PostgreSQL does both in one statement); ``find_payment`` with the same ids then answers
+        from that.
+        """
         ...
 
     async def event_status_for_update(self, event_id: str) -> EventStatus | None: ...

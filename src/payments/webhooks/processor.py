@@ -79,7 +79,7 @@ class WebhookProcessor:
                 return await self._handle(tx, ev, found)
 
             handled = await self._idempotency.handle_event_with_idempotency(
-                event, payload, handle, force=force, payment_hint=found.payment_id if found else None
+                event, payload, handle, force=force, lookup=found
             )
         outcome = "duplicate" if handled.duplicate else handled.status.value
         WEBHOOK_EVENTS.labels(str(event.get("type")), outcome).inc()

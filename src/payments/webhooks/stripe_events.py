@@ -62,6 +62,15 @@ def _intent_failed(obj: dict[str, Any]) -> EventFacts:
     return _intent(obj, PaymentFacts(failed=terminal))
 
 
+def _intent_canceled(obj: dict[str, Any]) -> EventFacts:
+    # Stripe cancels a Checkout Session's intent only when the session expires (by the clock, the
+    # dashboard or our cancel, whose own record says canceled): for the payment that is the expiry.
+    metadata = obj.get("metadata") or {}
+    if metadata.get("payment_type") == "checkout":
+        return _intent(obj, PaymentFacts(expired=True))
+    return _intent(obj, PaymentFacts(canceled=True))
+
+
 def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen | None:
     refund_id = _id(obj)
     if not refund_id:
@@ -157,7 +166,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], EventFacts]] = {
     "payment_intent.succeeded": lambda o: _intent(o, _paid(o.get("amount_received"), o.get("currency"))),
     "payment_intent.processing": lambda o: _intent(o, PaymentFacts(processing=True)),
     "payment_intent.payment_failed": _intent_failed,
-    "payment_intent.canceled": lambda o: _intent(o, PaymentFacts(canceled=True)),
+    "payment_intent.canceled": _intent_canceled,
     "charge.succeeded": _charge,
     "charge.refunded": _charge,
     "charge.updated": _charge,

@@ -77,3 +77,16 @@ async def history(conn: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
         .order_by(order_state_diffs.c.seq)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def last_for_order(conn: AsyncConnection, order_id: str) -> tuple[int, str] | None:
+    """The order's newest diff as (seq, to_state): where the next diff of the order chains from."""
+    row = (
+        await conn.execute(
+            select(order_state_diffs.c.seq, order_state_diffs.c.to_state)
+            .where(order_state_diffs.c.order_id == order_id)
+            .order_by(order_state_diffs.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return (int(row[0]), str(row[1])) if row else None

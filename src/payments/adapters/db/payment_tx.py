@@ -34,6 +34,7 @@ from payments.adapters.db.referral_tables import referral_identities
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
+from payments.domain.stripe_facts import EventFacts
 from payments.ids import new_id
 
 # -- SQLAlchemy (SQLite, and any non-asyncpg PostgreSQL driver) -------------------------------------
@@ -45,7 +46,14 @@ class SqlAlchemyPaymentTransaction:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def record_event(self, event: IncomingEvent, now: datetime, *, payment_id: str | None) -> bool:
+    async def record_event(
+        self,
+        event: IncomingEvent,
+        now: datetime,
+        *,
+        payment_id: str | None,
+        lookup: EventFacts | None = None,
+    ) -> bool:
         return await events_repo.record(self._conn, event, now, payment_id=payment_id)
 
     async def event_status_for_update(self, event_id: str) -> EventStatus | None:
@@ -159,6 +167,23 @@ INSERT INTO stripe_events (id, type, livemode, api_version, stripe_created, payl
 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9)
 ON CONFLICT DO NOTHING RETURNING id
 """
+_PAYMENT_BY_REFS = (
+    "id = {} OR stripe_checkout_session_id = {} OR stripe_payment_intent_id = {} OR stripe_charge_id = {}"
+)
+# The ledger row and the payment lock in one round trip. The lookup only runs once the insert is done
+# (``EXISTS (SELECT 1 FROM ins)`` is evaluated first, as a one-time filter), so the locks are taken in
+# the same order as by two statements (the event id, then the payment) and a concurrent copy of the same
+# event that waits on the id never holds the payment. A duplicate locks nothing and finds nothing.
+_RECORD_EVENT_AND_LOCK = f"""
+WITH ins AS ({_RECORD_EVENT})
+SELECT (SELECT count(*) FROM ins) AS inserted, found.*
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT {_PAYMENT_COLUMNS} FROM payments
+    WHERE ({_PAYMENT_BY_REFS.format("$10", "$11", "$12", "$13")}) AND EXISTS (SELECT 1 FROM ins)
+    LIMIT 1 FOR UPDATE
+) AS found ON true
+"""  # noqa: S608
 _EVENT_STATUS_FOR_UPDATE = "SELECT status FROM stripe_events WHERE id = $1 FOR UPDATE"
 _DEFERRED_FOR = f"""
 SELECT id, type, status, payload, attempts FROM stripe_events
@@ -166,8 +191,7 @@ WHERE status = '{EventStatus.DEFERRED.value}' AND ref = ANY($1::varchar[])
 ORDER BY stripe_created, id FOR UPDATE
 """  # noqa: S608 - our own constants only, here and below
 _FIND_PAYMENT = f"""
-SELECT {_PAYMENT_COLUMNS} FROM payments
-WHERE id = $1 OR stripe_checkout_session_id = $2 OR stripe_payment_intent_id = $3 OR stripe_charge_id = $4
+SELECT {_PAYMENT_COLUMNS} FROM payments WHERE {_PAYMENT_BY_REFS.format("$1", "$2", "$3", "$4")}
 LIMIT 1 FOR UPDATE
 """  # noqa: S608
 _GET_PAYMENT_FOR_UPDATE = f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE"  # noqa: S608
@@ -327,7 +351,7 @@ class _WriteBehind:
 
 
 def _payment(row: Any) -> PaymentRecord:
-    values = dict(row.items())
+    values = {name: row[name] for name in PaymentRecord.__slots__}
     facts = values["facts"]
     values["facts"] = json.loads(facts) if isinstance(facts, str) else facts
     values["created_at"] = as_utc(values["created_at"])
@@ -345,11 +369,24 @@ class AsyncpgPaymentTransaction:
         self._conn = conn
         self._held = _WriteBehind(raw)
         self.used_sqlalchemy = False
+        # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
+        self._locked: tuple[tuple[str | None, ...], PaymentRecord | None] | None = None
 
-    async def record_event(self, event: IncomingEvent, now: datetime, *, payment_id: str | None) -> bool:
+    async def record_event(
+        self,
+        event: IncomingEvent,
+        now: datetime,
+        *,
+        payment_id: str | None,
+        lookup: EventFacts | None = None,
+    ) -> bool:
         await self._held.flush()
-        inserted = await self._raw.fetchval(
-            _RECORD_EVENT,
+        refs = (
+            (lookup.payment_id, lookup.session_id, lookup.payment_intent_id, lookup.charge_id)
+            if lookup is not None
+            else (None, None, None, None)
+        )
+        params = (
             event.id,
             event.type,
             event.livemode,
@@ -360,7 +397,13 @@ class AsyncpgPaymentTransaction:
             now,
             payment_id,
         )
-        return inserted is not None
+        if not any(refs):
+            return await self._raw.fetchval(_RECORD_EVENT, *params) is not None
+        row = await self._raw.fetchrow(_RECORD_EVENT_AND_LOCK, *params, *refs)
+        if not row["inserted"]:
+            return False
+        self._locked = (refs, _payment(row) if row["id"] is not None else None)
+        return True
 
     async def event_status_for_update(self, event_id: str) -> EventStatus | None:
         row = await self._held.fetchrow(_EVENT_STATUS_FOR_UPDATE, _EVENTS, event_id)
@@ -400,6 +443,9 @@ class AsyncpgPaymentTransaction:
     ) -> PaymentRecord | None:
         if not (payment_id or session_id or payment_intent_id or charge_id):
             return None
+        locked, self._locked = self._locked, None
+        if locked is not None and locked[0] == (payment_id, session_id, payment_intent_id, charge_id):
+            return locked[1]
         row = await self._held.fetchrow(
             _FIND_PAYMENT, _PAYMENTS, payment_id, session_id, payment_intent_id, charge_id
         )

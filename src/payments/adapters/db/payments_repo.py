@@ -19,6 +19,8 @@ from payments.domain.payment_state import PaymentFacts, PaymentStatus
 class PaymentRecord:
     id: str
     order_id: str
+    attempt: int
+    superseded: bool
     user_id: str
     amount: int
     currency: str
@@ -39,6 +41,8 @@ class PaymentRecord:
     stripe_charge_id: str | None
     facts: dict[str, Any]
     last_error: str | None
+    stripe_expires_at: datetime | None
+    stripe_key_generation: int
     version: int
     diff_seq: int
     created_at: datetime
@@ -47,8 +51,9 @@ class PaymentRecord:
     @classmethod
     def from_row(cls, row: RowMapping) -> PaymentRecord:
         values = {name: row[name] for name in cls.__slots__}
-        for name in ("created_at", "updated_at"):
-            values[name] = as_utc(values[name])
+        for name in ("created_at", "updated_at", "stripe_expires_at"):
+            if values[name] is not None:
+                values[name] = as_utc(values[name])
         return cls(**values)
 
     def snapshot(self) -> PaymentSnapshot:
@@ -82,8 +87,64 @@ async def get(conn: AsyncConnection, payment_id: str, *, for_update: bool = Fals
     return await _one(conn, payments.c.id == payment_id, for_update=for_update)
 
 
-async def get_by_order(conn: AsyncConnection, order_id: str) -> PaymentRecord | None:
-    return await _one(conn, payments.c.order_id == order_id)
+async def latest_for_order(
+    conn: AsyncConnection, order_id: str, *, for_update: bool = False
+) -> PaymentRecord | None:
+    """The order's newest attempt (the one Orders follows)."""
+    stmt = (
+        select(payments).where(payments.c.order_id == order_id).order_by(payments.c.attempt.desc()).limit(1)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    return PaymentRecord.from_row(row) if row else None
+
+
+# An order has a handful of attempts at most; the bound keeps a pathological one from costing memory.
+MAX_LISTED_ATTEMPTS = 100
+
+
+async def list_for_order(conn: AsyncConnection, order_id: str) -> list[PaymentRecord]:
+    rows = await conn.execute(
+        select(payments)
+        .where(payments.c.order_id == order_id)
+        .order_by(payments.c.attempt)
+        .limit(MAX_LISTED_ATTEMPTS)
+    )
+    return [PaymentRecord.from_row(r) for r in rows.mappings()]
+
+
+async def mark_superseded(conn: AsyncConnection, payment_id: str, now: datetime) -> None:
+    await conn.execute(
+        update(payments).where(payments.c.id == payment_id).values(superseded=True, updated_at=now)
+    )
+
+
+async def set_diff_seq(conn: AsyncConnection, payment_id: str, diff_seq: int) -> None:
+    await conn.execute(update(payments).where(payments.c.id == payment_id).values(diff_seq=diff_seq))
+
+
+async def save_checkout_window(
+    conn: AsyncConnection,
+    record: PaymentRecord,
+    *,
+    expires_at: datetime,
+    generation: int,
+    now: datetime,
+) -> bool:
+    """Store a fresh window unless a concurrent retry stored another first (then the caller re-reads)."""
+    current = payments.c.stripe_expires_at
+    result = await conn.execute(
+        update(payments)
+        .where(
+            payments.c.id == record.id,
+            payments.c.stripe_key_generation == record.stripe_key_generation,
+            # Each fresh window after the first takes a new generation, so the pair names one window.
+            current.is_(None) if record.stripe_expires_at is None else current.is_not(None),
+        )
+        .values(stripe_expires_at=expires_at, stripe_key_generation=generation, updated_at=now)
+    )
+    return bool(result.rowcount)
 
 
 async def get_by_idempotency_key(conn: AsyncConnection, key: str) -> PaymentRecord | None:
@@ -197,3 +258,7 @@ async def save_state(
             "p_charge": links.get("stripe_charge_id"),
         },
     )
+
+
+async def get_by_checkout_session(conn: AsyncConnection, session_id: str) -> PaymentRecord | None:
+    return await _one(conn, payments.c.stripe_checkout_session_id == session_id)

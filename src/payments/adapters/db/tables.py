@@ -40,7 +40,11 @@ payments = Table(
     "payments",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("order_id", String(128), nullable=False, unique=True),
+    Column("order_id", String(128), nullable=False),
+    # An order's payments are its attempts, numbered from 1; a new one only after the last one ended.
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    # Set on an attempt once a newer one exists: Orders follows the newest attempt only.
+    Column("superseded", Boolean, nullable=False, server_default=text("false")),
     Column("user_id", String(128), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
@@ -62,12 +66,25 @@ payments = Table(
     Column("stripe_charge_id", String(255), nullable=True, unique=True),
     Column("facts", JSON, nullable=False),
     Column("last_error", String(500), nullable=True),
+    # The Checkout Session's expires_at as last sent to Stripe, and the idempotency-key generation it was
+    # sent under: a retry after the window has run short opens a fresh window under a new key.
+    _ts("stripe_expires_at", nullable=True),
+    Column("stripe_key_generation", Integer, nullable=False, server_default=text("0")),
     Column("version", Integer, nullable=False, server_default=text("0")),
     # How many order state diffs this payment produced: the next diff's per-order seq, kept on the row we
     # already lock and update rather than found with a MAX() query.
     Column("diff_seq", Integer, nullable=False, server_default=text("0")),
     _ts("created_at"),
     _ts("updated_at"),
+    UniqueConstraint("order_id", "attempt", name="uq_payments_order_attempt"),
+    # At most one live attempt per order, whatever races: the database says no to a second.
+    Index(
+        "uq_payments_live_order",
+        "order_id",
+        unique=True,
+        postgresql_where=text("status IN ('open', 'processing')"),
+        sqlite_where=text("status IN ('open', 'processing')"),
+    ),
 )
 
 # One row per Stripe event id: the ledger that makes processing exactly-once (dj-stripe's model).

@@ -58,6 +58,29 @@ class PaymentIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionState:
+    """A Checkout Session as it stands at Stripe (after an expire call, or read back)."""
+
+    id: str
+    status: str  # open | complete | expired
+    payment_status: str  # paid | unpaid | no_payment_required
+    amount_total: int
+    currency: str
+    payment_intent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntentState:
+    """A PaymentIntent as it stands at Stripe (after a cancel call, or read back)."""
+
+    id: str
+    status: str
+    amount_received: int
+    currency: str
+    charge_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Refund:
     id: str
     amount: int
@@ -131,6 +154,42 @@ class StripeGateway:
         return PaymentIntent(
             id=intent["id"], client_secret=intent.get("client_secret") or "", status=intent["status"]
         )
+
+    async def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> SessionState:
+        """Stripe refuses (invalid_request) unless the session is still open."""
+        session = await self._call(
+            "checkout.sessions.expire",
+            lambda: self._client.v1.checkout.sessions.expire_async(
+                session_id, options={"idempotency_key": idempotency_key}
+            ),
+        )
+        return _session_state(session)
+
+    async def retrieve_checkout_session(self, session_id: str) -> SessionState:
+        session = await self._call(
+            "checkout.sessions.retrieve",
+            lambda: self._client.v1.checkout.sessions.retrieve_async(session_id),
+        )
+        return _session_state(session)
+
+    async def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> IntentState:
+        """Stripe refuses (invalid_request) once the intent succeeded, is processing or was canceled."""
+        intent = await self._call(
+            "payment_intents.cancel",
+            lambda: self._client.v1.payment_intents.cancel_async(
+                intent_id,
+                params={"cancellation_reason": "abandoned"},
+                options={"idempotency_key": idempotency_key},
+            ),
+        )
+        return _intent_state(intent)
+
+    async def retrieve_payment_intent(self, intent_id: str) -> IntentState:
+        intent = await self._call(
+            "payment_intents.retrieve",
+            lambda: self._client.v1.payment_intents.retrieve_async(intent_id),
+        )
+        return _intent_state(intent)
 
     async def create_refund(
         self,
@@ -226,15 +285,37 @@ def _id_of(value: object) -> str | None:
     return str(getattr(value, "id", "")) or None
 
 
+def _session_state(session: Any) -> SessionState:
+    return SessionState(
+        id=session.id,
+        status=str(session.status or ""),
+        payment_status=str(session.payment_status or ""),
+        amount_total=int(session.amount_total or 0),
+        currency=str(session.currency or ""),
+        payment_intent_id=_id_of(session.payment_intent),
+    )
+
+
+def _intent_state(intent: Any) -> IntentState:
+    return IntentState(
+        id=intent.id,
+        status=str(intent.status or ""),
+        amount_received=int(intent.amount_received or 0),
+        currency=str(intent.currency or ""),
+        charge_id=_id_of(getattr(intent, "latest_charge", None)),
+    )
+
+
 def _translate(exc: stripe.StripeError) -> GatewayError:
     message = exc.user_message or "Stripe refused the request"
     code = exc.code
+    param = getattr(exc, "param", None)
+    if isinstance(exc, stripe.InvalidRequestError):
+        return GatewayError(GatewayErrorKind.INVALID, message, code=code, param=param)
     if isinstance(exc, stripe.CardError):
         return GatewayError(GatewayErrorKind.CARD, message, code=code)
     if isinstance(exc, stripe.IdempotencyError):
         return GatewayError(GatewayErrorKind.IDEMPOTENCY, message, code=code)
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         return GatewayError(GatewayErrorKind.AUTH, "Stripe rejected our API key", code=code)
-    if isinstance(exc, stripe.InvalidRequestError):
-        return GatewayError(GatewayErrorKind.INVALID, message, code=code)
     return GatewayError(GatewayErrorKind.UNAVAILABLE, "Stripe is unavailable", code=code)

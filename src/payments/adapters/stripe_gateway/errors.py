@@ -14,11 +14,15 @@ class GatewayErrorKind(StrEnum):
 
 
 class GatewayError(Exception):
-    def __init__(self, kind: GatewayErrorKind, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, kind: GatewayErrorKind, message: str, *, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.code = code
+        # The request parameter Stripe names (never its value: Stripe's messages may echo an email back).
+        self.param = param
 
     @property
     def retryable(self) -> bool:

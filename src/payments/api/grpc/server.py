@@ -7,12 +7,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 from pydantic import ValidationError
 
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
 from payments.api.grpc.referral_report import get_referral_report
-from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody
+from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
 from payments.bootstrap import Container
 from payments.errors import InvalidRequest, ServiceError, Unauthenticated
 from payments.generated.payments.v1 import payments_pb2 as pb
@@ -26,6 +28,12 @@ T = TypeVar("T")
 def payment_message(p: PaymentRecord) -> pb.Payment:
     """The HTTP answer's fields, so both APIs always say the same (None leaves an optional unset)."""
     return pb.Payment(**PaymentOut.of(p).model_dump(mode="json"))
+
+
+def _bounded(value: str, field: str, max_length: int) -> str:
+    if not 0 < len(value) <= max_length:
+        raise InvalidRequest(f"{field} must be 1 to {max_length} characters", field=field)
+    return value
 
 
 def _optional(message: Any, name: str) -> Any:
@@ -95,6 +103,25 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
 
         return await self._guard("GetPayment", context, call)
 
+    async def ListOrderPayments(
+        self, request: pb.ListOrderPaymentsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListOrderPaymentsResponse:
+        async def call() -> pb.ListOrderPaymentsResponse:
+            order_id = _bounded(request.order_id, "order_id", 128)
+            records = await self._c.payments.list_order_payments(order_id)
+            return pb.ListOrderPaymentsResponse(payments=[payment_message(p) for p in records])
+
+        return await self._guard("ListOrderPayments", context, call)
+
+    async def CancelPayment(
+        self, request: pb.CancelPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Payment:
+        async def call() -> pb.Payment:
+            payment_id = _bounded(request.payment_id, "payment_id", 40)
+            return payment_message(await self._c.payments.cancel_payment(payment_id))
+
+        return await self._guard("CancelPayment", context, call)
+
     async def RefundPayment(
         self, request: pb.RefundPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Refund:
@@ -108,14 +135,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
                     idempotency_key=_optional(request, "idempotency_key"),
                 )
             )
-            return pb.Refund(
-                id=refund.id,
-                payment_id=refund.payment_id,
-                amount=refund.amount,
-                currency=refund.currency,
-                status=refund.status,
-                stripe_refund_id=refund.stripe_refund_id,
-            )
+            return pb.Refund(**RefundOut.of(refund).model_dump(mode="json"))
 
         return await self._guard("RefundPayment", context, call)
 
@@ -125,12 +145,23 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         return await self._guard("GetReferralReport", context, lambda: get_referral_report(self._c, request))
 
 
+PAYMENTS_SERVICE = pb.DESCRIPTOR.services_by_name["Payments"].full_name
+
+
 async def start_grpc_server(container: Container, address: str) -> grpc.aio.Server:
     # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
     pb_grpc.add_PaymentsServicer_to_server(PaymentsServicer(container), server)
+    # The standard services a load balancer and grpcurl expect; both only describe, so no token.
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # re-exported, untyped
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (PAYMENTS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
     port = server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC on {address}")
     await server.start()
+    for service in ("", PAYMENTS_SERVICE):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return server

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
-from payments.api.http import errors, health, payments, referrals
+from payments.api.http import errors, health, landing, payments, referrals
 from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.params import storable_params
@@ -36,6 +36,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(health.router)
     app.include_router(referrals.router)
     app.include_router(referrals.admin)
+    app.include_router(landing.router)
     install_pages(app)
 
     app.add_middleware(LimitBody)

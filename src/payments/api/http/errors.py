@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from payments.api.schemas import PaymentOut
+from payments.checkout.cancel import AlreadyPaid
 from payments.errors import ErrorKind, ServiceError
 
 HTTP_STATUS: dict[ErrorKind, int] = {
@@ -50,6 +52,8 @@ class ErrorOut(BaseModel):
     """Every 4xx and 5xx answer of the API."""
 
     error: ErrorDetail
+    # Only with already_paid / order_already_paid: the payment as it now is, so no second call is needed.
+    payment: PaymentOut | None = None
 
 
 def error_responses(*kinds: ErrorKind, extra: tuple[int, ...] = ()) -> dict[int | str, dict[str, Any]]:
@@ -76,6 +80,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return service_error_response(exc)
+
+    @app.exception_handler(AlreadyPaid)
+    async def _already_paid(_: Request, exc: AlreadyPaid) -> JSONResponse:
+        # The caller learns what became of the payment without a second call.
+        response = service_error_response(exc)
+        payment = PaymentOut.of(exc.payment).model_dump(mode="json")
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}, "payment": payment},
+            status_code=response.status_code,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

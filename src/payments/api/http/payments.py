@@ -28,7 +28,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
     response_model=PaymentOut,
     responses={
         200: {"model": PaymentOut, "description": "A replay: the payment this order or key already has"},
-        **error_responses(ErrorKind.MALFORMED, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE, extra=(413,)),
+        **error_responses(
+            ErrorKind.MALFORMED,
+            ErrorKind.CONFLICT,
+            ErrorKind.FAILED_PRECONDITION,
+            ErrorKind.UNAVAILABLE,
+            extra=(413,),
+        ),
     },
 )
 async def create_payment(
@@ -50,6 +56,25 @@ async def get_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
 @router.get("/payments", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND))
 async def find_payment(request: Request, order_id: OrderIdQuery) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
+
+
+@router.post(
+    "/payments/{payment_id}/cancel",
+    response_model=PaymentOut,
+    # 409: already_paid (the body carries the payment as it now is) or payment_processing.
+    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
+)
+async def cancel_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
+    return PaymentOut.of(await container(request).payments.cancel_payment(payment_id))
+
+
+@router.get(
+    "/orders/{order_id}/payments",
+    response_model=list[PaymentOut],
+    responses=error_responses(ErrorKind.NOT_FOUND),
+)
+async def order_payments(order_id: OrderId, request: Request) -> list[PaymentOut]:
+    return [PaymentOut.of(p) for p in await container(request).payments.list_order_payments(order_id)]
 
 
 @router.post(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any, Literal
 
 import sqlalchemy.exc
@@ -17,6 +15,7 @@ from payments.api.http.auth import Caller, ServiceRoute, container, service_or_r
 from payments.api.http.downloads import attachment
 from payments.api.http.errors import error_responses
 from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFrom, ReportTo, Status
+from payments.api.plain import plain
 from payments.domain.text import storable_str
 from payments.errors import ErrorKind, Forbidden
 from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
@@ -30,21 +29,6 @@ admin = APIRouter(
     responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
 )
 ADMIN_ACTOR = "admin"
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses, enums and datetimes as JSON-ready values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def _may_see(caller: Caller, referrer_id: str) -> None:

@@ -19,6 +19,7 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payments.adapters.stripe_gateway.signature import SignatureError
+from payments.api.http.errors import HTTP_STATUS
 from payments.api.http.limits import body_limit_for
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from payments.webhooks.processor import WebhookProcessor
@@ -98,7 +99,9 @@ class StripeWebhookEndpoint:
         except SignatureError as exc:
             # The code and message never carry a secret or the signature (signature.py says so).
             log.info("webhook.rejected", code=exc.code)
-            return 400, json.dumps({"error": {"code": exc.code, "message": exc.message}}).encode()
+            return HTTP_STATUS[exc.kind], json.dumps(
+                {"error": {"code": exc.code, "message": exc.message}}
+            ).encode()
         return 200, _DUPLICATE if handled.duplicate else _RECEIVED
 
 

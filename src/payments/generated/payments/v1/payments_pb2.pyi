@@ -116,6 +116,8 @@ class Payment(_message.Message):
     REFERRER_ID_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    CHECKOUT_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     order_id: _builtins.str
     user_id: _builtins.str
@@ -131,6 +133,10 @@ class Payment(_message.Message):
     referrer_id: _builtins.str
     created_at: _builtins.str
     updated_at: _builtins.str
+    attempt: _builtins.int
+    """The order's attempts are numbered from 1."""
+    checkout_expires_at: _builtins.str
+    """When the hosted page stops taking payment (checkout mode, once opened at Stripe)."""
     def __init__(
         self,
         *,
@@ -149,11 +155,15 @@ class Payment(_message.Message):
         referrer_id: _builtins.str | None = ...,
         created_at: _builtins.str = ...,
         updated_at: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        checkout_expires_at: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_checkout_url", b"_checkout_url", "_client_secret", b"_client_secret", "_referrer_id", b"_referrer_id", "_stripe_checkout_session_id", b"_stripe_checkout_session_id", "_stripe_payment_intent_id", b"_stripe_payment_intent_id", "checkout_url", b"checkout_url", "client_secret", b"client_secret", "referrer_id", b"referrer_id", "stripe_checkout_session_id", b"stripe_checkout_session_id", "stripe_payment_intent_id", b"stripe_payment_intent_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_checkout_expires_at", b"_checkout_expires_at", "_checkout_url", b"_checkout_url", "_client_secret", b"_client_secret", "_referrer_id", b"_referrer_id", "_stripe_checkout_session_id", b"_stripe_checkout_session_id", "_stripe_payment_intent_id", b"_stripe_payment_intent_id", "checkout_expires_at", b"checkout_expires_at", "checkout_url", b"checkout_url", "client_secret", b"client_secret", "referrer_id", b"referrer_id", "stripe_checkout_session_id", b"stripe_checkout_session_id", "stripe_payment_intent_id", b"stripe_payment_intent_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_checkout_url", b"_checkout_url", "_client_secret", b"_client_secret", "_referrer_id", b"_referrer_id", "_stripe_checkout_session_id", b"_stripe_checkout_session_id", "_stripe_payment_intent_id", b"_stripe_payment_intent_id", "amount", b"amount", "amount_refunded", b"amount_refunded", "checkout_url", b"checkout_url", "client_secret", b"client_secret", "created_at", b"created_at", "currency", b"currency", "id", b"id", "mode", b"mode", "order_id", b"order_id", "referrer_id", b"referrer_id", "status", b"status", "stripe_checkout_session_id", b"stripe_checkout_session_id", "stripe_payment_intent_id", b"stripe_payment_intent_id", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_checkout_expires_at", b"_checkout_expires_at", "_checkout_url", b"_checkout_url", "_client_secret", b"_client_secret", "_referrer_id", b"_referrer_id", "_stripe_checkout_session_id", b"_stripe_checkout_session_id", "_stripe_payment_intent_id", b"_stripe_payment_intent_id", "amount", b"amount", "amount_refunded", b"amount_refunded", "attempt", b"attempt", "checkout_expires_at", b"checkout_expires_at", "checkout_url", b"checkout_url", "client_secret", b"client_secret", "created_at", b"created_at", "currency", b"currency", "id", b"id", "mode", b"mode", "order_id", b"order_id", "referrer_id", b"referrer_id", "status", b"status", "stripe_checkout_session_id", b"stripe_checkout_session_id", "stripe_payment_intent_id", b"stripe_payment_intent_id", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__checkout_expires_at: _TypeAlias = _typing.Literal["checkout_expires_at"]  # noqa: Y015
+    _WhichOneofArgType__checkout_expires_at: _TypeAlias = _typing.Literal["_checkout_expires_at", b"_checkout_expires_at"]  # noqa: Y015
     _WhichOneofReturnType__checkout_url: _TypeAlias = _typing.Literal["checkout_url"]  # noqa: Y015
     _WhichOneofArgType__checkout_url: _TypeAlias = _typing.Literal["_checkout_url", b"_checkout_url"]  # noqa: Y015
     _WhichOneofReturnType__client_secret: _TypeAlias = _typing.Literal["client_secret"]  # noqa: Y015
@@ -164,6 +174,8 @@ class Payment(_message.Message):
     _WhichOneofArgType__stripe_checkout_session_id: _TypeAlias = _typing.Literal["_stripe_checkout_session_id", b"_stripe_checkout_session_id"]  # noqa: Y015
     _WhichOneofReturnType__stripe_payment_intent_id: _TypeAlias = _typing.Literal["stripe_payment_intent_id"]  # noqa: Y015
     _WhichOneofArgType__stripe_payment_intent_id: _TypeAlias = _typing.Literal["_stripe_payment_intent_id", b"_stripe_payment_intent_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__checkout_expires_at) -> _WhichOneofReturnType__checkout_expires_at | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__checkout_url) -> _WhichOneofReturnType__checkout_url | None: ...
     @_typing.overload
@@ -176,6 +188,64 @@ class Payment(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__stripe_payment_intent_id) -> _WhichOneofReturnType__stripe_payment_intent_id | None: ...
 
 Global___Payment: _TypeAlias = Payment  # noqa: Y015
+
+@_typing.final
+class ListOrderPaymentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOrderPaymentsRequest: _TypeAlias = ListOrderPaymentsRequest  # noqa: Y015
+
+@_typing.final
+class ListOrderPaymentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Payment]: ...
+    def __init__(
+        self,
+        *,
+        payments: _abc.Iterable[Global___Payment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payments", b"payments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOrderPaymentsResponse: _TypeAlias = ListOrderPaymentsResponse  # noqa: Y015
+
+@_typing.final
+class CancelPaymentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    payment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        payment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["payment_id", b"payment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPaymentRequest: _TypeAlias = CancelPaymentRequest  # noqa: Y015
 
 @_typing.final
 class CreatePaymentResponse(_message.Message):
@@ -275,12 +345,17 @@ class Refund(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     STRIPE_REFUND_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     payment_id: _builtins.str
     amount: _builtins.int
     currency: _builtins.str
     status: _builtins.str
     stripe_refund_id: _builtins.str
+    reason: _builtins.str
+    source: _builtins.str
+    """"api" (through us) or "dashboard" (seen only in Stripe's events)."""
     def __init__(
         self,
         *,
@@ -290,13 +365,20 @@ class Refund(_message.Message):
         currency: _builtins.str = ...,
         status: _builtins.str = ...,
         stripe_refund_id: _builtins.str | None = ...,
+        reason: _builtins.str | None = ...,
+        source: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_stripe_refund_id", b"_stripe_refund_id", "stripe_refund_id", b"stripe_refund_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_reason", b"_reason", "_stripe_refund_id", b"_stripe_refund_id", "reason", b"reason", "stripe_refund_id", b"stripe_refund_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_stripe_refund_id", b"_stripe_refund_id", "amount", b"amount", "currency", b"currency", "id", b"id", "payment_id", b"payment_id", "status", b"status", "stripe_refund_id", b"stripe_refund_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_reason", b"_reason", "_stripe_refund_id", b"_stripe_refund_id", "amount", b"amount", "currency", b"currency", "id", b"id", "payment_id", b"payment_id", "reason", b"reason", "source", b"source", "status", b"status", "stripe_refund_id", b"stripe_refund_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
     _WhichOneofReturnType__stripe_refund_id: _TypeAlias = _typing.Literal["stripe_refund_id"]  # noqa: Y015
     _WhichOneofArgType__stripe_refund_id: _TypeAlias = _typing.Literal["_stripe_refund_id", b"_stripe_refund_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__stripe_refund_id) -> _WhichOneofReturnType__stripe_refund_id | None: ...
 
 Global___Refund: _TypeAlias = Refund  # noqa: Y015
@@ -360,10 +442,12 @@ class StatusTotal(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     AMOUNT_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    ORIGINAL_AMOUNT_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     currency: _builtins.str
     amount: _builtins.int
     count: _builtins.int
+    original_amount: _builtins.int
     def __init__(
         self,
         *,
@@ -371,10 +455,11 @@ class StatusTotal(_message.Message):
         currency: _builtins.str = ...,
         amount: _builtins.int = ...,
         count: _builtins.int = ...,
+        original_amount: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "count", b"count", "currency", b"currency", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "count", b"count", "currency", b"currency", "original_amount", b"original_amount", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -386,23 +471,29 @@ class CurrencyNet(_message.Message):
 
     CURRENCY_FIELD_NUMBER: _builtins.int
     GROSS_FIELD_NUMBER: _builtins.int
-    CLAWBACKS_FIELD_NUMBER: _builtins.int
+    CLAWED_BACK_FIELD_NUMBER: _builtins.int
     NET_FIELD_NUMBER: _builtins.int
+    PAID_FIELD_NUMBER: _builtins.int
+    UNSETTLED_ADJUSTMENTS_FIELD_NUMBER: _builtins.int
     currency: _builtins.str
     gross: _builtins.int
-    clawbacks: _builtins.int
+    clawed_back: _builtins.int
     net: _builtins.int
+    paid: _builtins.int
+    unsettled_adjustments: _builtins.int
     def __init__(
         self,
         *,
         currency: _builtins.str = ...,
         gross: _builtins.int = ...,
-        clawbacks: _builtins.int = ...,
+        clawed_back: _builtins.int = ...,
         net: _builtins.int = ...,
+        paid: _builtins.int = ...,
+        unsettled_adjustments: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawbacks", b"clawbacks", "currency", b"currency", "gross", b"gross", "net", b"net"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawed_back", b"clawed_back", "currency", b"currency", "gross", b"gross", "net", b"net", "paid", b"paid", "unsettled_adjustments", b"unsettled_adjustments"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -410,6 +501,8 @@ Global___CurrencyNet: _TypeAlias = CurrencyNet  # noqa: Y015
 
 @_typing.final
 class Commission(_message.Message):
+    """The report's commissions as the service token sees them over HTTP (every field)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
@@ -420,6 +513,18 @@ class Commission(_message.Message):
     ORIGINAL_AMOUNT_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    REFERRER_ID_FIELD_NUMBER: _builtins.int
+    CUSTOMER_USER_ID_FIELD_NUMBER: _builtins.int
+    PAYMENT_AMOUNT_FIELD_NUMBER: _builtins.int
+    RATE_BPS_FIELD_NUMBER: _builtins.int
+    MIN_AMOUNT_FIELD_NUMBER: _builtins.int
+    HOLD_DAYS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    STATUS_BEFORE_HOLD_FIELD_NUMBER: _builtins.int
+    HOLD_UNTIL_FIELD_NUMBER: _builtins.int
+    PAID_AT_FIELD_NUMBER: _builtins.int
+    PAYOUT_ID_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     order_id: _builtins.str
     payment_id: _builtins.str
@@ -428,6 +533,18 @@ class Commission(_message.Message):
     original_amount: _builtins.int
     currency: _builtins.str
     created_at: _builtins.str
+    referrer_id: _builtins.str
+    customer_user_id: _builtins.str
+    payment_amount: _builtins.int
+    rate_bps: _builtins.int
+    min_amount: _builtins.int
+    hold_days: _builtins.int
+    reason: _builtins.str
+    status_before_hold: _builtins.str
+    hold_until: _builtins.str
+    paid_at: _builtins.str
+    payout_id: _builtins.str
+    updated_at: _builtins.str
     def __init__(
         self,
         *,
@@ -439,12 +556,43 @@ class Commission(_message.Message):
         original_amount: _builtins.int = ...,
         currency: _builtins.str = ...,
         created_at: _builtins.str = ...,
+        referrer_id: _builtins.str = ...,
+        customer_user_id: _builtins.str = ...,
+        payment_amount: _builtins.int = ...,
+        rate_bps: _builtins.int = ...,
+        min_amount: _builtins.int = ...,
+        hold_days: _builtins.int = ...,
+        reason: _builtins.str | None = ...,
+        status_before_hold: _builtins.str | None = ...,
+        hold_until: _builtins.str | None = ...,
+        paid_at: _builtins.str | None = ...,
+        payout_id: _builtins.str | None = ...,
+        updated_at: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_hold_until", b"_hold_until", "_paid_at", b"_paid_at", "_payout_id", b"_payout_id", "_reason", b"_reason", "_status_before_hold", b"_status_before_hold", "hold_until", b"hold_until", "paid_at", b"paid_at", "payout_id", b"payout_id", "reason", b"reason", "status_before_hold", b"status_before_hold"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "created_at", b"created_at", "currency", b"currency", "id", b"id", "order_id", b"order_id", "original_amount", b"original_amount", "payment_id", b"payment_id", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_hold_until", b"_hold_until", "_paid_at", b"_paid_at", "_payout_id", b"_payout_id", "_reason", b"_reason", "_status_before_hold", b"_status_before_hold", "amount", b"amount", "created_at", b"created_at", "currency", b"currency", "customer_user_id", b"customer_user_id", "hold_days", b"hold_days", "hold_until", b"hold_until", "id", b"id", "min_amount", b"min_amount", "order_id", b"order_id", "original_amount", b"original_amount", "paid_at", b"paid_at", "payment_amount", b"payment_amount", "payment_id", b"payment_id", "payout_id", b"payout_id", "rate_bps", b"rate_bps", "reason", b"reason", "referrer_id", b"referrer_id", "status", b"status", "status_before_hold", b"status_before_hold", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__hold_until: _TypeAlias = _typing.Literal["hold_until"]  # noqa: Y015
+    _WhichOneofArgType__hold_until: _TypeAlias = _typing.Literal["_hold_until", b"_hold_until"]  # noqa: Y015
+    _WhichOneofReturnType__paid_at: _TypeAlias = _typing.Literal["paid_at"]  # noqa: Y015
+    _WhichOneofArgType__paid_at: _TypeAlias = _typing.Literal["_paid_at", b"_paid_at"]  # noqa: Y015
+    _WhichOneofReturnType__payout_id: _TypeAlias = _typing.Literal["payout_id"]  # noqa: Y015
+    _WhichOneofArgType__payout_id: _TypeAlias = _typing.Literal["_payout_id", b"_payout_id"]  # noqa: Y015
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
+    _WhichOneofReturnType__status_before_hold: _TypeAlias = _typing.Literal["status_before_hold"]  # noqa: Y015
+    _WhichOneofArgType__status_before_hold: _TypeAlias = _typing.Literal["_status_before_hold", b"_status_before_hold"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__hold_until) -> _WhichOneofReturnType__hold_until | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__paid_at) -> _WhichOneofReturnType__paid_at | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__payout_id) -> _WhichOneofReturnType__payout_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__status_before_hold) -> _WhichOneofReturnType__status_before_hold | None: ...
 
 Global___Commission: _TypeAlias = Commission  # noqa: Y015
 
@@ -452,11 +600,32 @@ Global___Commission: _TypeAlias = Commission  # noqa: Y015
 class ReferralReport(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class FiltersEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REFERRER_ID_FIELD_NUMBER: _builtins.int
     TOTALS_FIELD_NUMBER: _builtins.int
     NET_FIELD_NUMBER: _builtins.int
     COMMISSIONS_FIELD_NUMBER: _builtins.int
     NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
     referrer_id: _builtins.str
     next_cursor: _builtins.str
     """Absent on the last page."""
@@ -466,6 +635,10 @@ class ReferralReport(_message.Message):
     def net(self) -> _containers.RepeatedCompositeFieldContainer[Global___CurrencyNet]: ...
     @_builtins.property
     def commissions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Commission]: ...
+    @_builtins.property
+    def filters(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """The filters the report was read with (from, to, status), as given."""
+
     def __init__(
         self,
         *,
@@ -474,10 +647,11 @@ class ReferralReport(_message.Message):
         net: _abc.Iterable[Global___CurrencyNet] | None = ...,
         commissions: _abc.Iterable[Global___Commission] | None = ...,
         next_cursor: _builtins.str | None = ...,
+        filters: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor", "next_cursor", b"next_cursor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor", "commissions", b"commissions", "net", b"net", "next_cursor", b"next_cursor", "referrer_id", b"referrer_id", "totals", b"totals"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor", "commissions", b"commissions", "filters", b"filters", "net", b"net", "next_cursor", b"next_cursor", "referrer_id", b"referrer_id", "totals", b"totals"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__next_cursor: _TypeAlias = _typing.Literal["next_cursor"]  # noqa: Y015
     _WhichOneofArgType__next_cursor: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor"]  # noqa: Y015

@@ -44,6 +44,16 @@ class PaymentsStub:
                 request_serializer=payments_dot_v1_dot_payments__pb2.GetPaymentRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_payments__pb2.Payment.FromString,
                 _registered_method=True)
+        self.ListOrderPayments = channel.unary_unary(
+                '/payments.v1.Payments/ListOrderPayments',
+                request_serializer=payments_dot_v1_dot_payments__pb2.ListOrderPaymentsRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payments__pb2.ListOrderPaymentsResponse.FromString,
+                _registered_method=True)
+        self.CancelPayment = channel.unary_unary(
+                '/payments.v1.Payments/CancelPayment',
+                request_serializer=payments_dot_v1_dot_payments__pb2.CancelPaymentRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payments__pb2.Payment.FromString,
+                _registered_method=True)
         self.RefundPayment = channel.unary_unary(
                 '/payments.v1.Payments/RefundPayment',
                 request_serializer=payments_dot_v1_dot_payments__pb2.RefundPaymentRequest.SerializeToString,
@@ -60,15 +70,32 @@ class PaymentsServicer:
     """Missing associated documentation comment in .proto file."""
 
     def CreatePayment(self, request, context):
-        """The same order again with the same terms answers the same payment (created = false);
-        other terms fail with ALREADY_EXISTS.
+        """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
+        (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
+        failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPayment(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """By id, or the order's latest attempt by order_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrderPayments(self, request, context):
+        """Every attempt of the order, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelPayment(self, request, context):
+        """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
+        Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -97,6 +124,16 @@ def add_PaymentsServicer_to_server(servicer, server):
             'GetPayment': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPayment,
                     request_deserializer=payments_dot_v1_dot_payments__pb2.GetPaymentRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payments__pb2.Payment.SerializeToString,
+            ),
+            'ListOrderPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrderPayments,
+                    request_deserializer=payments_dot_v1_dot_payments__pb2.ListOrderPaymentsRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payments__pb2.ListOrderPaymentsResponse.SerializeToString,
+            ),
+            'CancelPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelPayment,
+                    request_deserializer=payments_dot_v1_dot_payments__pb2.CancelPaymentRequest.FromString,
                     response_serializer=payments_dot_v1_dot_payments__pb2.Payment.SerializeToString,
             ),
             'RefundPayment': grpc.unary_unary_rpc_method_handler(
@@ -163,6 +200,60 @@ class Payments:
             target,
             '/payments.v1.Payments/GetPayment',
             payments_dot_v1_dot_payments__pb2.GetPaymentRequest.SerializeToString,
+            payments_dot_v1_dot_payments__pb2.Payment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrderPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.Payments/ListOrderPayments',
+            payments_dot_v1_dot_payments__pb2.ListOrderPaymentsRequest.SerializeToString,
+            payments_dot_v1_dot_payments__pb2.ListOrderPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.Payments/CancelPayment',
+            payments_dot_v1_dot_payments__pb2.CancelPaymentRequest.SerializeToString,
             payments_dot_v1_dot_payments__pb2.Payment.FromString,
             options,
             channel_credentials,

@@ -34,10 +34,18 @@ class PaymentsStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PaymentsAsyncStub: ...
     CreatePayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.CreatePaymentRequest, _payments_pb2.CreatePaymentResponse]
-    """The same order again with the same terms answers the same payment (created = false);
-    other terms fail with ALREADY_EXISTS.
+    """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
+    (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
+    failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
     """
     GetPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.Payment]
+    """By id, or the order's latest attempt by order_id."""
+    ListOrderPayments: _grpc.UnaryUnaryMultiCallable[_payments_pb2.ListOrderPaymentsRequest, _payments_pb2.ListOrderPaymentsResponse]
+    """Every attempt of the order, oldest first."""
+    CancelPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.CancelPaymentRequest, _payments_pb2.Payment]
+    """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
+    Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+    """
     RefundPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.RefundPaymentRequest, _payments_pb2.Refund]
     """More than what remains fails with FAILED_PRECONDITION and Stripe is not called."""
     GetReferralReport: _grpc.UnaryUnaryMultiCallable[_payments_pb2.GetReferralReportRequest, _payments_pb2.ReferralReport]
@@ -46,10 +54,18 @@ class PaymentsStub:
 class PaymentsAsyncStub(PaymentsStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.CreatePaymentRequest, _payments_pb2.CreatePaymentResponse]  # type: ignore[assignment]
-    """The same order again with the same terms answers the same payment (created = false);
-    other terms fail with ALREADY_EXISTS.
+    """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
+    (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
+    failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
     """
     GetPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.Payment]  # type: ignore[assignment]
+    """By id, or the order's latest attempt by order_id."""
+    ListOrderPayments: _aio.UnaryUnaryMultiCallable[_payments_pb2.ListOrderPaymentsRequest, _payments_pb2.ListOrderPaymentsResponse]  # type: ignore[assignment]
+    """Every attempt of the order, oldest first."""
+    CancelPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.CancelPaymentRequest, _payments_pb2.Payment]  # type: ignore[assignment]
+    """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
+    Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+    """
     RefundPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.RefundPaymentRequest, _payments_pb2.Refund]  # type: ignore[assignment]
     """More than what remains fails with FAILED_PRECONDITION and Stripe is not called."""
     GetReferralReport: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetReferralReportRequest, _payments_pb2.ReferralReport]  # type: ignore[assignment]
@@ -61,8 +77,9 @@ class PaymentsServicer(metaclass=_abc_1.ABCMeta):
         request: _payments_pb2.CreatePaymentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_payments_pb2.CreatePaymentResponse, _abc.Awaitable[_payments_pb2.CreatePaymentResponse]]:
-        """The same order again with the same terms answers the same payment (created = false);
-        other terms fail with ALREADY_EXISTS.
+        """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
+        (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
+        failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
         """
 
     @_abc_1.abstractmethod
@@ -70,7 +87,26 @@ class PaymentsServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _payments_pb2.GetPaymentRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_payments_pb2.Payment, _abc.Awaitable[_payments_pb2.Payment]]: ...
+    ) -> _typing.Union[_payments_pb2.Payment, _abc.Awaitable[_payments_pb2.Payment]]:
+        """By id, or the order's latest attempt by order_id."""
+
+    @_abc_1.abstractmethod
+    def ListOrderPayments(
+        self,
+        request: _payments_pb2.ListOrderPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payments_pb2.ListOrderPaymentsResponse, _abc.Awaitable[_payments_pb2.ListOrderPaymentsResponse]]:
+        """Every attempt of the order, oldest first."""
+
+    @_abc_1.abstractmethod
+    def CancelPayment(
+        self,
+        request: _payments_pb2.CancelPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_payments_pb2.Payment, _abc.Awaitable[_payments_pb2.Payment]]:
+        """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
+        Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+        """
 
     @_abc_1.abstractmethod
     def RefundPayment(

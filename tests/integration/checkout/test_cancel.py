@@ -1,0 +1,169 @@
+"""Canceling a payment: Stripe first, then the payment; a payment Stripe says was paid stays paid."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.stripe_gateway.client import CheckoutSession
+from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.checkout.cancel import AlreadyPaid
+from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
+from payments.domain.payment_state import PaymentFacts
+from payments.errors import Conflict, UpstreamError
+from tests.support.clock import NOW
+from tests.support.fake_gateway import FakeGateway, apply_facts, chain
+from tests.support.service import running_service, service_settings
+
+CMD = CreatePayment(order_id="ord_c", user_id="u_1", amount=2500, currency="eur")
+PI_CMD = replace(CMD, mode=CheckoutMode.PAYMENT_INTENT)
+
+
+def _service(engine: AsyncEngine, gateway: FakeGateway) -> PaymentService:
+    return PaymentService(engine, gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
+
+
+async def test_cancel_expires_the_session_and_the_payment_is_canceled(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(CMD)).payment
+    canceled = await service.cancel_payment(payment.id)
+    assert canceled.status == "canceled"
+    assert gateway.sessions[payment.stripe_checkout_session_id or ""]["status"] == "expired"
+    assert await chain(engine, "ord_c") == [(1, "pending", "canceled")]
+    again = await service.cancel_payment(payment.id)  # nothing more to do, nothing more said
+    assert again.status == "canceled" and len(gateway.keys("expire")) == 1
+    await apply_facts(engine, payment.id, PaymentFacts(expired=True), "evt_session_expired")
+    assert (await service.get_payment(payment.id)).status == "canceled"
+    assert len(await chain(engine, "ord_c")) == 1
+
+
+async def test_a_session_paid_before_the_cancel_reached_stripe_is_answered_already_paid(
+    engine: AsyncEngine,
+) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(CMD)).payment
+    gateway.pay_session(payment.stripe_checkout_session_id or "")  # the webhook has not arrived yet
+    with pytest.raises(AlreadyPaid) as info:
+        await service.cancel_payment(payment.id)
+    assert info.value.code == "already_paid" and info.value.payment.status == "succeeded"
+    assert await chain(engine, "ord_c") == [(1, "pending", "paid")]
+
+
+async def test_cancel_cancels_a_payment_intent_at_stripe(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(PI_CMD)).payment
+    canceled = await service.cancel_payment(payment.id)
+    assert canceled.status == "canceled"
+    assert gateway.intents[payment.stripe_payment_intent_id or ""]["status"] == "canceled"
+
+
+async def test_an_intent_that_succeeded_meanwhile_is_answered_already_paid(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(PI_CMD)).payment
+    gateway.pay_intent(payment.stripe_payment_intent_id or "")
+    with pytest.raises(AlreadyPaid) as info:
+        await service.cancel_payment(payment.id)
+    assert info.value.payment.status == "succeeded" and info.value.payment.amount_refunded == 0
+
+
+async def test_a_paid_payment_is_not_canceled_and_stripe_is_not_called(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(CMD)).payment
+    await apply_facts(
+        engine, payment.id, PaymentFacts(succeeded=True, amount_received=2500, currency_received="eur"), "e"
+    )
+    with pytest.raises(AlreadyPaid):
+        await service.cancel_payment(payment.id)
+    assert gateway.keys("expire") == []
+
+
+async def test_an_expired_payment_is_answered_as_it_is(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, payment.id, PaymentFacts(expired=True), "evt_expired")
+    assert (await service.cancel_payment(payment.id)).status == "expired"
+    assert gateway.keys("expire") == []
+
+
+async def test_a_payment_being_processed_cannot_be_canceled(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    service = _service(engine, gateway)
+    payment = (await service.create_payment(PI_CMD)).payment
+    gateway.intents[payment.stripe_payment_intent_id or ""]["status"] = "processing"
+    with pytest.raises(Conflict) as info:
+        await service.cancel_payment(payment.id)
+    assert info.value.code == "payment_processing"
+    assert (await service.get_payment(payment.id)).status == "processing"
+
+
+async def test_stripe_down_changes_nothing(engine: AsyncEngine) -> None:
+    class Down(FakeGateway):
+        async def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> Any:
+            raise GatewayError(GatewayErrorKind.UNAVAILABLE, "down")
+
+    service = _service(engine, Down())
+    payment = (await service.create_payment(CMD)).payment
+    with pytest.raises(UpstreamError) as info:
+        await service.cancel_payment(payment.id)
+    assert info.value.retryable
+    assert (await service.get_payment(payment.id)).status == "open" and await chain(engine, "ord_c") == []
+
+
+async def test_a_cancel_while_stripe_opens_the_session_leaves_nothing_payable(
+    engine: AsyncEngine,
+) -> None:
+    holder: dict[str, PaymentService] = {}
+
+    class CancelDuringCreate(FakeGateway):
+        async def create_checkout_session(self, req: Any, *, idempotency_key: str) -> CheckoutSession:
+            # The cancel lands while our create call is at Stripe.
+            canceled = await holder["service"].cancel_payment(req.metadata["payment_id"])
+            assert canceled.status == "canceled"
+            return await super().create_checkout_session(req, idempotency_key=idempotency_key)
+
+    gateway = CancelDuringCreate()
+    service = holder["service"] = _service(engine, gateway)
+    result = await service.create_payment(CMD)
+    assert result.payment.status == "canceled"
+    assert [s["status"] for s in gateway.sessions.values()] == ["expired"]
+
+
+async def test_over_http_cancel_lists_and_already_paid_carries_the_payment(engine: AsyncEngine) -> None:
+    gateway = FakeGateway()
+    async with running_service(engine) as svc:
+        c = svc.container
+        c.payments = PaymentService(engine, gateway, c.settings, c.clock, c.orchestrator)  # type: ignore[arg-type]
+        body = {"order_id": "ord_h", "user_id": "u_1", "amount": 700, "currency": "eur"}
+        first = (await svc.http.post("/v1/payments", json=body)).json()
+        canceled = await svc.http.post(f"/v1/payments/{first['id']}/cancel")
+        assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+        second = await svc.http.post("/v1/payments", json=body)
+        assert second.status_code == 201 and second.json()["attempt"] == 2
+        gateway.pay_session(second.json()["stripe_checkout_session_id"])
+        refused = await svc.http.post(f"/v1/payments/{second.json()['id']}/cancel")
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "already_paid"
+        assert refused.json()["payment"]["status"] == "succeeded"
+        listed = await svc.http.get("/v1/orders/ord_h/payments")
+        assert [(p["attempt"], p["status"]) for p in listed.json()] == [(1, "canceled"), (2, "succeeded")]
+        latest = await svc.http.get("/v1/payments", params={"order_id": "ord_h"})
+        assert latest.json()["id"] == second.json()["id"]
+        paid_order = await svc.http.post("/v1/payments", json=body)
+        assert paid_order.status_code == 409 and paid_order.json()["error"]["code"] == "order_already_paid"
+        history = (await svc.http.get("/v1/orders/ord_h/history")).json()
+        assert [(h["from_state"], h["to_state"]) for h in history] == [
+            ("pending", "canceled"),
+            ("canceled", "pending"),
+            ("pending", "paid"),
+        ]
+        assert (await svc.http.get("/v1/orders/ord_none/payments")).status_code == 404
+        assert (await svc.http.post("/v1/payments/pay_none/cancel")).status_code == 404

@@ -1,0 +1,87 @@
+"""Every Checkout Session request Stripe receives has an expires_at inside its 30 min - 24 h window."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.checkout.service import CreatePayment, PaymentService
+from payments.errors import UpstreamError, UpstreamRefused
+from tests.support.clock import NOW
+from tests.support.fake_gateway import FakeGateway, chain
+from tests.support.service import service_settings
+
+CMD = CreatePayment(order_id="ord_w", user_id="u_1", amount=2500, currency="eur")
+DOWN = GatewayError(GatewayErrorKind.UNAVAILABLE, "down")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+
+def _service(engine: AsyncEngine, gateway: FakeGateway, clock: Clock) -> PaymentService:
+    return PaymentService(engine, gateway, service_settings(), clock)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("delay_minutes", [1, 27, 28, 29, 45, 61, 24 * 60, 3 * 24 * 60])
+async def test_a_retry_any_time_later_sends_stripe_a_window_it_accepts(
+    engine: AsyncEngine, delay_minutes: int
+) -> None:
+    gateway, clock = FakeGateway(create_errors=[DOWN]), Clock()
+    service = _service(engine, gateway, clock)
+    with pytest.raises(UpstreamError):
+        await service.create_payment(CMD)
+    clock.now = NOW + timedelta(minutes=delay_minutes)
+    result = await service.create_payment(CMD)
+    assert result.payment.checkout_url
+    (_, first, key1), (_, second, key2) = [c for c in gateway.calls if c[0] == "session"]
+    for request, sent_at in ((first, NOW), (second, clock.now)):
+        lifetime = request.expires_at - int(sent_at.timestamp())
+        assert 30 * 60 < lifetime < 24 * 3600, (delay_minutes, lifetime)
+    if first.expires_at == second.expires_at:
+        # The same parameters under the same key: Stripe replays or creates exactly one session.
+        assert key1 == key2 == f"{result.payment.id}:checkout_session" and first == second
+    else:
+        # A fresh window needs a fresh key (Stripe refuses a key reused with other parameters).
+        assert key1 != key2 and key2 == f"{result.payment.id}:checkout_session:1"
+        assert second.expires_at == int((clock.now + timedelta(minutes=60)).timestamp())
+    assert result.payment.stripe_expires_at is not None
+    assert int(result.payment.stripe_expires_at.timestamp()) == second.expires_at
+
+
+async def test_the_window_is_renewed_only_when_stripe_would_refuse_it(engine: AsyncEngine) -> None:
+    gateway, clock = FakeGateway(create_errors=[DOWN, DOWN, DOWN]), Clock()
+    service = _service(engine, gateway, clock)
+    for minutes in (0, 10, 29):  # 60 min lifetime: 50 min left is fine, 31 min left is too close
+        clock.now = NOW + timedelta(minutes=minutes)
+        with pytest.raises(UpstreamError):
+            await service.create_payment(CMD)
+    keys = gateway.keys("session")
+    assert keys[0] == keys[1] and keys[2] is not None and keys[2].endswith(":checkout_session:1")
+    record = (await service.create_payment(CMD)).payment
+    assert record.stripe_key_generation == 1 and gateway.keys("session")[3] == keys[2]
+
+
+async def test_stripe_refusing_the_request_ends_the_attempt_and_the_order_can_pay_again(
+    engine: AsyncEngine,
+) -> None:
+    refused = GatewayError(GatewayErrorKind.INVALID, "bad", code="parameter_invalid", param="success_url")
+    gateway, clock = FakeGateway(create_errors=[refused]), Clock()
+    service = _service(engine, gateway, clock)
+    with pytest.raises(UpstreamRefused) as info:
+        await service.create_payment(CMD)
+    assert info.value.field == "success_url" and info.value.code == "stripe_invalid_request"
+    assert not isinstance(info.value, UpstreamError)  # not the retryable kind
+    first = await service.get_payment_for_order("ord_w")
+    assert first.status == "failed" and first.last_error == "invalid_request: success_url"
+    assert await chain(engine, "ord_w") == [(1, "pending", "payment_failed")]
+    again = await service.create_payment(replace(CMD, description="fixed"))
+    assert again.created and again.payment.attempt == 2 and again.payment.checkout_url
