@@ -98,7 +98,12 @@ def build(
         orchestrator=orchestrator,
         idempotency=idempotency,
         webhooks=webhooks,
-        orders=orders_client_from_url(settings.orders_url),
+        orders=orders_client_from_url(
+            settings.orders_url,
+            ca_file=settings.orders_tls_ca_file,
+            cert_file=settings.orders_tls_cert_file,
+            key_file=settings.orders_tls_key_file,
+        ),
         clock=clock,
         webhook_secrets=secrets,
     )

@@ -120,8 +120,16 @@ async def referrers_link(settings: Settings, referrer_id: str, minutes: int) -> 
     if not referrer_id.strip() or len(referrer_id) > 128:
         _out("REFERRER_ID: 1 to 128 characters")
         return 2
-    token = issue_referrer_token(
-        referrer_id.strip(), settings.jwt_secret, lifetime=timedelta(minutes=minutes), now=datetime.now(UTC)
-    )
+    try:
+        token = issue_referrer_token(
+            referrer_id.strip(),
+            settings.jwt_secret,
+            settings.token_policy(),
+            lifetime=timedelta(minutes=minutes),
+            now=datetime.now(UTC),
+        )
+    except ValueError as exc:
+        _out(f"--minutes: {exc} (PAYMENTS_JWT_MAX_LIFETIME_SECONDS)")
+        return 2
     _out(f"{public_url(settings)}/referrer/signin?token={token}")
     return 0

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from payments.domain.audit_chain import AuditKey, AuditKeyError, AuditKeyring, parse_audit_keys
+
+if TYPE_CHECKING:
+    from payments.referrals.access import TokenPolicy
 
 EMULATOR_API_KEY = "sk_test_emulator"
 # Dev only, and public on purpose: production refuses to start without PAYMENTS_AUDIT_KEYS.
@@ -131,6 +134,15 @@ class Settings(BaseSettings):
         if not self.is_prod and key == EMULATOR_API_KEY:
             return f"http://127.0.0.1:{self.emulator_port}"
         return None
+
+    def token_policy(self) -> TokenPolicy:
+        from payments.referrals.access import TokenPolicy
+
+        return TokenPolicy(
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+            max_lifetime_seconds=self.jwt_max_lifetime_seconds,
+        )
 
     @property
     def docs_exposed(self) -> bool:

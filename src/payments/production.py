@@ -61,8 +61,12 @@ def _secrets(settings: Settings) -> list[str]:
         problems.append("PAYMENTS_API_TOKEN is required")
     elif _short(settings.api_token):
         problems.append(f"PAYMENTS_API_TOKEN must be at least {MIN_SECRET_BYTES} bytes")
-    if settings.jwt_secret is not None and _short(settings.jwt_secret):
-        problems.append(f"PAYMENTS_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+    for name, optional in (
+        ("PAYMENTS_JWT_SECRET", settings.jwt_secret),
+        ("PAYMENTS_SESSION_SECRET", settings.session_secret),
+    ):
+        if optional is not None and _short(optional):
+            problems.append(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
     if not settings.stripe_webhook_secrets:
         problems.append("PAYMENTS_STRIPE_WEBHOOK_SECRETS is required")
     elif any(_short(s) for s in settings.stripe_webhook_secrets):

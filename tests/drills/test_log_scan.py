@@ -15,14 +15,15 @@ import json
 import re
 import secrets
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import stripe
 
 from payments.adapters.stripe_gateway.signature import sign_payload
+from payments.referrals.access import issue_referrer_token
 from tests.drills.conftest import DrillDb
 from tests.support import stripe_events as se
 from tests.support.orders_server import GrpcOrdersServer
@@ -294,15 +295,15 @@ async def _busy_session(
     )
 
     # The referrer's report with its token (a credential), and with a forged one.
-    token = jwt.encode({"sub": "ref_log", "exp": int(time.time()) + 600}, planted["jwt_secret"], "HS256")
+    token = issue_referrer_token("ref_log", planted["jwt_secret"], lifetime=timedelta(seconds=600))
     found["tokens"].append(token)
     note(
         "referrer report",
         await api.get("/v1/referrers/ref_log/report", headers={"Authorization": f"Bearer {token}"}),
         200,
     )
-    forged = jwt.encode(
-        {"sub": "ref_log", "exp": int(time.time()) + 600}, "not-the-secret-at-all-but-long-enough", "HS256"
+    forged = issue_referrer_token(
+        "ref_log", "not-the-secret-at-all-but-long-enough", lifetime=timedelta(seconds=600)
     )
     found["tokens"].append(forged)
     note(

@@ -105,10 +105,11 @@ class _Servicer(orders_pb2_grpc.OrdersServicer):
 class GrpcOrdersServer:
     """``async with GrpcOrdersServer() as orders: ... orders.target``; ``stop()``/``start()`` for outages."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: grpc.ServerCredentials | None = None) -> None:
         self.behaviour = OrdersBehaviour()
         self.port: int | None = None
         self._server: grpc.aio.Server | None = None
+        self._credentials = credentials  # TLS when given
 
     @property
     def target(self) -> str:
@@ -127,7 +128,11 @@ class GrpcOrdersServer:
         # A grpc.aio server cannot start again once stopped; a new one takes over the same port.
         server = grpc.aio.server()
         orders_pb2_grpc.add_OrdersServicer_to_server(_Servicer(self.behaviour), server)
-        port = server.add_insecure_port(f"127.0.0.1:{self.port or 0}")
+        address = f"127.0.0.1:{self.port or 0}"
+        if self._credentials is not None:
+            port = server.add_secure_port(address, self._credentials)
+        else:
+            port = server.add_insecure_port(address)
         if port == 0:
             raise RuntimeError(f"could not bind 127.0.0.1:{self.port}")
         self.port = port

@@ -56,6 +56,7 @@ def test_a_complete_production_configuration_starts(tmp_path: Path) -> None:
         ({"api_token": SecretStr("x")}, "PAYMENTS_API_TOKEN"),
         ({"api_token": SecretStr("x" * 31)}, "PAYMENTS_API_TOKEN"),
         ({"jwt_secret": SecretStr("short")}, "PAYMENTS_JWT_SECRET"),
+        ({"session_secret": SecretStr("short")}, "PAYMENTS_SESSION_SECRET"),
         ({"stripe_webhook_secrets": []}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
         ({"stripe_webhook_secrets": [SecretStr("whsec_1")]}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
         ({"audit_keys": []}, "PAYMENTS_AUDIT_KEYS"),

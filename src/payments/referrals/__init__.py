@@ -1,6 +1,11 @@
 """Referral commissions: accrual from payment changes, fraud guards, payouts, reports, audit chain."""
 
-from payments.referrals.access import InvalidReferrerToken, referrer_from_token
+from payments.referrals.access import (
+    InvalidReferrerToken,
+    TokenPolicy,
+    issue_referrer_token,
+    referrer_from_token,
+)
 from payments.referrals.models import (
     Adjustment,
     AuditAction,
@@ -40,5 +45,7 @@ __all__ = [
     "PayoutLine",
     "Report",
     "StatusTotal",
+    "TokenPolicy",
+    "issue_referrer_token",
     "referrer_from_token",
 ]

@@ -20,6 +20,7 @@ from payments.adapters.db.referral_tables import (
     referral_commissions,
     referral_payout_lines,
     referral_payouts,
+    referral_referrer_locks,
 )
 from payments.domain.audit_chain import iso
 from payments.domain.commission import CommissionStatus
@@ -293,6 +294,25 @@ class CommissionRepository:
                 for line in lines
             ],
         )
+
+    async def lock_referrer(self, conn: AsyncConnection, referrer_id: str) -> None:
+        """Hold the referrer's lock row until the transaction ends (take it before any commission row)."""
+        await insert_ignoring_conflicts(
+            conn, referral_referrer_locks, [{"referrer_id": referrer_id}], ["referrer_id"]
+        )
+        query = (
+            select(referral_referrer_locks.c.referrer_id)
+            .where(referral_referrer_locks.c.referrer_id == referrer_id)
+            .with_for_update()
+        )
+        await conn.execute(query)
+
+    async def banned_among(self, conn: AsyncConnection, referrer_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for part in chunks(sorted(set(referrer_ids))):
+            query = select(referral_bans.c.referrer_id).where(referral_bans.c.referrer_id.in_(part))
+            found.update((await conn.execute(query)).scalars())
+        return found
 
     async def is_banned(self, conn: AsyncConnection, referrer_id: str) -> bool:
         query = select(referral_bans.c.referrer_id).where(referral_bans.c.referrer_id == referrer_id)

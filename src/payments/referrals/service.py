@@ -156,10 +156,14 @@ class CommissionService:
         now = utc(now)
         if payment.referrer_id is None or not payment.facts.succeeded:
             return None
+        referrer_id = payment.referrer_id.strip()
+        if referrer_id:
+            # Before the guards read the ban: a ban landing now either commits first (and is seen) or waits
+            # for this commission and cancels it.
+            await self._commissions.lock_referrer(conn, referrer_id)
         existing = await self._commissions.get_by_order(conn, payment.order_id, for_update=True)
         if existing is not None and existing.payment_id == payment.payment_id:
             return await self._follow_payment(conn, existing, payment, cause, now)
-        referrer_id = payment.referrer_id.strip()
         decision = decide(await self._guard_facts(conn, payment, referrer_id, existing is not None, now))
         if existing is not None:
             await self._audit_duplicate(conn, existing, payment, decision, cause, now)
@@ -389,9 +393,15 @@ class CommissionService:
         now = utc(now)
         released, after_id = 0, ""
         while True:
-            due = await self._commissions.lock_due(conn, now, after_id, RELEASE_BATCH)
-            if not due:
+            locked = await self._commissions.lock_due(conn, now, after_id, RELEASE_BATCH)
+            if not locked:
                 return released
+            after_id = locked[-1].id
+            # A ban cancels these rows under the same row locks; one that got past it is never approved.
+            banned = await self._commissions.banned_among(conn, [c.referrer_id for c in locked])
+            due = [c for c in locked if c.referrer_id not in banned]
+            if not due:
+                continue
             ids = [c.id for c in due]
             await self._commissions.set_status(
                 conn,
@@ -403,12 +413,15 @@ class CommissionService:
             drafts = [_draft(AuditAction.RELEASED, RELEASE_ACTOR, b, a, None) for b, a in moves]
             await self._record(conn, drafts, _moved(moves), now)
             released += len(due)
-            after_id = ids[-1]
 
     async def mark_commission_paid(
         self, conn: AsyncConnection, commission_id: str, actor: str, now: datetime
     ) -> Commission:
         now = utc(now)
+        unlocked = await self._commissions.get(conn, commission_id)
+        if unlocked is None:
+            raise CommissionNotFound(f"no commission {commission_id}")
+        await self._lock_unbanned(conn, unlocked.referrer_id)
         commission = await self._locked(conn, commission_id)
         if commission.status is not CommissionStatus.APPROVED:
             raise CommissionConflict(f"commission {commission_id} is {commission.status.value}, not approved")
@@ -429,6 +442,7 @@ class CommissionService:
     ) -> Payout:
         """Pay every approved commission of the referrer, netting unsettled adjustments, per currency."""
         now = utc(now)
+        await self._lock_unbanned(conn, referrer_id)
         commissions = await self._commissions.lock_by_status(conn, referrer_id, [CommissionStatus.APPROVED])
         adjustments = await self._commissions.lock_unsettled_adjustments(conn, referrer_id)
         by_currency: dict[str, tuple[list[Commission], list[Adjustment]]] = defaultdict(lambda: ([], []))
@@ -530,6 +544,7 @@ class CommissionService:
         """Ban the referrer (later referrals are refused) and cancel their unpaid commissions; how many.
         Paid commissions and their adjustments are left as they are."""
         now = utc(now)
+        await self._commissions.lock_referrer(conn, referrer_id)
         unpaid = await self._commissions.lock_by_status(conn, referrer_id, _UNPAID)
         drafts: list[AuditDraft] = []
         if await self._commissions.ban(conn, referrer_id, reason, actor, now):
@@ -669,6 +684,12 @@ class CommissionService:
         await self._audit.append(conn, drafts, now)
         if changes:
             await self._totals.apply(conn, changes)
+
+    async def _lock_unbanned(self, conn: AsyncConnection, referrer_id: str) -> None:
+        """Take the referrer's lock (a ban waits for us, or we see it) and refuse to pay a banned one."""
+        await self._commissions.lock_referrer(conn, referrer_id)
+        if await self._commissions.is_banned(conn, referrer_id):
+            raise CommissionConflict(f"referrer {referrer_id} is banned: nothing is paid to them")
 
     async def _locked(self, conn: AsyncConnection, commission_id: str) -> Commission:
         commission = await self._commissions.get(conn, commission_id, for_update=True)

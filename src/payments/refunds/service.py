@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.adapters.db import payments_repo, refunds_repo
 from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
 from payments.adapters.db.refunds_repo import REQUESTED, RefundRecord
-from payments.adapters.stripe_gateway.client import StripeGateway
+from payments.adapters.db.timestamps import as_utc
+from payments.adapters.stripe_gateway.client import Refund, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
@@ -24,6 +25,10 @@ from payments.webhooks.orchestrator import PaymentOrchestrator
 log = structlog.get_logger(__name__)
 
 ALLOWED_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+# Stripe keeps an idempotency key for at least 24 hours after its first use; we trust it for 23, leaving an
+# hour for clock skew. A refund row is written just before its first Stripe call, so its created_at is when
+# the key was first used. Past the window, a retry under the same key could make a second refund.
+KEY_WINDOW = timedelta(hours=23)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +65,40 @@ class RefundService:
             return await self._send(refund), created
 
     async def retry_requested(self, older_than: timedelta = timedelta(minutes=1)) -> int:
-        """Refunds whose Stripe call never answered: the same idempotency key makes the retry safe."""
+        """Refunds whose Stripe call never answered, resumed (see ``_resume``)."""
         async with self._engine.connect() as conn:
             stuck = await refunds_repo.requested_before(conn, self._clock() - older_than)
         for refund in stuck:
             try:
-                await self._send(refund)
+                await self._resume(refund)
             except UpstreamError:
                 log.warning("refund.retry_failed", refund_id=refund.id)
         return len(stuck)
+
+    async def _resume(self, refund: RefundRecord) -> RefundRecord:
+        """Inside Stripe's idempotency window the same key makes a retry safe: Stripe answers with the refund
+        it already made, if it made one. Past it, Stripe may have forgotten the key, so first look for the
+        refund among the PaymentIntent's refunds (by the refund id we put in its metadata); only if Stripe
+        has none is it sent again, under a key of the current window (stable for every retry within it)."""
+        age = self._clock() - as_utc(refund.created_at)
+        window = int(age / KEY_WINDOW) if age > timedelta(0) else 0
+        if window == 0:
+            return await self._send(refund)
+        payment_intent_id = await self._payment_intent_of(refund)
+        try:
+            made = await self._gateway.list_refunds(payment_intent_id)
+        except GatewayError as exc:
+            raise UpstreamError(
+                f"Stripe could not list the refunds ({exc.kind.value})",
+                code="stripe_" + exc.kind.value,
+                retryable=exc.retryable,
+            ) from None
+        mine = [r for r in made if r.metadata.get("refund_id") == refund.id]
+        if mine:
+            log.info("refund.reconciled", refund_id=refund.id, stripe_refund_id=mine[0].id)
+            return await self._record_answer(refund, mine[0])
+        log.info("refund.resent_after_key_window", refund_id=refund.id, window=window)
+        return await self._send(refund, idempotency_key=f"{refund.id}:refund:{window}")
 
     async def _reserve(self, cmd: RefundPayment) -> tuple[RefundRecord, bool]:
         async with self._engine.begin() as conn:
@@ -110,7 +140,13 @@ class RefundService:
         log.info("refund.requested", refund_id=refund.id, payment_id=payment.id, amount=amount)
         return refund, True
 
-    async def _send(self, refund: RefundRecord) -> RefundRecord:
+    async def _payment_intent_of(self, refund: RefundRecord) -> str:
+        async with self._engine.connect() as conn:
+            payment = await payments_repo.get(conn, refund.payment_id)
+        assert payment is not None and payment.stripe_payment_intent_id
+        return payment.stripe_payment_intent_id
+
+    async def _send(self, refund: RefundRecord, *, idempotency_key: str | None = None) -> RefundRecord:
         async with self._engine.connect() as conn:
             payment = await payments_repo.get(conn, refund.payment_id)
         assert payment is not None and payment.stripe_payment_intent_id
@@ -120,7 +156,7 @@ class RefundService:
                 amount=refund.amount,
                 reason=refund.reason,
                 metadata={"refund_id": refund.id, "payment_id": payment.id, "order_id": payment.order_id},
-                idempotency_key=f"{refund.id}:refund",
+                idempotency_key=idempotency_key or f"{refund.id}:refund",
             )
         except GatewayError as exc:
             if not exc.retryable:
@@ -133,6 +169,9 @@ class RefundService:
                 code="stripe_" + exc.kind.value,
                 retryable=exc.retryable,
             ) from None
+        return await self._record_answer(refund, answer)
+
+    async def _record_answer(self, refund: RefundRecord, answer: Refund) -> RefundRecord:
         seen = RefundSeen(
             stripe_refund_id=answer.id,
             our_refund_id=refund.id,

@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import jwt
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_audit_log
+from payments.referrals.access import issue_referrer_token
 from tests.support import stripe_events as se
 from tests.support.service import Service, running_service
 
@@ -20,7 +22,7 @@ JWT_SECRET = "jwt-test-secret-long-enough-for-hs256"  # what tests.support.servi
 
 
 def _token(referrer_id: str) -> str:
-    return jwt.encode({"sub": referrer_id, "exp": int(time.time()) + 600}, JWT_SECRET, algorithm="HS256")
+    return issue_referrer_token(referrer_id, JWT_SECRET, lifetime=timedelta(seconds=600))
 
 
 async def _referred_purchase(svc: Service, order_id: str, referrer: str, amount: int = 10_000) -> None:
@@ -57,12 +59,17 @@ async def test_tokens_decide_who_reads_which_report(engine: AsyncEngine) -> None
         assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
         anonymous = await svc.http.get(url, headers={"Authorization": ""})
         assert anonymous.status_code == 401
-        forged = jwt.encode(
-            {"sub": "ref_a", "exp": int(time.time()) + 60},
-            "not-the-secret-but-long-enough-for-hs256",
-            algorithm="HS256",
-        )
+        forged = issue_referrer_token("ref_a", "not-the-secret-but-long-enough-for-hs256")
         assert (await svc.http.get(url, headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+        now = int(time.time())
+        for claims in (
+            {"sub": "ref_a", "exp": now + 600},  # no audience, issuer or iat: the old, unbounded shape
+            {"sub": "ref_a", "aud": "payments:referrer", "iss": "payments", "iat": now, "exp": 253402300799},
+            {"sub": "ref_a", "aud": "another-service", "iss": "payments", "iat": now, "exp": now + 600},
+        ):
+            refused = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+            answer = await svc.http.get(url, headers={"Authorization": f"Bearer {refused}"})
+            assert answer.status_code == 401, claims
         assert (await svc.http.get(url)).status_code == 200  # the service (admin) token sees any referrer
 
 

@@ -161,6 +161,15 @@ referral_identities = Table(
     PrimaryKeyConstraint("user_id", "kind", "value_hash", name="pk_referral_identities"),
 )
 
+# One row per referrer, only ever locked: accrual, a ban and a payout of the same referrer take this row
+# lock first, so a ban that lands while a commission is being accrued or paid waits for it or is seen by it.
+# (A ban row cannot be locked before it exists; this row can, inserted on first use.)
+referral_referrer_locks = Table(
+    "referral_referrer_locks",
+    metadata,
+    Column("referrer_id", String(128), primary_key=True),
+)
+
 referral_bans = Table(
     "referral_bans",
     metadata,
@@ -180,4 +189,5 @@ __all__ = [
     "referral_identities",
     "referral_payout_lines",
     "referral_payouts",
+    "referral_referrer_locks",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import grpc
 import grpc.aio
@@ -53,10 +54,27 @@ def to_proto(diff: OrderUpdate) -> orders_pb2.ApplyPaymentUpdateRequest:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class OrdersTls:
+    """TLS towards Orders: a private CA (None: the system's roots) and an optional client certificate."""
+
+    root_certificates: bytes | None = None
+    private_key: bytes | None = None
+    certificate_chain: bytes | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.root_certificates,
+            private_key=self.private_key,
+            certificate_chain=self.certificate_chain,
+        )
+
+
 class GrpcOrdersClient:
-    def __init__(self, target: str, *, timeout_seconds: float = 5.0) -> None:
+    def __init__(self, target: str, *, timeout_seconds: float = 5.0, tls: OrdersTls | None = None) -> None:
         self._target = target
         self._timeout = timeout_seconds
+        self._tls = tls
         # Created on first use: a grpc.aio channel belongs to the event loop that is running then.
         self._channel: grpc.aio.Channel | None = None
         self._stub: orders_pb2_grpc.OrdersAsyncStub | None = None
@@ -67,7 +85,12 @@ class GrpcOrdersClient:
 
     def _get_stub(self) -> orders_pb2_grpc.OrdersAsyncStub:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+            if self._tls is not None:
+                self._channel = grpc.aio.secure_channel(
+                    self._target, self._tls.credentials(), options=_CHANNEL_OPTIONS
+                )
+            else:
+                self._channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
             self._stub = orders_pb2_grpc.OrdersStub(self._channel)
         return self._stub
 

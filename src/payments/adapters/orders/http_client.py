@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 
 from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
@@ -19,9 +21,10 @@ class HttpOrdersClient:
         *,
         timeout_seconds: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._url = base_url.rstrip("/") + "/v1/payment-updates"
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport)
+        self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport, verify=verify)
 
     async def apply(self, update: OrderUpdate) -> None:
         key = update.idempotency_key

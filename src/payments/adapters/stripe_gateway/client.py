@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import stripe
@@ -89,6 +89,7 @@ class Refund:
     payment_intent_id: str | None
     charge_id: str | None
     created: int
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,15 +205,25 @@ class StripeGateway:
         if reason:
             params["reason"] = reason
         refund = await self._post("refunds.create", "/v1/refunds", params, idempotency_key)
-        return Refund(
-            id=refund["id"],
-            amount=int(refund["amount"]),
-            currency=refund["currency"],
-            status=refund.get("status") or "pending",
-            payment_intent_id=_id_of(refund.get("payment_intent")),
-            charge_id=_id_of(refund.get("charge")),
-            created=int(refund["created"]),
-        )
+        return _refund(refund)
+
+    async def list_refunds(self, payment_intent_id: str, *, page_size: int = 100) -> list[Refund]:
+        """Every refund of the PaymentIntent, whoever made it (newest first, as Stripe lists them)."""
+        found: list[Refund] = []
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": page_size}
+            if starting_after:
+                params["starting_after"] = starting_after
+            page = await self._call(
+                "refunds.list",
+                functools.partial(self._client.v1.refunds.list_async, params=params),  # type: ignore[arg-type]
+            )
+            batch = [refund.to_dict(recursive=True) for refund in page.data]
+            found.extend(_refund(refund) for refund in batch)
+            if not page.has_more or not batch:
+                return found
+            starting_after = batch[-1]["id"]
 
     async def iter_events(self, *, created_gte: int, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
         """Every event created since ``created_gte``, oldest first, as the plain dicts webhooks carry."""
@@ -271,6 +282,25 @@ class StripeGateway:
                 STRIPE_LATENCY.labels(operation).observe(time.perf_counter() - started)
         STRIPE_CALLS.labels(operation, "ok").inc()
         return result
+
+
+def _refund(refund: dict[str, Any]) -> Refund:
+    return Refund(
+        id=refund["id"],
+        amount=int(refund["amount"]),
+        currency=refund["currency"],
+        status=refund.get("status") or "pending",
+        payment_intent_id=_id_of(refund.get("payment_intent")),
+        charge_id=_id_of(refund.get("charge")),
+        created=int(refund["created"]),
+        metadata=_metadata(refund.get("metadata")),
+    )
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _id_of(value: object) -> str | None:

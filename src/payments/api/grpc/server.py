@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
 from payments.api.grpc.referral_report import get_referral_report
+from payments.api.grpc.tls import server_credentials
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
 from payments.bootstrap import Container
 from payments.errors import InvalidRequest, ServiceError, Unauthenticated
@@ -158,7 +159,11 @@ async def start_grpc_server(container: Container, address: str) -> grpc.aio.Serv
     reflection.enable_server_reflection(
         (PAYMENTS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(address)
+    credentials = server_credentials(container.settings)
+    if credentials is not None:
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)  # dev only: production requires the TLS settings
     if port == 0:
         raise RuntimeError(f"cannot bind gRPC on {address}")
     await server.start()

@@ -23,11 +23,14 @@ class PaymentsApp(FastAPI):
 
 
 def create_app(container: Container) -> FastAPI:
+    # The schema is a map of every route and field; prod serves it only when PAYMENTS_EXPOSE_DOCS says so.
+    exposed = container.settings.docs_exposed
     app = PaymentsApp(
         title="payments",
         version="1.0",
         dependencies=[Depends(storable_params)],  # every route, those added later included
-        docs_url="/docs",
+        docs_url="/docs" if exposed else None,
+        openapi_url="/openapi.json" if exposed else None,
         redoc_url=None,
     )
     app.state.container = container

@@ -69,7 +69,8 @@ def service_or_referrer(request: Request) -> Caller:
 
         try:
             return Caller(
-                admin=False, referrer_id=referrer_from_token(token, c.settings.jwt_secret.get_secret_value())
+                admin=False,
+                referrer_id=referrer_from_token(token, c.settings.jwt_secret, c.settings.token_policy()),
             )
         except InvalidReferrerToken:
             raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from payments.api.http.auth import container
+from payments.api.http.auth import container, require_service
 
 router = APIRouter()
 
@@ -36,5 +36,9 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    # Route names, error rates and timings map the service for an attacker; in prod only the token sees them
+    # unless PAYMENTS_METRICS_PUBLIC says the network already keeps strangers out.
+    if not container(request).settings.metrics_open:
+        require_service(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from payments.operations import attention, lookup, referrers
@@ -19,6 +19,7 @@ from payments.pages.rendering import page
 from payments.pages.sessions import ADMIN, CONSOLE_LIFETIME, Session
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+Id = Annotated[str, Path(min_length=1, max_length=255)]
 
 COOKIE = "payments_console"
 PATH = "/console"
@@ -201,27 +202,27 @@ async def _act(
 
 
 @router.post("/events/{event_id}/replay")
-async def replay_event(request: Request, event_id: str) -> Response:
+async def replay_event(request: Request, event_id: Id) -> Response:
     return await _act(request, lambda ops, _: ops.replay_event(event_id, ACTOR))
 
 
 @router.post("/outbox/{message_id}/retry")
-async def retry_outbox(request: Request, message_id: str) -> Response:
+async def retry_outbox(request: Request, message_id: Id) -> Response:
     return await _act(request, lambda ops, _: ops.retry_outbox(message_id, ACTOR))
 
 
 @router.post("/commissions/{commission_id}/approve")
-async def approve_commission(request: Request, commission_id: str) -> Response:
+async def approve_commission(request: Request, commission_id: Id) -> Response:
     return await _act(request, lambda ops, _: ops.decide_commission(commission_id, True, ACTOR))
 
 
 @router.post("/commissions/{commission_id}/reject")
-async def reject_commission(request: Request, commission_id: str) -> Response:
+async def reject_commission(request: Request, commission_id: Id) -> Response:
     return await _act(request, lambda ops, _: ops.decide_commission(commission_id, False, ACTOR))
 
 
 @router.post("/referrers/{referrer_id}/ban")
-async def ban_referrer(request: Request, referrer_id: str) -> Response:
+async def ban_referrer(request: Request, referrer_id: Id) -> Response:
     return await _act(
         request,
         lambda ops, form: ops.ban_referrer(
@@ -231,7 +232,7 @@ async def ban_referrer(request: Request, referrer_id: str) -> Response:
 
 
 @router.post("/referrers/{referrer_id}/unban")
-async def unban_referrer(request: Request, referrer_id: str) -> Response:
+async def unban_referrer(request: Request, referrer_id: Id) -> Response:
     return await _act(
         request,
         lambda ops, form: ops.unban_referrer(

@@ -46,7 +46,7 @@ async def signin(request: Request, token: Annotated[str, Query(max_length=2048)]
     if signer is None or c.settings.jwt_secret is None:
         return _signed_out(request, 503, "Referrer sign-in is not set up on this service.")
     try:
-        referrer_id = referrer_from_token(token, c.settings.jwt_secret)
+        referrer_id = referrer_from_token(token, c.settings.jwt_secret, c.settings.token_policy())
     except InvalidReferrerToken:
         return _signed_out(request, 401, "This link has expired or is not valid. Ask for a new one.")
     value, _ = signer.issue(REFERRER, referrer_id, REFERRER_LIFETIME)
