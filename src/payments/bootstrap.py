@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.engine import create_engine
+from payments.adapters.db.engine import create_engine, create_export_engine
 from payments.adapters.db.payment_tx import SqlPaymentStore
 from payments.adapters.orders import orders_client_from_url
 from payments.adapters.orders.port import OrdersClient
@@ -48,7 +48,17 @@ class Container:
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
     webhook_secrets: list[str] = field(default_factory=list)
 
+    _export_engine: AsyncEngine | None = None
+
+    def export_engine(self) -> AsyncEngine:
+        """The CSV exports' own small pool, opened on first use."""
+        if self._export_engine is None:
+            self._export_engine = create_export_engine(self.engine, self.settings.export_pool_size)
+        return self._export_engine
+
     async def close(self) -> None:
+        if self._export_engine is not None:
+            await self._export_engine.dispose()
         if self.redis is not None:
             await self.redis.close()
         if self.orders is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
@@ -110,11 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, secrets=_secret_values(settings))
         return _dispatch(args, settings)
     except ConfigError as exc:
         sys.stderr.write(f"payments: {exc}\n")
         return 2
+
+
+def _secret_values(settings: Settings) -> list[str | None]:
+    """What the log must never show verbatim: this process's own secrets (patterns catch the rest)."""
+    from sqlalchemy.engine import make_url
+
+    values = [
+        s.get_secret_value() if s else None
+        for s in (settings.api_token, settings.jwt_secret, settings.stripe_api_key)
+    ]
+    values += settings.webhook_secret_values()
+    # A URL SQLAlchemy cannot parse fails later, with its own message.
+    with contextlib.suppress(Exception):
+        values.append(make_url(settings.database_url).password)
+    return values
 
 
 # Commands that never touch money or the books; every other one runs production's checks first.

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     grpc_port: int = 50051
+    export_pool_size: int = Field(default=2, ge=1, le=20)  # connections for CSV downloads, apart
+    http_limit_concurrency: int = Field(default=1024, ge=16)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=120)
     # Where Stripe and customers reach us (webhook, landing pages); dev default http://HOST:HTTP_PORT.
     public_url: str | None = None
     commission_rate_bps: int = Field(default=1000, ge=0, le=10_000)

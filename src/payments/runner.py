@@ -100,6 +100,7 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
 async def serve_process(settings: Settings, *, announce: bool) -> None:
     from payments.api.grpc.server import start_grpc_server
     from payments.api.http.app import create_app
+    from payments.api.http.limits import MAX_REQUEST_HEAD, BoundedHttpTools
 
     container = bootstrap.build(settings)
     if settings.database_url.startswith("sqlite"):
@@ -116,7 +117,12 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpTools,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD,  # the same bound if someone switches to h11
+        # Past this many open connections + requests in flight uvicorn answers 503 instead of queueing
+        # without end; idle keep-alive connections are closed after a few seconds.
+        limit_concurrency=settings.http_limit_concurrency,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         log_config=None,
         access_log=False,
         lifespan="off",

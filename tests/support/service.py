@@ -131,5 +131,7 @@ async def running_service(
         transport=transport, base_url="http://service", headers={"Authorization": f"Bearer {TOKEN}"}
     ) as client:
         yield Service(container=container, http=client, engine=engine)
+    if container._export_engine is not None:
+        await container._export_engine.dispose()
     if container.redis is not None:
         await container.redis.close()

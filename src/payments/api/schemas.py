@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.refunds_repo import RefundRecord
 from payments.checkout.service import CheckoutMode, CreatePayment
+from payments.domain.text import storable_str
 
 Id = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"),
 ]
-Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]
+Storable = AfterValidator(storable_str)  # no NUL, no lone surrogate: PostgreSQL refuses both
+Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://"), Storable]
 
 
 class CreatePaymentBody(BaseModel):
@@ -24,16 +26,18 @@ class CreatePaymentBody(BaseModel):
     order_id: Id
     user_id: Id
     amount: Annotated[int, Field(strict=True, gt=0)]
-    currency: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=3)]
+    currency: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=3), Storable]
     customer_email: (
-        Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None
+        Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), Storable]
+        | None
     ) = None
     referrer_id: Id | None = None
     mode: Literal["checkout", "payment_intent"] = "checkout"
     success_url: Url | None = None
     cancel_url: Url | None = None
     description: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Storable]
+        | None
     ) = None
 
     def to_command(self, idempotency_key: str | None) -> CreatePayment:

@@ -57,6 +57,10 @@ class InvalidCursor(InvalidReportQuery):
     code = "invalid_cursor"
 
 
+class ExportTooLarge(InvalidReportQuery):
+    code = "export_too_large"
+
+
 @dataclass(frozen=True, slots=True)
 class Commission:
     id: str

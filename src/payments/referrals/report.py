@@ -22,20 +22,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_adjustments, referral_commissions
 from payments.domain.audit_chain import iso
 from payments.domain.commission import EARNING_STATUSES, CommissionStatus
+from payments.domain.text import in_report_range, unstorable_reason
 from payments.referrals.models import (
     Commission,
     CurrencyNet,
+    ExportTooLarge,
     InvalidCursor,
     InvalidReportQuery,
     Report,
     StatusTotal,
 )
-from payments.referrals.portable import utc
 from payments.referrals.referrer_view import REFERRER_CSV_COLUMNS, referrer_csv_values
 from payments.referrals.repository import commission_from_row
 from payments.referrals.totals import DailyTotals
@@ -44,7 +45,9 @@ _c = referral_commissions
 _a = referral_adjustments
 
 MAX_PAGE = 500
+MAX_ID = 40  # referral_commissions.id
 CSV_BATCH = 1000
+CSV_MAX_ROWS = 100_000  # one download; beyond it, narrow the period (ExportTooLarge, HTTP 422)
 CSV_COLUMNS = (
     "id",
     "created_at",
@@ -78,14 +81,12 @@ class ReportFilter:
             parsed = CommissionStatus(status) if status else None
         except ValueError:
             raise InvalidReportQuery(f"unknown status {status!r}") from None
-        if period_from and period_to and utc(period_from) >= utc(period_to):
+        start, end = _instant(period_from, "from"), _instant(period_to, "to")
+        if start and end and start >= end:
             raise InvalidReportQuery("from must be before to")
-        return cls(
-            referrer_id,
-            utc(period_from) if period_from else None,
-            utc(period_to) if period_to else None,
-            parsed,
-        )
+        if reason := unstorable_reason(referrer_id):
+            raise InvalidReportQuery(f"referrer_id {reason}")
+        return cls(referrer_id, start, end, parsed)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [_c.c.referrer_id == self.referrer_id]
@@ -105,6 +106,13 @@ class ReportFilter:
         }
 
 
+def _instant(value: datetime | None, name: str) -> datetime | None:
+    try:
+        return in_report_range(value)
+    except ValueError as exc:
+        raise InvalidReportQuery(f"{name} {exc}") from None
+
+
 def encode_cursor(created_at: datetime, commission_id: str) -> str:
     raw = json.dumps({"t": iso(created_at), "i": commission_id}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -116,11 +124,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         data = json.loads(raw)
         created_at = datetime.fromisoformat(data["t"])
         commission_id = data["i"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        if not isinstance(commission_id, str) or created_at.tzinfo is None:
+            raise ValueError("not ours")
+        if len(commission_id) > MAX_ID or unstorable_reason(commission_id):
+            raise ValueError("not ours")
+        at = in_report_range(created_at)  # near datetime's edges, converting to UTC overflows
+    except (binascii.Error, ValueError, KeyError, TypeError, OverflowError):
         raise InvalidCursor("the cursor is not one this service issued") from None
-    if not isinstance(commission_id, str) or created_at.tzinfo is None:
-        raise InvalidCursor("the cursor is not one this service issued")
-    return utc(created_at), commission_id
+    assert at is not None
+    return at, commission_id
 
 
 class ReportQueries:
@@ -153,20 +165,35 @@ class ReportQueries:
 
     async def csv_lines(
         self,
-        conn: AsyncConnection,
+        engine: AsyncEngine,
         where: ReportFilter,
         batch: int = CSV_BATCH,
         *,
         for_referrer: bool = False,
+        max_rows: int = CSV_MAX_ROWS,
     ) -> AsyncIterator[str]:
-        """The admin's columns, or with ``for_referrer`` the referrer's (see ``referrer_view``)."""
+        """The admin's columns, or with ``for_referrer`` the referrer's (see ``referrer_view``).
+
+        Each batch borrows a connection for its one query and gives it back before its lines are sent,
+        so a slow reader holds no connection and no transaction. An export larger than ``max_rows`` is
+        refused (ExportTooLarge) before the header, rather than cut short by a file that looks whole.
+        """
+        async with engine.connect() as conn:
+            beyond = select(_c.c.id).where(*where.conditions()).offset(max_rows).limit(1)
+            if (await conn.execute(beyond)).first() is not None:
+                raise ExportTooLarge(
+                    f"the export matches more than {max_rows} rows; narrow it with from/to or status"
+                )
         values = referrer_csv_values if for_referrer else _csv_values
         yield _csv_line(REFERRER_CSV_COLUMNS if for_referrer else CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
-        while True:
-            rows = await self._page(conn, where, batch, after)
+        sent = 0
+        while sent < max_rows:  # rows added during the export are newer than its first page: not in it
+            async with engine.connect() as conn:
+                rows = await self._page(conn, where, min(batch, max_rows - sent), after)
             for commission in rows:
                 yield _csv_line(values(commission))
+            sent += len(rows)
             if len(rows) < batch:
                 return
             after = (rows[-1].created_at, rows[-1].id)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.config import Settings
 from payments.domain.commission import (
@@ -630,7 +630,7 @@ class CommissionService:
 
     async def stream_report_csv(
         self,
-        conn: AsyncConnection,
+        engine: AsyncEngine,
         referrer_id: str,
         *,
         period_from: datetime | None = None,
@@ -640,10 +640,12 @@ class CommissionService:
     ) -> AsyncIterator[str]:
         """CSV lines (header first), read in keyset batches while the caller sends them. The filters are
         checked before the header is produced, so a caller that awaits the first line before starting
-        its response can still answer a bad status or period with a 400. ``for_referrer``: the columns
-        a referrer may see (``referrer_view``), for a referrer's own download."""
+        its response can still answer a bad status or period, or an export over ``CSV_MAX_ROWS`` rows
+        (ExportTooLarge), with a 422. ``engine``: a small pool of its own, so that slow downloads cannot
+        take the connections webhooks need. ``for_referrer``: the columns a referrer may see
+        (``referrer_view``), for a referrer's own download."""
         where = ReportFilter.of(referrer_id, period_from, period_to, status)
-        async for line in self._reports.csv_lines(conn, where, for_referrer=for_referrer):
+        async for line in self._reports.csv_lines(engine, where, for_referrer=for_referrer):
             yield line
 
     async def get_referrer_report(

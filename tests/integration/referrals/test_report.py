@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from payments.domain.commission import CommissionStatus as S
 from payments.domain.payment_state import DisputePhase
 from payments.referrals import Commission, CommissionService, CurrencyNet, InvalidCursor, StatusTotal
+from payments.referrals.models import ExportTooLarge
 from payments.referrals.report import CSV_COLUMNS, ReportFilter, ReportQueries
 from tests.integration.referrals.support import SETTINGS, Webhooks, dispute, paid, refund, snapshot
 from tests.support.clock import NOW
@@ -142,8 +143,7 @@ async def test_csv_streams_every_row_of_the_referrer(engine: AsyncEngine) -> Non
     service = CommissionService(SETTINGS)
     await _seed(engine, service)
 
-    async with engine.connect() as conn:
-        lines = [line async for line in service.stream_report_csv(conn, "ref_1")]
+    lines = [line async for line in service.stream_report_csv(engine, "ref_1")]
 
     rows = list(csv.reader(io.StringIO("".join(lines))))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -158,8 +158,7 @@ async def test_csv_is_read_in_keyset_batches(engine: AsyncEngine) -> None:
     service = CommissionService(SETTINGS)
     await _seed(engine, service)
 
-    async with engine.connect() as conn:
-        lines = [line async for line in ReportQueries().csv_lines(conn, ReportFilter("ref_1"), batch=2)]
+    lines = [line async for line in ReportQueries().csv_lines(engine, ReportFilter("ref_1"), batch=2)]
 
     assert len(lines) == 1 + 6
     assert [line.split(",")[2] for line in lines[1:]] == [
@@ -170,6 +169,30 @@ async def test_csv_is_read_in_keyset_batches(engine: AsyncEngine) -> None:
         "ord_1",
         "ord_3",
     ]
+
+
+async def test_an_export_over_the_row_cap_is_refused_before_its_header(engine: AsyncEngine) -> None:
+    service = CommissionService(SETTINGS)
+    await _seed(engine, service)  # six rows for ref_1
+    queries = ReportQueries()
+
+    capped = queries.csv_lines(engine, ReportFilter("ref_1"), batch=2, max_rows=5)
+    with pytest.raises(ExportTooLarge, match="more than 5 rows"):
+        await anext(capped)
+    exact = [line async for line in queries.csv_lines(engine, ReportFilter("ref_1"), batch=4, max_rows=6)]
+    assert len(exact) == 1 + 6
+
+
+async def test_a_csv_export_holds_no_connection_between_batches(engine: AsyncEngine) -> None:
+    """A slow reader (one that stops between lines) leaves every connection in the pool."""
+    service = CommissionService(SETTINGS)
+    await _seed(engine, service)
+    lines = ReportQueries().csv_lines(engine, ReportFilter("ref_1"), batch=2)
+    await anext(lines)
+    await anext(lines)  # mid-way through the first batch
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    rest = [line async for line in lines]
+    assert len(rest) == 5
 
 
 async def test_totals_for_any_period_equal_a_count_of_the_rows(engine: AsyncEngine) -> None:

@@ -56,8 +56,12 @@ def test_every_authenticated_route_documents_401_and_422(spec: dict[str, Any]) -
 @pytest.mark.parametrize(
     ("method", "path", "statuses"),
     [
-        ("post", "/v1/payments", {"200", "201", "401", "409", "422", "502"}),
-        ("post", "/v1/payments/{payment_id}/refunds", {"200", "201", "401", "404", "409", "422", "502"}),
+        ("post", "/v1/payments", {"200", "201", "400", "401", "409", "413", "422", "502"}),
+        (
+            "post",
+            "/v1/payments/{payment_id}/refunds",
+            {"200", "201", "400", "401", "404", "409", "413", "422", "502"},
+        ),
         ("get", "/v1/commissions/{commission_id}", {"200", "401", "403", "404", "422"}),
         ("post", "/v1/referrers/{referrer_id}/payouts", {"201", "401", "409", "422"}),
     ],

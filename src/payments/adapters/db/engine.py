@@ -12,15 +12,34 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int | None = None, pool_timeout: float = 30
+) -> AsyncEngine:
+    """``hide_parameters``: an error's text (which reaches logs and tracebacks) never carries the bound
+    values (user and referrer ids, emails, card fingerprints)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _serialise_sqlite_writers(engine)
         return engine
     # No pre-ping: it costs a round trip per checkout on the webhook path. A connection that died with
     # the server fails its statement once, SQLAlchemy invalidates it (and the pool, on a disconnect), and
     # the request answers 5xx, which Stripe and our callers retry.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=pool_timeout,
+        pool_recycle=1800,
+        hide_parameters=True,
+    )
+
+
+def create_export_engine(main: AsyncEngine, pool_size: int) -> AsyncEngine:
+    """A small pool of its own for CSV downloads, which last as long as their reader: however many run,
+    they wait for these few connections (then 503), never for the ones webhooks and payments use."""
+    return create_engine(
+        main.url.render_as_string(hide_password=False), pool_size=pool_size, max_overflow=0, pool_timeout=5
+    )
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine) -> None:

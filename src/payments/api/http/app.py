@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
 from payments.api.http import errors, health, landing, payments, referrals
+from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
+from payments.api.http.params import storable_params
 from payments.api.http.webhooks import StripeWebhookEndpoint
 from payments.bootstrap import Container
 from payments.pages import install as install_pages
@@ -26,6 +28,7 @@ def create_app(container: Container) -> FastAPI:
     app = PaymentsApp(
         title="payments",
         version="1.0",
+        dependencies=[Depends(storable_params)],  # every route, those added later included
         docs_url="/docs" if exposed else None,
         openapi_url="/openapi.json" if exposed else None,
         redoc_url=None,
@@ -35,8 +38,10 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payments.router)
     app.include_router(health.router)
     app.include_router(referrals.router)
+    app.include_router(referrals.admin)
     app.include_router(landing.router)
     install_pages(app)
 
-    app.add_middleware(ObserveRequests)
+    app.add_middleware(LimitBody)
+    app.add_middleware(ObserveRequests)  # added last: outermost, so it also sees the 413s
     return app

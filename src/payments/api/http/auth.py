@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
 
 from payments.bootstrap import Container
 
@@ -36,6 +39,23 @@ def _is_service_token(c: Container, token: str | None) -> bool:
 def require_service(request: Request) -> None:
     if not _is_service_token(container(request), _bearer(request)):
         raise HTTPException(401, "a valid service token is required", headers={"WWW-Authenticate": "Bearer"})
+
+
+class ServiceRoute(APIRoute):
+    """A route for the service token only, checked before FastAPI reads or parses the body.
+
+    FastAPI reads and validates the body before it runs dependencies, so a ``Depends(require_service)``
+    lets anyone make us buffer and parse a body (and answers malformed JSON with 422 before 401).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticated(request: Request) -> Response:
+            require_service(request)
+            return await handler(request)
+
+        return authenticated
 
 
 def service_or_referrer(request: Request) -> Caller:

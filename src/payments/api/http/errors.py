@@ -38,6 +38,7 @@ _DESCRIPTIONS = {
     413: "The body is larger than this route accepts",
     422: "A field is invalid; `field` names it",
     502: "Stripe failed or could not be reached; the same request may be retried",
+    503: "Busy (every export connection in use); retry after Retry-After seconds",
 }
 
 
@@ -100,9 +101,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
         response = error_response(exc.status_code, code, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)

@@ -48,7 +48,8 @@ class ObserveRequests:
         try:
             await self.app(scope, receive, send_wrapper)
         except Exception:
-            log.exception("http.unhandled", path=scope.get("path"))
+            # The route's template, never the raw path: ids are personal data and a path can be 200 KB.
+            log.exception("http.unhandled", method=scope.get("method"), route=_route(scope))
             if not response_started:
                 await send(
                     {
@@ -63,11 +64,14 @@ class ObserveRequests:
                 await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = _route(scope)
             method = scope.get("method", "")
             HTTP_REQUESTS.labels(method, path, str(status)).inc()
             HTTP_LATENCY.labels(method, path).observe(time.perf_counter() - started)
+
+
+def _route(scope: Scope) -> str:
+    return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from payments.adapters.db import diffs_repo
-from payments.api.http.auth import container, require_service
+from payments.api.http.auth import ServiceRoute, container
 from payments.api.http.errors import error_responses
+from payments.api.http.params import OrderId, OrderIdQuery, PaymentId
 from payments.api.schemas import (
     CreatePaymentBody,
     HistoryEntry,
@@ -22,12 +23,10 @@ from payments.refunds.service import RefundPayment
 
 router = APIRouter(
     prefix="/v1",
-    dependencies=[Depends(require_service)],
+    route_class=ServiceRoute,  # the service token, checked before the body is read
     responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
 )
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-PaymentId = Annotated[str, Path(min_length=1, max_length=40)]
-OrderId = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @router.post(
@@ -36,7 +35,13 @@ OrderId = Annotated[str, Path(min_length=1, max_length=128)]
     response_model=PaymentOut,
     responses={
         200: {"model": PaymentOut, "description": "A replay: the payment this order or key already has"},
-        **error_responses(ErrorKind.CONFLICT, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
+        **error_responses(
+            ErrorKind.MALFORMED,
+            ErrorKind.CONFLICT,
+            ErrorKind.FAILED_PRECONDITION,
+            ErrorKind.UNAVAILABLE,
+            extra=(413,),
+        ),
     },
 )
 async def create_payment(
@@ -51,14 +56,12 @@ async def create_payment(
 @router.get(
     "/payments/{payment_id}", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND)
 )
-async def get_payment(payment_id: str, request: Request) -> PaymentOut:
+async def get_payment(payment_id: PaymentId, request: Request) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment(payment_id))
 
 
 @router.get("/payments", response_model=PaymentOut, responses=error_responses(ErrorKind.NOT_FOUND))
-async def find_payment(
-    request: Request, order_id: Annotated[str, Query(min_length=1, max_length=128)]
-) -> PaymentOut:
+async def find_payment(request: Request, order_id: OrderIdQuery) -> PaymentOut:
     return PaymentOut.of(await container(request).payments.get_payment_for_order(order_id))
 
 
@@ -87,11 +90,13 @@ async def order_payments(order_id: OrderId, request: Request) -> list[PaymentOut
     response_model=RefundOut,
     responses={
         200: {"model": RefundOut, "description": "A replay: the refund this Idempotency-Key already made"},
-        **error_responses(ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE),
+        **error_responses(
+            ErrorKind.MALFORMED, ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.UNAVAILABLE, extra=(413,)
+        ),
     },
 )
 async def refund_payment(
-    payment_id: str,
+    payment_id: PaymentId,
     request: Request,
     response: Response,
     body: RefundBody | None = None,
@@ -113,7 +118,7 @@ async def refund_payment(
     response_model=PaymentOut,
     responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
 )
-async def review_payment(payment_id: str, body: ReviewBody, request: Request) -> PaymentOut:
+async def review_payment(payment_id: PaymentId, body: ReviewBody, request: Request) -> PaymentOut:
     """Resolve a payment in ``needs_review``: accept what Stripe took, or refund all of it."""
     return PaymentOut.of(await container(request).review.review(payment_id, body.decision))
 
@@ -123,7 +128,7 @@ async def review_payment(payment_id: str, body: ReviewBody, request: Request) ->
     response_model=list[HistoryEntry],
     responses=error_responses(ErrorKind.NOT_FOUND),
 )
-async def order_history(order_id: str, request: Request) -> list[HistoryEntry]:
+async def order_history(order_id: OrderId, request: Request) -> list[HistoryEntry]:
     async with container(request).engine.connect() as conn:
         rows = await diffs_repo.history(conn, order_id)
     if not rows:

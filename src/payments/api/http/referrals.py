@@ -6,18 +6,28 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+import sqlalchemy.exc
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from payments.api.http.auth import Caller, container, require_service, service_or_referrer
+from payments.api.http.auth import Caller, ServiceRoute, container, service_or_referrer
+from payments.api.http.downloads import attachment
 from payments.api.http.errors import error_responses
+from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFrom, ReportTo, Status
 from payments.api.plain import plain
+from payments.domain.text import storable_str
 from payments.errors import ErrorKind, Forbidden
 from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
 from payments.referrals.referrer_view import ReferrerCommission, for_referrer
 
 router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID))
+# Admin only: the service token, checked before the body is read.
+admin = APIRouter(
+    prefix="/v1",
+    route_class=ServiceRoute,
+    responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
+)
 ADMIN_ACTOR = "admin"
 
 
@@ -36,17 +46,28 @@ async def _commission_for(request: Request, caller: Caller, commission_id: str) 
 
 
 @router.get(
-    "/referrers/{referrer_id}/report", response_model=None, responses=error_responses(ErrorKind.FORBIDDEN)
+    "/referrers/{referrer_id}/report",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The report as JSON, or with format=csv every matching commission as CSV",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        **error_responses(ErrorKind.FORBIDDEN, extra=(503,)),
+    },
 )
 async def referral_report(
-    referrer_id: str,
+    referrer_id: ReferrerId,
     request: Request,
     caller: Annotated[Caller, Depends(service_or_referrer)],
-    period_from: Annotated[datetime | None, Query(alias="from")] = None,
-    period_to: Annotated[datetime | None, Query(alias="to")] = None,
-    status: str | None = None,
+    period_from: ReportFrom = None,
+    period_to: ReportTo = None,
+    status: Status = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     format: Literal["json", "csv"] = "json",
 ) -> dict[str, Any] | StreamingResponse:
     _may_see(caller, referrer_id)
@@ -80,9 +101,8 @@ async def _csv(
     for_referrer: bool,
 ) -> StreamingResponse:
     c = container(request)
-    conn = await c.engine.connect()
     lines = c.commissions.stream_report_csv(
-        conn,
+        c.export_engine(),
         referrer_id,
         period_from=period_from,
         period_to=period_to,
@@ -90,23 +110,20 @@ async def _csv(
         for_referrer=for_referrer,
     )
     try:
-        header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
-    except BaseException:
-        await conn.close()
-        raise
+        # A bad filter or too large an export raises here, before any byte of the answer is sent.
+        header = await anext(lines)
+    except sqlalchemy.exc.TimeoutError:
+        raise HTTPException(503, "every export connection is busy", {"Retry-After": "5"}) from None
 
     async def body() -> AsyncIterator[str]:
-        try:
-            yield header
-            async for line in lines:
-                yield line
-        finally:
-            await conn.close()
+        yield header
+        async for line in lines:
+            yield line
 
     return StreamingResponse(
         body(),
         media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="referrals-{referrer_id}.csv"'},
+        headers={"Content-Disposition": attachment(f"referrals-{referrer_id}.csv")},
     )
 
 
@@ -116,19 +133,18 @@ async def _csv(
     responses=error_responses(ErrorKind.FORBIDDEN, ErrorKind.NOT_FOUND),
 )
 async def get_commission(
-    commission_id: str, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
+    commission_id: CommissionId, request: Request, caller: Annotated[Caller, Depends(service_or_referrer)]
 ) -> dict[str, Any]:
     commission = await _commission_for(request, caller, commission_id)
     return plain(commission if caller.admin else for_referrer(commission))  # type: ignore[no-any-return]
 
 
-@router.get(
+@admin.get(
     "/commissions/{commission_id}/audit",
-    dependencies=[Depends(require_service)],
     response_model=list[AuditEntry],
     responses=error_responses(ErrorKind.NOT_FOUND),
 )
-async def commission_audit(commission_id: str, request: Request) -> list[dict[str, Any]]:
+async def commission_audit(commission_id: CommissionId, request: Request) -> list[dict[str, Any]]:
     """Admin only: entries carry customer ids and the guards' reasons."""
     await _commission_for(request, Caller(admin=True), commission_id)
     async with container(request).engine.connect() as conn:
@@ -136,27 +152,25 @@ async def commission_audit(commission_id: str, request: Request) -> list[dict[st
     return plain(entries)  # type: ignore[no-any-return]
 
 
-@router.post(
+@admin.post(
     "/commissions/{commission_id}/pay",
-    dependencies=[Depends(require_service)],
     response_model=Commission,
     responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
 )
-async def pay_commission(commission_id: str, request: Request) -> dict[str, Any]:
+async def pay_commission(commission_id: CommissionId, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         commission = await c.commissions.mark_commission_paid(conn, commission_id, ADMIN_ACTOR, c.clock())
     return plain(commission)  # type: ignore[no-any-return]
 
 
-@router.post(
+@admin.post(
     "/referrers/{referrer_id}/payouts",
     status_code=201,
-    dependencies=[Depends(require_service)],
     response_model=Payout,
     responses=error_responses(ErrorKind.FAILED_PRECONDITION),
 )
-async def pay_referrer(referrer_id: str, request: Request) -> dict[str, Any]:
+async def pay_referrer(referrer_id: ReferrerId, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         payout = await c.commissions.pay_referrer(conn, referrer_id, ADMIN_ACTOR, c.clock())
@@ -167,13 +181,14 @@ class Decision(BaseModel):
     approve: bool
 
 
-@router.post(
+@admin.post(
     "/commissions/{commission_id}/decision",
-    dependencies=[Depends(require_service)],
     response_model=Commission,
-    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION),
+    responses=error_responses(
+        ErrorKind.MALFORMED, ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, extra=(413,)
+    ),
 )
-async def decide_held(commission_id: str, decision: Decision, request: Request) -> dict[str, Any]:
+async def decide_held(commission_id: CommissionId, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         commission = await c.commissions.decide_held(
@@ -183,7 +198,7 @@ async def decide_held(commission_id: str, decision: Decision, request: Request) 
 
 
 class Ban(BaseModel):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(storable_str)]
 
 
 class BanOut(BaseModel):
@@ -192,8 +207,12 @@ class BanOut(BaseModel):
     commissions_canceled: int
 
 
-@router.post("/referrers/{referrer_id}/ban", dependencies=[Depends(require_service)], response_model=BanOut)
-async def ban_referrer(referrer_id: str, ban: Ban, request: Request) -> dict[str, Any]:
+@admin.post(
+    "/referrers/{referrer_id}/ban",
+    response_model=BanOut,
+    responses=error_responses(ErrorKind.MALFORMED, extra=(413,)),
+)
+async def ban_referrer(referrer_id: ReferrerId, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
     async with c.engine.begin() as conn:
         canceled = await c.commissions.ban_referrer(conn, referrer_id, ADMIN_ACTOR, ban.reason, c.clock())

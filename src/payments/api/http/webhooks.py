@@ -21,13 +21,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.api.http.errors import HTTP_STATUS
 from payments.errors import ServiceError
+from payments.api.http.limits import body_limit_for
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from payments.webhooks.processor import WebhookProcessor
 
 log = structlog.get_logger(__name__)
 
 PATH = "/v1/webhooks/stripe"
-MAX_BODY = 512 * 1024  # Stripe events are a few KiB (tens with expanded objects); refuse to buffer more
+MAX_BODY = body_limit_for(PATH)  # the one table of body limits (api/http/limits.py): 512 KiB
 
 _JSON = (b"content-type", b"application/json")
 _RECEIVED = b'{"received":true,"duplicate":false}'
