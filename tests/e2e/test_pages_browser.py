@@ -85,13 +85,20 @@ def test_operator_signs_in_and_resolves_what_needs_attention(stack: PagesStack, 
     assert _count(page, "events") == 0
     assert stack.payment(stuck["id"])["status"] == "succeeded"
 
+    # The payment under review: the operator accepts what Stripe took; the API says it is paid.
+    page.locator(f"#review-{odd['id']} button", has_text="Accept").click()
+    assert "reviewed (accept)" in page.locator("#flash").inner_text()
+    assert _count(page, "review") == 0
+    assert stack.payment(odd["id"])["status"] == "succeeded"
+
     # Orders is back, but the relay's backoff has pushed the messages an hour out (as after a long outage):
     # nothing moves until a person presses "Retry now" on each waiting message.
     stack.push_outbox_back(hours=1)
     stack.orders.behaviour.failing = False
     page.goto(f"{stack.base}/console")
     waiting = [row.get_attribute("id") for row in page.locator("#q-outbox tbody tr").all()]
-    assert len(waiting) == _count(page, "outbox") == 3
+    # Paid, needs_review, the replayed payment's paid, and the accepted review's paid.
+    assert len(waiting) == _count(page, "outbox") == 4
     for row_id in waiting:
         page.locator(f"#{row_id} button", has_text="Retry now").click()
         assert "1 message(s) due now" in page.locator("#flash").inner_text()
@@ -106,6 +113,7 @@ def test_operator_signs_in_and_resolves_what_needs_attention(stack: PagesStack, 
         ("ord_console_paid", "paid"),
         ("ord_console_stuck", "paid"),
         ("ord_console_odd", "needs_review"),
+        ("ord_console_odd", "paid"),
     } <= delivered
 
     # Find the payment the event was about: its history and the event applied.

@@ -90,6 +90,16 @@ class OperatorActions:
 
         return await self._in_transaction(actor, REFERRER_UNBAN, referrer_id, unban)
 
+    async def review_payment(self, payment_id: str, decision: str, actor: str) -> Outcome:
+        """Accept what Stripe took, or refund all of it (ReviewService, as the API and CLI do)."""
+        action = REVIEW_ACCEPT if decision == "accept" else REVIEW_REFUND
+        try:
+            payment = await self._c.review.review(payment_id, decision)
+        except ServiceError as exc:
+            return await self._log_after(actor, action, payment_id, False, exc.message)
+        done = f"payment {payment_id} reviewed ({decision}): now {payment.status}"
+        return await self._log_after(actor, action, payment_id, True, done)
+
     async def verify_audit_chain(self, actor: str) -> tuple[AuditVerification, Outcome]:
         async with self._c.engine.connect() as conn:
             result = await self._c.commissions.verify_audit_chain(conn)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.adapters.db.tables import order_state_diffs, stripe_events
 from payments.pages.sessions import ADMIN, REFERRER, SessionSigner, session_key
 from tests.support import stripe_events as se
+from tests.support.refund_gateway import RefundGateway
 from tests.support.service import Service, running_service
 
 from .support import console_csrf, operator_entries, plant_failed_event, sign_in
@@ -291,3 +292,58 @@ async def test_commission_decisions_bans_and_verification_from_the_console(engin
         programme = await svc.http.get("/console/referrals", headers=NO_AUTH)
         assert "audit chain intact" in programme.text and "by console:admin" in programme.text
         assert 'action="/console/referrers/ref_h/unban"' not in programme.text
+
+
+async def _in_review(svc: Service, order_id: str) -> str:
+    pid = await svc.add_payment(order_id, amount=10_000)
+    await svc.deliver(
+        se.event(
+            "checkout.session.completed",
+            se.session(f"cs_{order_id}", pid, order_id, f"pi_{order_id}", amount=9_000),
+        )
+    )
+    assert (await svc.payment(pid)).status == "needs_review"
+    return pid
+
+
+async def test_a_payment_in_review_is_accepted_from_the_console(engine: AsyncEngine) -> None:
+    async with running_service(engine) as svc:
+        pid = await _in_review(svc, "ord_rev_accept")
+        await sign_in(svc)
+        landing = await svc.http.get("/console", headers=NO_AUTH)
+        assert 'id="count-review" data-count="1"' in landing.text
+        assert f'action="/console/payments/{pid}/review/accept"' in landing.text
+        done = await svc.http.post(
+            f"/console/payments/{pid}/review/accept",
+            data={"csrf": await console_csrf(svc)},
+            headers=NO_AUTH,
+            follow_redirects=True,
+        )
+        assert 'id="count-review" data-count="0"' in done.text
+        assert (await svc.payment(pid)).status == "succeeded"
+        assert [(a, s, ok) for _, a, s, ok in await operator_entries(svc)] == [("review.accept", pid, True)]
+
+
+async def test_a_payment_in_review_is_refunded_from_the_console(engine: AsyncEngine) -> None:
+    gateway = RefundGateway()
+    async with running_service(engine, gateway=gateway) as svc:
+        pid = await _in_review(svc, "ord_rev_refund")
+        await sign_in(svc)
+        await svc.http.post(
+            f"/console/payments/{pid}/review/refund",
+            data={"csrf": await console_csrf(svc)},
+            headers=NO_AUTH,
+        )
+        assert (await svc.payment(pid)).status == "refunded"
+        # A second click finds nothing to review: refused, logged as not done, nothing refunded twice.
+        await svc.http.post(
+            f"/console/payments/{pid}/review/refund",
+            data={"csrf": await console_csrf(svc)},
+            headers=NO_AUTH,
+        )
+        assert (await svc.payment(pid)).amount_refunded == 9_000
+        assert [r["refund"].amount for r in gateway.refunds_created] == [9_000]
+        assert [(a, ok) for _, a, _, ok in await operator_entries(svc)] == [
+            ("review.refund", True),
+            ("review.refund", False),
+        ]

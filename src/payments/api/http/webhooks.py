@@ -20,8 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.api.http.errors import HTTP_STATUS
-from payments.errors import ServiceError
 from payments.api.http.limits import body_limit_for
+from payments.errors import ServiceError
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from payments.webhooks.processor import WebhookProcessor
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
@@ -115,7 +115,7 @@ async def needs_attention(request: Request) -> Response:
         request,
         session,
         "console/attention.html",
-        {"attention": found, "title": "Needs attention", "review_enabled": False},
+        {"attention": found, "title": "Needs attention"},
     )
 
 
@@ -199,6 +199,11 @@ async def _act(
     form: dict[str, str] = request.state.form
     outcome = await action(OperatorActions(web.container(request)), form)
     return _back(form, outcome)
+
+
+@router.post("/payments/{payment_id}/review/{decision}")
+async def review_payment(request: Request, payment_id: Id, decision: Literal["accept", "refund"]) -> Response:
+    return await _act(request, lambda ops, _: ops.review_payment(payment_id, decision, ACTOR))
 
 
 @router.post("/events/{event_id}/replay")
