@@ -7,7 +7,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,6 @@ class EmulatorProcess:
     def __init__(
         self, *args: str, env: dict[str, str] | None = None, command: list[str] | None = None
     ) -> None:
-        self.started = time.monotonic()
         self.process = subprocess.Popen(
             [*(command or [sys.executable, "-m", "stripe_emulator", "--port", "0"]), *args],
             stdout=subprocess.PIPE,
@@ -46,11 +44,11 @@ class EmulatorProcess:
         stdout = self.process.stdout
         threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
         try:
-            line = lines.get(timeout=15)
+            # A deadline for a wedged start, not a speed target (a loaded CI machine is slow to import).
+            line = lines.get(timeout=60)
         except queue.Empty:
             self.stop()
-            raise AssertionError("the emulator did not print its listening line within 15 s") from None
-        self.startup_seconds = time.monotonic() - self.started
+            raise AssertionError("the emulator did not print its listening line within 60 s") from None
         assert line.startswith("emulator listening on http://"), line
         self.base_url = line.strip().rsplit(" ", 1)[1]
 
