@@ -169,3 +169,44 @@ async def test_standard_health_and_reflection_services(channel: grpc.aio.Channel
     async for response in responses:
         names |= {s.name for s in response.list_services_response.service}
     assert {"payments.v1.Payments", "grpc.health.v1.Health"} <= names
+
+
+NUL = "a\x00b"
+
+
+@pytest.mark.parametrize(
+    ("rpc", "request_message", "field"),
+    [
+        ("GetPayment", pb.GetPaymentRequest(id=NUL), "id"),
+        ("GetPayment", pb.GetPaymentRequest(order_id=NUL), "order_id"),
+        ("ListOrderPayments", pb.ListOrderPaymentsRequest(order_id=NUL), "order_id"),
+        ("CancelPayment", pb.CancelPaymentRequest(payment_id=NUL), "payment_id"),
+        ("RefundPayment", pb.RefundPaymentRequest(payment_id=NUL), "payment_id"),
+        (
+            "CreatePayment",
+            pb.CreatePaymentRequest(
+                order_id="ord_ok", user_id="u", amount=100, currency="eur", idempotency_key=NUL
+            ),
+            "idempotency_key",
+        ),
+        (
+            "CreatePayment",
+            pb.CreatePaymentRequest(order_id=NUL, user_id="u", amount=100, currency="eur"),
+            "order_id",
+        ),
+        ("GetReferralReport", pb.GetReferralReportRequest(referrer_id=NUL), "referrer_id"),
+        ("GetReferralReport", pb.GetReferralReportRequest(referrer_id="ref_ok", cursor=NUL), "cursor"),
+        (
+            "GetReferralReport",
+            pb.GetReferralReportRequest(referrer_id="ref_ok", to="9999-12-31T12:00:00+00:00"),
+            "to",
+        ),
+    ],
+)
+async def test_a_field_the_database_would_refuse_is_invalid_argument_naming_it(
+    stack: Stack, channel: grpc.aio.Channel, rpc: str, request_message: object, field: str
+) -> None:
+    """A NUL (or a date at the calendar's edge) is the caller's error, never an INTERNAL from SQL."""
+    call = getattr(pb_grpc.PaymentsStub(channel), rpc)(request_message, metadata=AUTH)
+    details = await _fails_with(call, grpc.StatusCode.INVALID_ARGUMENT)
+    assert field in details

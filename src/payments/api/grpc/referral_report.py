@@ -2,38 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from payments.api.grpc.inputs import instant, optional_text, text
 from payments.api.plain import plain
 from payments.bootstrap import Container
 from payments.errors import InvalidRequest
 from payments.generated.payments.v1 import payments_pb2 as pb
 
 
-def _when(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an ISO 8601 date-time", field=name) from None
-
-
 async def get_referral_report(c: Container, request: pb.GetReferralReportRequest) -> pb.ReferralReport:
-    if not request.referrer_id.strip():
-        raise InvalidRequest("referrer_id is required", field="referrer_id")
+    referrer_id = text(request.referrer_id.strip(), "referrer_id", 128)
     limit = request.limit if request.HasField("limit") else 50
     if not 1 <= limit <= 500:
         raise InvalidRequest("limit must be between 1 and 500", field="limit")
     async with c.engine.connect() as conn:
         report = await c.commissions.get_report(
             conn,
-            request.referrer_id,
-            period_from=_when(getattr(request, "from") if request.HasField("from") else None, "from"),
-            period_to=_when(request.to if request.HasField("to") else None, "to"),
-            status=request.status if request.HasField("status") else None,
+            referrer_id,
+            period_from=instant(getattr(request, "from") if request.HasField("from") else None, "from"),
+            period_to=instant(request.to if request.HasField("to") else None, "to"),
+            status=optional_text(request, "status", 16),
             limit=limit,
-            cursor=request.cursor if request.HasField("cursor") else None,
+            cursor=optional_text(request, "cursor", 512),
         )
     # The HTTP report's JSON, field for field: a field HTTP has and the proto lacks fails here, loudly.
     body = plain(report)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
+from payments.api.grpc.inputs import optional_text, text
 from payments.api.grpc.referral_report import get_referral_report
 from payments.api.grpc.tls import server_credentials
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
@@ -29,12 +30,6 @@ T = TypeVar("T")
 def payment_message(p: PaymentRecord) -> pb.Payment:
     """The HTTP answer's fields, so both APIs always say the same (None leaves an optional unset)."""
     return pb.Payment(**PaymentOut.of(p).model_dump(mode="json"))
-
-
-def _bounded(value: str, field: str, max_length: int) -> str:
-    if not 0 < len(value) <= max_length:
-        raise InvalidRequest(f"{field} must be 1 to {max_length} characters", field=field)
-    return value
 
 
 def _optional(message: Any, name: str) -> Any:
@@ -85,7 +80,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
                 description=_optional(request, "description"),
             )
             result = await self._c.payments.create_payment(
-                body.to_command(_optional(request, "idempotency_key"))
+                body.to_command(optional_text(request, "idempotency_key", 255))
             )
             return pb.CreatePaymentResponse(payment=payment_message(result.payment), created=result.created)
 
@@ -97,9 +92,10 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         async def call() -> pb.Payment:
             key = request.WhichOneof("key")
             if key == "id":
-                return payment_message(await self._c.payments.get_payment(request.id))
+                return payment_message(await self._c.payments.get_payment(text(request.id, "id", 40)))
             if key == "order_id":
-                return payment_message(await self._c.payments.get_payment_for_order(request.order_id))
+                order_id = text(request.order_id, "order_id", 128)
+                return payment_message(await self._c.payments.get_payment_for_order(order_id))
             raise InvalidRequest("id or order_id is required", field="key")
 
         return await self._guard("GetPayment", context, call)
@@ -108,7 +104,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         self, request: pb.ListOrderPaymentsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListOrderPaymentsResponse:
         async def call() -> pb.ListOrderPaymentsResponse:
-            order_id = _bounded(request.order_id, "order_id", 128)
+            order_id = text(request.order_id, "order_id", 128)
             records = await self._c.payments.list_order_payments(order_id)
             return pb.ListOrderPaymentsResponse(payments=[payment_message(p) for p in records])
 
@@ -118,7 +114,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         self, request: pb.CancelPaymentRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Payment:
         async def call() -> pb.Payment:
-            payment_id = _bounded(request.payment_id, "payment_id", 40)
+            payment_id = text(request.payment_id, "payment_id", 40)
             return payment_message(await self._c.payments.cancel_payment(payment_id))
 
         return await self._guard("CancelPayment", context, call)
@@ -130,10 +126,10 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
             body = RefundBody(amount=_optional(request, "amount"), reason=_optional(request, "reason"))
             refund, _ = await self._c.refunds.refund(
                 RefundPayment(
-                    payment_id=request.payment_id,
+                    payment_id=text(request.payment_id, "payment_id", 40),
                     amount=body.amount,
                     reason=body.reason,
-                    idempotency_key=_optional(request, "idempotency_key"),
+                    idempotency_key=optional_text(request, "idempotency_key", 255),
                 )
             )
             return pb.Refund(**RefundOut.of(refund).model_dump(mode="json"))
