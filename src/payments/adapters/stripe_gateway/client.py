@@ -209,62 +209,24 @@ class StripeGateway:
 
     async def list_refunds(self, payment_intent_id: str, *, page_size: int = 100) -> list[Refund]:
         """Every refund of the PaymentIntent, whoever made it (newest first, as Stripe lists them)."""
-        found: list[Refund] = []
-        starting_after: str | None = None
-        while True:
-            params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": page_size}
-            if starting_after:
-                params["starting_after"] = starting_after
-            page = await self._call(
-                "refunds.list",
-                functools.partial(self._client.v1.refunds.list_async, params=params),  # type: ignore[arg-type]
-            )
-            batch = [refund.to_dict(recursive=True) for refund in page.data]
-            found.extend(_refund(refund) for refund in batch)
-            if not page.has_more or not batch:
-                return found
-            starting_after = batch[-1]["id"]
+        params = {"payment_intent": payment_intent_id, "limit": page_size}
+        return [_refund(r) for r in await self._list_all("refunds.list", self._client.v1.refunds, params)]
 
     async def list_charge_refunds(self, charge_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """Every refund of one charge, as the plain dicts events carry (newest first, as Stripe lists)."""
-        refunds: list[dict[str, Any]] = []
-        starting_after: str | None = None
-        while True:
-            params: dict[str, Any] = {"charge": charge_id, "limit": limit}
-            if starting_after:
-                params["starting_after"] = starting_after
-            page = await self._call(
-                "refunds.list",
-                functools.partial(self._client.v1.refunds.list_async, params=params),  # type: ignore[arg-type]
-            )
-            batch = [refund.to_dict(recursive=True) for refund in page.data]
-            refunds.extend(batch)
-            if not page.has_more or not batch:
-                return refunds
-            starting_after = batch[-1]["id"]
+        return await self._list_all(
+            "refunds.list", self._client.v1.refunds, {"charge": charge_id, "limit": limit}
+        )
 
     async def iter_events(
         self, *, created_gte: int, created_lt: int | None = None, page_size: int = 100
     ) -> AsyncIterator[dict[str, Any]]:
         """Every event created in [created_gte, created_lt), oldest first, as the dicts webhooks carry."""
-        collected: list[dict[str, Any]] = []
-        starting_after: str | None = None
         created: dict[str, int] = {"gte": created_gte}
         if created_lt is not None:
             created["lt"] = created_lt
-        while True:
-            params: dict[str, Any] = {"created": created, "limit": page_size}
-            if starting_after:
-                params["starting_after"] = starting_after
-            page = await self._call(
-                "events.list",
-                functools.partial(self._client.v1.events.list_async, params=params),  # type: ignore[arg-type]
-            )
-            batch = [event.to_dict(recursive=True) for event in page.data]
-            collected.extend(batch)
-            if not page.has_more or not batch:
-                break
-            starting_after = batch[-1]["id"]
+        params = {"created": created, "limit": page_size}
+        collected = await self._list_all("events.list", self._client.v1.events, params)
         # The Events API lists newest first; process in the order things happened.
         for event in sorted(collected, key=lambda e: (e["created"], e["id"])):
             yield event
@@ -292,6 +254,17 @@ class StripeGateway:
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise GatewayError(GatewayErrorKind.UNAVAILABLE, "Stripe answered without an object")
         return data
+
+    async def _list_all(self, operation: str, resource: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every object of a Stripe list, page after page (``starting_after`` the last id seen)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            page_params = {**params, "starting_after": found[-1]["id"]} if found else params
+            page = await self._call(operation, functools.partial(resource.list_async, params=page_params))
+            batch = [item.to_dict(recursive=True) for item in page.data]
+            found.extend(batch)
+            if not page.has_more or not batch:
+                return found
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
