@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import stripe_events as se
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.pages_seed import month_starts, plant_commissions
-from tests.support.pages_stack import CHROMIUM, CHROMIUM_ARGS, TOKEN, PagesStack, pages_stack
+from tests.support.pages_stack import TOKEN, PagesStack, pages_stack
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.browser

@@ -30,17 +30,6 @@ from tests.support.processes import Proc, free_port, start_emulator, start_servi
 
 TOKEN = "pages-admin-credential-for-tests"
 JWT_SECRET = "pages-jwt-secret-long-enough-for-hs256"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass

@@ -17,8 +17,9 @@ from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.operations.actions import OperatorActions
 from tests.support import stripe_events as se
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.pages_seed import month_starts, plant_commissions
-from tests.support.pages_stack import CHROMIUM, CHROMIUM_ARGS, TOKEN, PagesStack, pages_stack
+from tests.support.pages_stack import TOKEN, PagesStack, pages_stack
 from tests.support.processes import wait_until
 
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
