@@ -28,9 +28,8 @@ BLOCKED = text(
 )
 
 
-def _postgres_only(engine: AsyncEngine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: no concurrent transactions to race")
+# SQLite has one writer at a time: no concurrent transactions to race, so these run on PostgreSQL alone.
+postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 async def _until_blocked(engine: AsyncEngine, deadline_seconds: float = 10.0) -> None:
@@ -72,8 +71,8 @@ async def _accrue(service: CommissionService, conn: AsyncConnection) -> None:
     await service.on_payment_changed(tx, before, after, Cause("evt_race", "test.event"), NOW)
 
 
+@postgres_only
 async def test_a_ban_landing_during_accrual_cancels_the_new_commission(engine: AsyncEngine) -> None:
-    _postgres_only(engine)
     service = CommissionService(SETTINGS)
     await _race(
         engine,
@@ -84,8 +83,8 @@ async def test_a_ban_landing_during_accrual_cancels_the_new_commission(engine: A
     assert (commission.status.value, commission.reason) == ("canceled", "banned_referrer")
 
 
+@postgres_only
 async def test_an_accrual_during_a_ban_sees_the_ban(engine: AsyncEngine) -> None:
-    _postgres_only(engine)
     service = CommissionService(SETTINGS)
     await _race(
         engine,
