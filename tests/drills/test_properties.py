@@ -388,6 +388,13 @@ async def test_signed_but_unusable_events_are_never_a_5xx(engine: AsyncEngine, e
         if not usable:
             assert response.status_code == 400, response.text
             assert await svc.row_counts() == before
+        elif event.get("livemode"):
+            # A live-mode event at this test-mode service: kept as failed for a person, never acknowledged.
+            assert response.status_code == 409, response.text
+            assert response.json()["error"]["code"] == "livemode_mismatch"
+            after = await svc.row_counts()
+            assert after[0] == before[0] + 1, "the live-mode event was not stored"
+            assert after[1:] == before[1:], "a live-mode event changed a payment or an order"
         else:
             assert response.status_code == 200, response.text
             after = await svc.row_counts()
