@@ -116,7 +116,13 @@ async def refund_payment(
 @router.post(
     "/payments/{payment_id}/review",
     response_model=PaymentOut,
-    responses=error_responses(ErrorKind.NOT_FOUND, ErrorKind.FAILED_PRECONDITION, ErrorKind.UNAVAILABLE),
+    responses=error_responses(
+        ErrorKind.MALFORMED,
+        ErrorKind.NOT_FOUND,
+        ErrorKind.FAILED_PRECONDITION,
+        ErrorKind.UNAVAILABLE,
+        extra=(413,),
+    ),
 )
 async def review_payment(payment_id: PaymentId, body: ReviewBody, request: Request) -> PaymentOut:
     """Resolve a payment in ``needs_review``: accept what Stripe took, or refund all of it."""
