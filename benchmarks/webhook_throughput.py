@@ -316,7 +316,7 @@ async def measure(label: str, workers: int, events_count: int, concurrency: int,
             "PAYMENTS_STRIPE_API_BASE": "http://127.0.0.1:9",
             "PAYMENTS_HTTP_PORT": str(port),
             "PAYMENTS_GRPC_PORT": str(free_port()),
-            "PAYMENTS_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "PAYMENTS_REDIS_URL": os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0"),
         }
         if label == "service":
             cmd = [sys.executable, "-m", "payments.cli", "serve", "--workers", str(workers)]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import create_engine, create_export_engine
-from payments.adapters.db.payment_tx import SqlPaymentStore
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import orders_client_from_url
 from payments.adapters.orders.port import OrdersClient
 from payments.adapters.redis_locks import RedisEventLocks
@@ -104,7 +104,7 @@ def build(
         redis=redis,
         payments=PaymentService(engine, gateway, settings, clock, orchestrator),
         refunds=refunds,
-        review=ReviewService(engine, refunds, orchestrator, clock),
+        review=ReviewService(store, refunds, orchestrator, clock),
         commissions=commissions,
         orchestrator=orchestrator,
         idempotency=idempotency,

@@ -13,12 +13,12 @@ from tqdm import tqdm
 
 from payments import bootstrap
 from payments.adapters.db import events_repo
-from payments.adapters.db.events_repo import NEEDING_LOOK, EventStatus
 from payments.config import Settings
 from payments.errors import ServiceError
 from payments.operations.actions import OperatorActions
 from payments.outbox import queries
 from payments.outbox.relay import OutboxRelay
+from payments.records import NEEDING_LOOK, EventStatus
 from payments.referrals.access import issue_referrer_token
 from payments.runner import public_url
 from payments.webhooks.stripe_events import envelope_problem

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import diffs_repo, payments_repo
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.adapters.stripe_gateway.client import CheckoutSession, IntentState, PaymentIntent, SessionState
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.domain.payment_state import PaymentFacts

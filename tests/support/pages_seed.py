@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.bootstrap import Container
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundFact, RefundStatus

@@ -21,9 +21,10 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from payments import bootstrap
-from payments.adapters.db.events_repo import IncomingEvent, record_failure
+from payments.adapters.db.events_repo import record_failure
 from payments.adapters.db.tables import order_state_diffs
 from payments.config import Settings
+from payments.records import IncomingEvent
 from tests.support import stripe_events as se
 from tests.support.orders_server import HttpOrdersServer
 from tests.support.processes import Proc, free_port, start_emulator, start_service, wait_until

@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from payments.adapters.db.payments_repo import PaymentRecord
-from payments.adapters.db.refunds_repo import RefundRecord
 from payments.checkout.service import CheckoutMode, CreatePayment
 from payments.domain.text import storable_str
+from payments.records import PaymentRecord, RefundRecord
 
 Id = Annotated[
     str,

@@ -14,8 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
-from payments.adapters.db.payments_repo import PaymentRecord
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.adapters.stripe_gateway.client import IntentState, SessionState, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.domain.attempts import ENDED_UNPAID, idempotency_key, is_paid
@@ -23,6 +22,7 @@ from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import FailedPrecondition, NotFound, UpstreamError
+from payments.records import PaymentRecord
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)

@@ -20,8 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, payments_repo
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
-from payments.adapters.db.payments_repo import PaymentRecord
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.adapters.stripe_gateway.client import CheckoutRequest, PaymentIntentRequest, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout import cancel
@@ -35,6 +34,7 @@ from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamRefused
 from payments.ids import new_id
 from payments.observability.tracing import tracer
+from payments.records import PaymentRecord
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)

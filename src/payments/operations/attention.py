@@ -10,11 +10,11 @@ from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_commissions
-from payments.adapters.db.refunds_repo import REQUESTED
 from payments.adapters.db.tables import order_state_diffs, payments, refunds, stripe_events
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.commission import CommissionStatus
 from payments.domain.payment_state import PaymentStatus
+from payments.records import REQUESTED
 
 SHOWN = 25  # rows listed per queue; the count and the oldest are over all of them
 

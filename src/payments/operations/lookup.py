@@ -10,10 +10,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import diffs_repo
-from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.tables import payments, refunds, stripe_events
 from payments.adapters.db.timestamps import as_utc_or_none
 from payments.domain.payment_state import DisputePhase, PaymentFacts
+from payments.records import PaymentRecord
 
 MAX_QUERY = 255
 MAX_EVENTS = 200

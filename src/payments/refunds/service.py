@@ -10,9 +10,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo, refunds_repo
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
-from payments.adapters.db.refunds_repo import REQUESTED, RefundRecord
 from payments.adapters.db.timestamps import as_utc
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.adapters.stripe_gateway.client import Refund, StripeGateway
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
@@ -20,6 +19,7 @@ from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
 from payments.errors import Conflict, FailedPrecondition, InvalidRequest, NotFound, UpstreamError
 from payments.observability.tracing import tracer
+from payments.records import REQUESTED, RefundRecord
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)

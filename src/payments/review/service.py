@@ -13,19 +13,15 @@ from datetime import datetime
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db import payments_repo
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
-from payments.adapters.db.payments_repo import PaymentRecord
-from payments.adapters.db.tables import payments
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import FailedPrecondition, InvalidRequest, NotFound
 from payments.ids import new_id
+from payments.records import PaymentRecord
 from payments.refunds.service import RefundPayment, RefundService
+from payments.unit_of_work import UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)
@@ -43,12 +39,12 @@ _REFUND_KEY = "review-refund"
 class ReviewService:
     def __init__(
         self,
-        engine: AsyncEngine,
+        uow: UnitOfWorkFactory,
         refunds: RefundService,
         orchestrator: PaymentOrchestrator,
         clock: Callable[[], datetime],
     ) -> None:
-        self._engine = engine
+        self._uow = uow
         self._refunds = refunds
         self._orchestrator = orchestrator
         self._clock = clock
@@ -68,35 +64,28 @@ class ReviewService:
         else:
             await self._refund(payment_id)
         log.info("payment.reviewed", payment_id=payment_id, decision=chosen.value)
-        async with self._engine.connect() as conn:
-            record = await payments_repo.get(conn, payment_id)
+        async with self._uow() as uow:
+            record = await uow.payments.get(payment_id)
         assert record is not None
         return record
 
     async def waiting(self) -> int:
         """How many payments wait for a person (the ``payments_needing_review`` gauge)."""
-        async with self._engine.connect() as conn:
-            count = await conn.scalar(
-                select(func.count())
-                .select_from(payments)
-                .where(payments.c.status == PaymentStatus.NEEDS_REVIEW.value)
-            )
-        return int(count or 0)
+        async with self._uow() as uow:
+            return await uow.payments.count_with_status(PaymentStatus.NEEDS_REVIEW)
 
     async def _accept(self, payment_id: str) -> None:
-        async with self._engine.begin() as conn:
-            record = await payments_repo.get(conn, payment_id, for_update=True)
+        async with self._uow() as uow:
+            record = await uow.payments.get(payment_id, for_update=True)
             _require_in_review(record, payment_id)
             assert record is not None
             found = EventFacts(facts=PaymentFacts(review_accepted=True))
             cause = Cause(new_id("rev"), "api.review.accepted")
-            await self._orchestrator.apply(
-                SqlAlchemyPaymentTransaction(conn), record, found, cause, self._clock()
-            )
+            await self._orchestrator.apply(uow, record, found, cause, self._clock())
 
     async def _refund(self, payment_id: str) -> None:
-        async with self._engine.connect() as conn:
-            _require_in_review(await payments_repo.get(conn, payment_id), payment_id)
+        async with self._uow() as uow:
+            _require_in_review(await uow.payments.get(payment_id), payment_id)
         # RefundService reserves under the payment's lock and refunds what remains of what Stripe took.
         await self._refunds.refund(RefundPayment(payment_id=payment_id, idempotency_key=_REFUND_KEY))
 

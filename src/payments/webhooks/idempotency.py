@@ -24,10 +24,11 @@ from typing import Any
 
 import structlog
 
-from payments.adapters.db.events_repo import SETTLED, EventStatus, IncomingEvent
 from payments.adapters.redis_locks import LockState, RedisEventLocks
 from payments.domain.stripe_facts import EventFacts
-from payments.webhooks.ports import PaymentStore, PaymentTransaction
+from payments.records import SETTLED, EventStatus, IncomingEvent
+from payments.unit_of_work import UnitOfWork
+from payments.webhooks.ports import PaymentStore
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,7 @@ class Handled:
     status: EventStatus
 
 
-Handler = Callable[[PaymentTransaction, dict[str, Any]], Awaitable[Outcome]]
+Handler = Callable[[UnitOfWork, dict[str, Any]], Awaitable[Outcome]]
 
 _DUPLICATE = Handled(duplicate=True, status=EventStatus.PROCESSED)
 
@@ -77,7 +78,7 @@ class WebhookIdempotencyService:
             await self._redis.release(event_id, token, processed=processed)
 
     async def mark_event_processed(
-        self, tx: PaymentTransaction, event_id: str, outcome: Outcome, *, inserted: bool
+        self, tx: UnitOfWork, event_id: str, outcome: Outcome, *, inserted: bool
     ) -> None:
         """Inside the effects' transaction. A freshly inserted row already says "processed"."""
         if inserted and outcome.status is EventStatus.PROCESSED:

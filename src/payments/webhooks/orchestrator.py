@@ -13,13 +13,12 @@ from typing import Protocol
 
 import structlog
 
-from payments.adapters.db import diffs_repo, payments_repo
-from payments.adapters.db.payments_repo import PaymentRecord
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
 from payments.domain.state_diff import Cause, OrderState, StateDiff, order_diffs
 from payments.domain.stripe_facts import EventFacts
-from payments.webhooks.ports import PaymentTransaction
+from payments.records import PaymentRecord
+from payments.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +26,7 @@ log = structlog.get_logger(__name__)
 class CommissionHook(Protocol):
     async def on_payment_changed(
         self,
-        tx: PaymentTransaction,
+        tx: UnitOfWork,
         before: PaymentSnapshot,
         after: PaymentSnapshot,
         cause: Cause,
@@ -47,7 +46,7 @@ class PaymentOrchestrator:
         self._commissions = commissions
 
     async def apply(
-        self, tx: PaymentTransaction, record: PaymentRecord, found: EventFacts, cause: Cause, now: datetime
+        self, tx: UnitOfWork, record: PaymentRecord, found: EventFacts, cause: Cause, now: datetime
     ) -> Applied:
         before = record.snapshot()
         for seen in found.refunds:
@@ -98,7 +97,7 @@ class PaymentOrchestrator:
         return Applied(after.status, tuple(diffs), (intent,) if intent else ())
 
     async def _superseded(
-        self, tx: PaymentTransaction, record: PaymentRecord, diffs: list[StateDiff]
+        self, tx: UnitOfWork, record: PaymentRecord, diffs: list[StateDiff]
     ) -> tuple[list[StateDiff], int]:
         """A change to an attempt that a newer one replaced.
 
@@ -109,12 +108,11 @@ class PaymentOrchestrator:
         """
         if all(diff.amount_paid == 0 for diff in diffs):
             return [], record.diff_seq
-        conn = await tx.connection()  # the rare path: plain statements in the same transaction
-        newest = await payments_repo.latest_for_order(conn, record.order_id, for_update=True)
-        last = await diffs_repo.last_for_order(conn, record.order_id)
+        newest = await tx.payments.latest_for_order(record.order_id, for_update=True)
+        last = await tx.diffs.last_for_order(record.order_id)
         seq, state = last if last is not None else (0, OrderState.PENDING.value)
         log.error("payment.paid_on_superseded_attempt", payment_id=record.id)
         if newest is not None and newest.id != record.id:
-            await payments_repo.set_diff_seq(conn, newest.id, seq + len(diffs))
+            await tx.payments.set_diff_seq(newest.id, seq + len(diffs))
         chained = [replace(diffs[0], from_state=OrderState(state)), *diffs[1:]]
         return chained, seq + len(diffs)

@@ -11,8 +11,6 @@ from typing import Any, Protocol
 import structlog
 
 from payments.adapters.db import events_repo
-from payments.adapters.db.events_repo import EventStatus
-from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
 from payments.domain.payment_state import PaymentFacts
@@ -21,9 +19,11 @@ from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, NotFound, ServiceError, UpstreamError
 from payments.observability.metrics import WEBHOOK_EVENTS, WEBHOOK_LIVEMODE_MISMATCH
 from payments.observability.tracing import tracer
+from payments.records import EventStatus, PaymentRecord
+from payments.unit_of_work import UnitOfWork
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
-from payments.webhooks.ports import PaymentStore, PaymentTransaction
+from payments.webhooks.ports import PaymentStore
 from payments.webhooks.stripe_events import (
     MalformedEvent,
     envelope_problem,
@@ -108,7 +108,7 @@ class WebhookProcessor:
             if found is not None and found.charge_amount_refunded:
                 found, listing_failed = await self._complete_refunds(found)
 
-            async def handle(tx: PaymentTransaction, ev: dict[str, Any]) -> Outcome:
+            async def handle(tx: UnitOfWork, ev: dict[str, Any]) -> Outcome:
                 if bool(ev.get("livemode")) != self._config.livemode:
                     WEBHOOK_LIVEMODE_MISMATCH.inc()
                     ours = "live" if self._config.livemode else "test"
@@ -172,9 +172,7 @@ class WebhookProcessor:
         return applied
 
     # -- the handler, inside the ledger row's transaction -------------------------------------------
-    async def _handle(
-        self, tx: PaymentTransaction, event: dict[str, Any], found: EventFacts | None
-    ) -> Outcome:
+    async def _handle(self, tx: UnitOfWork, event: dict[str, Any], found: EventFacts | None) -> Outcome:
         if found is None:
             return Outcome(EventStatus.IGNORED)
         record = await tx.find_payment(
@@ -229,7 +227,7 @@ class WebhookProcessor:
             return completed, f"charge {found.charge_id}: {short} refunded that no listed refund explains"
         return completed, None
 
-    async def _apply_deferred(self, tx: PaymentTransaction, payment_id: str, refs: list[str]) -> int:
+    async def _apply_deferred(self, tx: UnitOfWork, payment_id: str, refs: list[str]) -> int:
         """Events that arrived before we could place them (a refund before the completion) apply now."""
         count = 0
         pending = sorted(set(refs))

@@ -7,8 +7,9 @@ import re
 import httpx
 from sqlalchemy import select
 
-from payments.adapters.db.events_repo import IncomingEvent, record_failure
+from payments.adapters.db.events_repo import record_failure
 from payments.adapters.db.tables import operator_actions
+from payments.records import IncomingEvent
 from tests.support import stripe_events as se
 from tests.support.service import TOKEN, Service
 

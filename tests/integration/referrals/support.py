@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.payment_tx import SqlPaymentStore
 from payments.adapters.db.referral_tables import referral_adjustments
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.config import Settings
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import DisputePhase, PaymentFacts, PaymentStatus, RefundFact, RefundStatus

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db.payment_tx import SqlAlchemyPaymentTransaction
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.domain.state_diff import Cause
 from payments.referrals import CommissionConflict, CommissionService
 from payments.referrals.repository import CommissionRepository

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, or_, select, update
@@ -13,28 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.tables import payments, stripe_events
 from payments.adapters.db.timestamps import as_utc
-
-
-class EventStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    IGNORED = "ignored"  # unknown type, wrong livemode, nothing of ours: recorded, no effect
-    DEFERRED = "deferred"  # about a payment we cannot place yet; applied when it is linked
-    FAILED = "failed"  # the handler raised; Stripe retries, `payments events replay` can too
-
-
-# Statuses after which a delivery is answered as a duplicate without processing again.
-SETTLED = frozenset({EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.DEFERRED})
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    id: str
-    type: str
-    status: EventStatus
-    payload: str
-    attempts: int
-
+from payments.records import NEEDING_LOOK, SETTLED, EventNeedingLook, EventStatus, IncomingEvent, StoredEvent
 
 _RECORD_COLUMNS = (
     "id",
@@ -61,29 +38,6 @@ def _record_statement(dialect: str) -> Any:
             insert_(stripe_events).values(**values).on_conflict_do_nothing().returning(stripe_events.c.id)
         )
     return _RECORD[dialect]
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingEvent:
-    """A delivered event as the ledger stores it."""
-
-    id: str
-    type: str
-    livemode: bool
-    api_version: str | None
-    created: int
-    payload: str
-
-    @classmethod
-    def of(cls, event: dict[str, Any], payload: str) -> IncomingEvent:
-        return cls(
-            id=str(event["id"]),
-            type=str(event.get("type", "")),
-            livemode=bool(event.get("livemode")),
-            api_version=event.get("api_version"),
-            created=int(event.get("created") or 0),
-            payload=payload,
-        )
 
 
 async def record(
@@ -230,20 +184,6 @@ async def linked_deferred(conn: AsyncConnection, since: datetime, limit: int = 5
         .limit(limit)
     )
     return [(r[0], r[1]) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class EventNeedingLook:
-    id: str
-    type: str
-    status: EventStatus
-    attempts: int
-    error: str | None
-    received_at: datetime
-
-
-# What `payments events list` shows by default: what no code path will settle without a person or a retry.
-NEEDING_LOOK = (EventStatus.FAILED, EventStatus.DEFERRED)
 
 
 async def needing_look(

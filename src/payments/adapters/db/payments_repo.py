@@ -2,72 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.tables import payments
-from payments.adapters.db.timestamps import as_utc
-from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentRecord:
-    id: str
-    order_id: str
-    attempt: int
-    superseded: bool
-    user_id: str
-    amount: int
-    currency: str
-    mode: str
-    status: str
-    amount_refunded: int
-    description: str | None
-    customer_email: str | None
-    referrer_id: str | None
-    success_url: str | None
-    cancel_url: str | None
-    terms_hash: str
-    idempotency_key: str | None
-    checkout_url: str | None
-    client_secret: str | None
-    stripe_checkout_session_id: str | None
-    stripe_payment_intent_id: str | None
-    stripe_charge_id: str | None
-    facts: dict[str, Any]
-    last_error: str | None
-    stripe_expires_at: datetime | None
-    stripe_key_generation: int
-    version: int
-    diff_seq: int
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> PaymentRecord:
-        values = {name: row[name] for name in cls.__slots__}
-        for name in ("created_at", "updated_at", "stripe_expires_at"):
-            if values[name] is not None:
-                values[name] = as_utc(values[name])
-        return cls(**values)
-
-    def snapshot(self) -> PaymentSnapshot:
-        return PaymentSnapshot(
-            payment_id=self.id,
-            order_id=self.order_id,
-            user_id=self.user_id,
-            amount=self.amount,
-            currency=self.currency,
-            referrer_id=self.referrer_id,
-            customer_email=self.customer_email,
-            status=PaymentStatus(self.status),
-            facts=PaymentFacts.from_json(self.facts),
-        )
+from payments.records import PaymentRecord
 
 
 async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -262,3 +205,10 @@ async def save_state(
 
 async def get_by_checkout_session(conn: AsyncConnection, session_id: str) -> PaymentRecord | None:
     return await _one(conn, payments.c.stripe_checkout_session_id == session_id)
+
+
+async def count_with_status(conn: AsyncConnection, status: PaymentStatus) -> int:
+    count = await conn.scalar(
+        select(func.count()).select_from(payments).where(payments.c.status == status.value)
+    )
+    return int(count or 0)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,35 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.adapters.db.tables import refunds
 from payments.domain.payment_state import RefundStatus
 from payments.ids import new_id
-
-REQUESTED = "requested"  # written before we call Stripe; reserves the amount against over-refunds
-# A refund's status only moves forward, whichever of its three events arrives first (payment_tx.py says
-# the same in SQL, built from this table).
-STATUS_RANK = {
-    REQUESTED: 0,
-    RefundStatus.PENDING.value: 1,
-    RefundStatus.SUCCEEDED.value: 2,
-    RefundStatus.FAILED.value: 3,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RefundRecord:
-    id: str
-    payment_id: str
-    amount: int
-    currency: str
-    status: str
-    reason: str | None
-    source: str
-    stripe_refund_id: str | None
-    idempotency_key: str | None
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> RefundRecord:
-        m = row._mapping
-        return cls(**{name: m[name] for name in cls.__slots__})
+from payments.records import REQUESTED, STATUS_RANK, RefundRecord
 
 
 async def get(conn: AsyncConnection, refund_id: str) -> RefundRecord | None:

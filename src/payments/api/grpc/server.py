@@ -11,7 +11,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from pydantic import ValidationError
 
-from payments.adapters.db.payments_repo import PaymentRecord
 from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
 from payments.api.grpc.inputs import optional_text, text
 from payments.api.grpc.referral_report import get_referral_report
@@ -22,6 +21,7 @@ from payments.errors import InvalidRequest, ServiceError, Unauthenticated
 from payments.generated.payments.v1 import payments_pb2 as pb
 from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from payments.observability.metrics import GRPC_REQUESTS
+from payments.records import PaymentRecord
 from payments.refunds.service import RefundPayment
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The two implementations of ``PaymentStore`` / ``PaymentTransaction`` (``webhooks/ports.py``).
+"""The two implementations of ``PaymentStore`` / ``UnitOfWork`` (``webhooks/ports.py``).
 
 - PostgreSQL through asyncpg: the hot path. The statements run on the asyncpg connection under the
   pooled SQLAlchemy connection, inside an asyncpg transaction, as prepared statements (asyncpg caches
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -28,14 +28,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
-from payments.adapters.db.events_repo import EventStatus, IncomingEvent, StoredEvent
-from payments.adapters.db.payments_repo import PaymentRecord
 from payments.adapters.db.referral_tables import referral_identities
+from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
 from payments.ids import new_id
+from payments.records import STATUS_RANK, EventStatus, IncomingEvent, PaymentRecord, StoredEvent
 
 # -- SQLAlchemy (SQLite, and any non-asyncpg PostgreSQL driver) -------------------------------------
 
@@ -45,6 +45,8 @@ class SqlAlchemyPaymentTransaction:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+        self.payments = SqlPaymentRepository(self.connection)
+        self.diffs = SqlDiffRepository(self.connection)
 
     async def record_event(
         self,
@@ -251,7 +253,7 @@ _RECORD_IDENTITIES = _Write(
 # (the rank is refunds_repo.status_rank, repeated in SQL), or insert a dashboard refund.
 _RANK_SQL = (
     "CASE {col} "
-    + " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in refunds_repo.STATUS_RANK.items())
+    + " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
     + " ELSE 0 END"
 )
 _RECORD_REFUND_SEEN = _Write(
@@ -367,6 +369,8 @@ class AsyncpgPaymentTransaction:
     def __init__(self, raw: Any, conn: AsyncConnection) -> None:
         self._raw = raw
         self._conn = conn
+        self.payments = SqlPaymentRepository(self.connection)
+        self.diffs = SqlDiffRepository(self.connection)
         self._held = _WriteBehind(raw)
         self.used_sqlalchemy = False
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
@@ -503,7 +507,7 @@ class AsyncpgPaymentTransaction:
             status,
             reason,
             now,
-            refunds_repo.STATUS_RANK[status],
+            STATUS_RANK[status],
         )
 
     async def append_diff(self, diff: StateDiff, seq: int, now: datetime) -> None:
@@ -542,11 +546,15 @@ class AsyncpgPaymentTransaction:
 
 
 class SqlPaymentStore:
-    """``PaymentStore`` over an engine: asyncpg's fast path on PostgreSQL, SQLAlchemy elsewhere."""
+    """``PaymentStore`` and ``UnitOfWorkFactory`` over an engine: asyncpg's fast path on PostgreSQL,
+    SQLAlchemy elsewhere."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._fast = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+
+    def __call__(self) -> AbstractAsyncContextManager[Any]:
+        return self.transaction()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:

@@ -1,0 +1,151 @@
+"""The unit of work: one object owns a database transaction; repositories hang off it.
+
+Services receive a ``UnitOfWorkFactory`` and write ``async with self._uow() as uow:``. The block commits
+when it ends normally and rolls back when it raises (``engine.begin()``'s rule), so a service never
+commits by hand and never imports SQLAlchemy. The adapters are in ``adapters/db/unit_of_work.py``
+(PostgreSQL through asyncpg for the webhook's statements, SQLAlchemy for the rest and for SQLite); the
+in-memory fake for service tests is ``tests/support/fakes.py``.
+
+The webhook's hot-path operations (the ledger, the payment lock, the held writes) are methods of the
+unit of work itself, so the PostgreSQL implementation can fold them into few round trips; everything
+else is a repository attribute. An implementation may hold writes back until the next read or commit, so
+a caller sees a write's effect through this object's own reads, never by reading around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from payments.domain.payment_state import PaymentFacts, PaymentStatus
+from payments.domain.state_diff import StateDiff
+from payments.domain.stripe_facts import EventFacts
+from payments.records import EventStatus, IncomingEvent, PaymentRecord, StoredEvent
+
+
+class PaymentRepository(Protocol):
+    async def get(self, payment_id: str, *, for_update: bool = False) -> PaymentRecord | None: ...
+
+    async def latest_for_order(self, order_id: str, *, for_update: bool = False) -> PaymentRecord | None:
+        """The order's newest attempt."""
+        ...
+
+    async def list_for_order(self, order_id: str) -> list[PaymentRecord]: ...
+
+    async def set_diff_seq(self, payment_id: str, diff_seq: int) -> None: ...
+
+    async def count_with_status(self, status: PaymentStatus) -> int: ...
+
+
+class DiffRepository(Protocol):
+    async def history(self, order_id: str) -> list[dict[str, Any]]: ...
+
+    async def last_for_order(self, order_id: str) -> tuple[int, str] | None:
+        """The order's newest diff as (seq, to_state): where its next diff chains from."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    # -- the event ledger --------------------------------------------------------------------------
+    async def record_event(
+        self,
+        event: IncomingEvent,
+        now: datetime,
+        *,
+        payment_id: str | None,
+        lookup: EventFacts | None = None,
+    ) -> bool:
+        """Insert the ledger row, already "processed"; False when the id is there (it is then locked).
+
+        With ``lookup``, an implementation may also find and lock the payment it names once the row is
+        in (PostgreSQL does both in one statement); ``find_payment`` with the same ids then answers
+        from that.
+        """
+        ...
+
+    async def event_status_for_update(self, event_id: str) -> EventStatus | None: ...
+
+    async def mark_event(
+        self,
+        event_id: str,
+        status: EventStatus,
+        now: datetime,
+        *,
+        payment_id: str | None = None,
+        ref: str | None = None,
+    ) -> None: ...
+
+    async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
+        """Deferred events waiting on any of ``refs``, locked, oldest first."""
+        ...
+
+    # -- the payment -------------------------------------------------------------------------------
+    async def find_payment(
+        self,
+        *,
+        payment_id: str | None,
+        session_id: str | None,
+        payment_intent_id: str | None,
+        charge_id: str | None,
+    ) -> PaymentRecord | None:
+        """The payment an event belongs to, by our id or any Stripe id, locked."""
+        ...
+
+    async def get_payment_for_update(self, payment_id: str) -> PaymentRecord | None: ...
+
+    async def save_state(
+        self,
+        record: PaymentRecord,
+        *,
+        facts: PaymentFacts,
+        status: PaymentStatus,
+        amount_refunded: int,
+        now: datetime,
+        links: dict[str, str],
+        diff_seq: int,
+    ) -> None: ...
+
+    async def record_refund_seen(
+        self,
+        *,
+        payment_id: str,
+        stripe_refund_id: str,
+        our_refund_id: str | None,
+        amount: int,
+        currency: str,
+        status: str,
+        reason: str | None,
+        now: datetime,
+    ) -> None:
+        """Upsert by our id or Stripe's; a refund's status never moves back."""
+        ...
+
+    async def append_diff(self, diff: StateDiff, seq: int, now: datetime) -> None: ...
+
+    # -- referrals ---------------------------------------------------------------------------------
+    async def record_identities(self, user_id: str, hashes: Sequence[tuple[str, str]], now: datetime) -> None:
+        """(kind, value hash) pairs a paying user is known by; already known ones are left alone."""
+        ...
+
+    async def connection(self) -> AsyncConnection:
+        """A SQLAlchemy connection inside this same transaction, for the statements not listed here.
+
+        Being replaced by repositories (below); no new caller.
+        """
+        ...
+
+    # -- repositories over this same transaction ----------------------------------------------------
+    # Read-only properties so an implementation's own repository classes satisfy them.
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def diffs(self) -> DiffRepository: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
