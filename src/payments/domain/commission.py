@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from payments.domain.money import Money
 
 BPS_DENOMINATOR = 10_000
 
@@ -30,6 +33,79 @@ class CommissionStatus(StrEnum):
 LIVE_STATUSES = frozenset({CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD})
 # Statuses that count as earned in a report: the gross, and what refunds and disputes took back from it.
 EARNING_STATUSES = frozenset(LIVE_STATUSES | {CommissionStatus.PAID, CommissionStatus.REVERSED})
+
+
+class AuditAction(StrEnum):
+    """What an audit entry says happened to a commission or a referrer."""
+
+    ACCRUED = "accrued"
+    REFUSED = "refused"
+    HELD = "held"
+    RELEASED = "released"
+    APPROVED = "approved"
+    PAID = "paid"
+    ADJUSTED = "adjusted"
+    REVERSED = "reversed"
+    RESTORED = "restored"
+    CANCELED = "canceled"
+    BANNED = "banned"
+    UNBANNED = "unbanned"
+
+
+@dataclass(frozen=True, slots=True)
+class Commission:
+    """One order's commission as stored (``referral_commissions``)."""
+
+    id: str
+    order_id: str
+    payment_id: str
+    referrer_id: str
+    customer_user_id: str
+    currency: str
+    payment_amount: int
+    original_amount: int
+    amount: int
+    rate_bps: int
+    min_amount: int
+    hold_days: int
+    status: CommissionStatus
+    reason: str | None
+    status_before_hold: CommissionStatus | None
+    hold_until: datetime | None
+    paid_at: datetime | None
+    payout_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A signed change to a paid commission (which is never edited), netted in a later payout."""
+
+    id: str
+    commission_id: str
+    referrer_id: str
+    currency: str
+    amount: int
+    reason: str
+    cause_event_id: str
+    created_at: datetime
+    payout_id: str | None
+    settled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutLine:
+    currency: str
+    commissions_amount: int
+    adjustments_amount: int
+    net_amount: int
+    commission_count: int
+    adjustment_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +173,12 @@ __all__ = [
     "BPS_DENOMINATOR",
     "EARNING_STATUSES",
     "LIVE_STATUSES",
+    "Adjustment",
+    "AuditAction",
+    "Commission",
     "CommissionRule",
     "CommissionStatus",
+    "PayoutLine",
     "adjustments_to_settle",
     "commission_for",
     "remaining_after_refunds",

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from payments.domain.commission import CommissionStatus
-from payments.domain.money import Money
+from payments.domain.commission import (
+    Adjustment,
+    AuditAction,
+    Commission,
+    CommissionStatus,
+    PayoutLine,
+)
 from payments.errors import FailedPrecondition, InvalidRequest, NotFound, ServiceError
-
-
-class AuditAction(StrEnum):
-    ACCRUED = "accrued"
-    REFUSED = "refused"
-    HELD = "held"
-    RELEASED = "released"
-    APPROVED = "approved"
-    PAID = "paid"
-    ADJUSTED = "adjusted"
-    REVERSED = "reversed"
-    RESTORED = "restored"
-    CANCELED = "canceled"
-    BANNED = "banned"
-    UNBANNED = "unbanned"
 
 
 class CommissionError(ServiceError):
@@ -59,58 +48,6 @@ class InvalidCursor(InvalidReportQuery):
 
 class ExportTooLarge(InvalidReportQuery):
     code = "export_too_large"
-
-
-@dataclass(frozen=True, slots=True)
-class Commission:
-    id: str
-    order_id: str
-    payment_id: str
-    referrer_id: str
-    customer_user_id: str
-    currency: str
-    payment_amount: int
-    original_amount: int
-    amount: int
-    rate_bps: int
-    min_amount: int
-    hold_days: int
-    status: CommissionStatus
-    reason: str | None
-    status_before_hold: CommissionStatus | None
-    hold_until: datetime | None
-    paid_at: datetime | None
-    payout_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def money(self) -> Money:
-        return Money(self.amount, self.currency)
-
-
-@dataclass(frozen=True, slots=True)
-class Adjustment:
-    id: str
-    commission_id: str
-    referrer_id: str
-    currency: str
-    amount: int
-    reason: str
-    cause_event_id: str
-    created_at: datetime
-    payout_id: str | None
-    settled_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class PayoutLine:
-    currency: str
-    commissions_amount: int
-    adjustments_amount: int
-    net_amount: int
-    commission_count: int
-    adjustment_count: int
 
 
 @dataclass(frozen=True, slots=True)

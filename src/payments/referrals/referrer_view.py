@@ -4,8 +4,8 @@ A referrer who learns which guard refused a commission (shared card, velocity, e
 to get past it next time, and the referred customer's user id is the customer's, not the referrer's. So a
 referrer sees a commission's money, dates and status, and a reason only from ``PUBLIC_REASONS``; any other
 reason reads ``not_eligible`` (refused, canceled) or ``under_review`` (held). Admins keep the full
-``Commission``. Every referrer-facing surface (JSON report, commission lookups, CSV, the dashboard) goes
-through ``for_referrer`` so the rule lives in one place.
+``Commission``. Every referrer-facing surface (JSON report, commission lookups, the CSV's cells in
+``csv_rows``, the dashboard) goes through ``for_referrer`` so the rule lives in one place.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from payments.domain.audit_chain import iso
 from payments.domain.commission import CommissionStatus
 from payments.referrals.models import Commission, CurrencyNet, Report, StatusTotal
 
@@ -21,22 +20,6 @@ NOT_ELIGIBLE = "not_eligible"
 UNDER_REVIEW = "under_review"
 # Facts about the payment the referrer is told anyway (its commission moves with them), never a guard's rule.
 PUBLIC_REASONS = frozenset({"dispute_open", "dispute_lost"})
-
-REFERRER_CSV_COLUMNS = (
-    "id",
-    "created_at",
-    "order_id",
-    "status",
-    "reason",
-    "currency",
-    "payment_amount",
-    "rate_bps",
-    "original_amount",
-    "amount",
-    "hold_until",
-    "paid_at",
-    "payout_id",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,34 +86,13 @@ def report_for_referrer(report: Report) -> ReferrerReport:
     )
 
 
-def referrer_csv_values(commission: Commission) -> tuple[object, ...]:
-    view = for_referrer(commission)
-    return (
-        view.id,
-        iso(view.created_at),
-        view.order_id,
-        view.status.value,
-        view.reason or "",
-        view.currency,
-        view.payment_amount,
-        view.rate_bps,
-        view.original_amount,
-        view.amount,
-        iso(view.hold_until) if view.hold_until else "",
-        iso(view.paid_at) if view.paid_at else "",
-        view.payout_id or "",
-    )
-
-
 __all__ = [
     "NOT_ELIGIBLE",
     "PUBLIC_REASONS",
-    "REFERRER_CSV_COLUMNS",
     "UNDER_REVIEW",
     "ReferrerCommission",
     "ReferrerReport",
     "for_referrer",
     "public_reason",
-    "referrer_csv_values",
     "report_for_referrer",
 ]

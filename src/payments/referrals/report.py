@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -28,6 +26,13 @@ from payments.adapters.db.referral_tables import referral_adjustments, referral_
 from payments.domain.audit_chain import iso
 from payments.domain.commission import EARNING_STATUSES, CommissionStatus
 from payments.domain.text import in_report_range, unstorable_reason
+from payments.referrals.csv_rows import (
+    CSV_COLUMNS,
+    REFERRER_CSV_COLUMNS,
+    admin_values,
+    csv_line,
+    referrer_values,
+)
 from payments.referrals.models import (
     Commission,
     CurrencyNet,
@@ -37,7 +42,6 @@ from payments.referrals.models import (
     Report,
     StatusTotal,
 )
-from payments.referrals.referrer_view import REFERRER_CSV_COLUMNS, referrer_csv_values
 from payments.referrals.repository import commission_from_row
 from payments.referrals.totals import DailyTotals
 
@@ -48,22 +52,6 @@ MAX_PAGE = 500
 MAX_ID = 40  # referral_commissions.id
 CSV_BATCH = 1000
 CSV_MAX_ROWS = 100_000  # one download; beyond it, narrow the period (ExportTooLarge, HTTP 422)
-CSV_COLUMNS = (
-    "id",
-    "created_at",
-    "order_id",
-    "payment_id",
-    "status",
-    "reason",
-    "currency",
-    "payment_amount",
-    "rate_bps",
-    "original_amount",
-    "amount",
-    "hold_until",
-    "paid_at",
-    "payout_id",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +172,15 @@ class ReportQueries:
                 raise ExportTooLarge(
                     f"the export matches more than {max_rows} rows; narrow it with from/to or status"
                 )
-        values = referrer_csv_values if for_referrer else _csv_values
-        yield _csv_line(REFERRER_CSV_COLUMNS if for_referrer else CSV_COLUMNS)
+        values = referrer_values if for_referrer else admin_values
+        yield csv_line(REFERRER_CSV_COLUMNS if for_referrer else CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         sent = 0
         while sent < max_rows:  # rows added during the export are newer than its first page: not in it
             async with engine.connect() as conn:
                 rows = await self._page(conn, where, min(batch, max_rows - sent), after)
             for commission in rows:
-                yield _csv_line(values(commission))
+                yield csv_line(values(commission))
             sent += len(rows)
             if len(rows) < batch:
                 return
@@ -272,38 +260,6 @@ class ReportQueries:
             query = query.where(tuple_(_c.c.created_at, _c.c.id) < tuple_(after[0], after[1]))
         query = query.order_by(_c.c.created_at.desc(), _c.c.id.desc()).limit(limit)
         return [commission_from_row(row) for row in (await conn.execute(query)).mappings()]
-
-
-def _csv_values(commission: Commission) -> tuple[object, ...]:
-    return (
-        commission.id,
-        iso(commission.created_at),
-        commission.order_id,
-        commission.payment_id,
-        commission.status.value,
-        commission.reason or "",
-        commission.currency,
-        commission.payment_amount,
-        commission.rate_bps,
-        commission.original_amount,
-        commission.amount,
-        iso(commission.hold_until) if commission.hold_until else "",
-        iso(commission.paid_at) if commission.paid_at else "",
-        commission.payout_id or "",
-    )
-
-
-def _csv_line(values: tuple[object, ...]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_defuse(value) for value in values])
-    return buffer.getvalue()
-
-
-def _defuse(value: object) -> object:
-    # Order ids come from another service; a leading = + - @ would run as a formula in a spreadsheet.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 __all__ = ["CSV_COLUMNS", "ReportFilter", "ReportQueries", "decode_cursor", "encode_cursor"]

@@ -22,7 +22,6 @@ from payments.adapters.db.referral_tables import (
     referral_payouts,
     referral_referrer_locks,
 )
-from payments.domain.audit_chain import iso
 from payments.domain.commission import CommissionStatus
 from payments.referrals.models import Adjustment, Commission, PayoutLine
 from payments.referrals.portable import insert_ignoring_conflicts, utc, utc_or_none
@@ -72,24 +71,6 @@ def adjustment_from_row(row: RowMapping) -> Adjustment:
         payout_id=row["payout_id"],
         settled_at=utc_or_none(row["settled_at"]),
     )
-
-
-def snapshot(commission: Commission) -> dict[str, Any]:
-    """The part of a commission an audit entry records before and after a change (JSON, ISO times):
-    its state and the inputs of its calculation, so the chain proves how each amount was reached."""
-    return {
-        "status": commission.status.value,
-        "payment_amount": commission.payment_amount,
-        "rate_bps": commission.rate_bps,
-        "customer_user_id": commission.customer_user_id,
-        "amount": commission.amount,
-        "original_amount": commission.original_amount,
-        "currency": commission.currency,
-        "reason": commission.reason,
-        "status_before_hold": commission.status_before_hold.value if commission.status_before_hold else None,
-        "hold_until": iso(commission.hold_until) if commission.hold_until else None,
-        "payout_id": commission.payout_id,
-    }
 
 
 def chunks(ids: Sequence[str]) -> list[Sequence[str]]:

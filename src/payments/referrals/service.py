@@ -13,26 +13,23 @@ never edited again: later refunds or a lost dispute become signed adjustments ne
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.config import Settings
+from payments.domain import commission_lifecycle as lifecycle
 from payments.domain.commission import (
     LIVE_STATUSES,
     CommissionRule,
     CommissionStatus,
-    adjustments_to_settle,
-    commission_for,
-    target_amount,
 )
-from payments.domain.fraud_guards import GuardDecision, GuardFacts, Verdict, decide
+from payments.domain.commission_lifecycle import UNPAID, NewCommission, Transition, audit_snapshot
+from payments.domain.fraud_guards import GuardDecision, GuardFacts, decide
 from payments.domain.payment import PaymentSnapshot
-from payments.domain.payment_state import DisputePhase, PaymentStatus
+from payments.domain.payment_state import PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.referrals.audit import AuditDraft, AuditLog
 from payments.referrals.identities import (
@@ -62,32 +59,12 @@ from payments.referrals.referrer_view import (
     report_for_referrer,
 )
 from payments.referrals.report import ReportFilter, ReportQueries
-from payments.referrals.repository import CommissionRepository, snapshot
+from payments.referrals.repository import CommissionRepository
 from payments.referrals.totals import DailyTotals, TotalsChanges
 
 RELEASE_ACTOR = "system:release"
 RELEASE_BATCH = 500
 VELOCITY_WINDOW = timedelta(hours=1)
-
-# Reasons stored on commissions and adjustments besides the guards' codes.
-DISPUTE_OPEN = "dispute_open"
-DISPUTE_LOST = "dispute_lost"
-REFUND = "refund"
-REFUND_FAILED = "refund_failed"
-REJECTED_BY_ADMIN = "rejected_by_admin"
-BANNED = "banned_referrer"
-
-_STATUS_OF_VERDICT = {
-    Verdict.ACCRUE: CommissionStatus.PENDING,
-    Verdict.HOLD: CommissionStatus.HELD,
-    Verdict.REFUSE: CommissionStatus.REFUSED,
-}
-_ACTION_OF_VERDICT = {
-    Verdict.ACCRUE: AuditAction.ACCRUED,
-    Verdict.HOLD: AuditAction.HELD,
-    Verdict.REFUSE: AuditAction.REFUSED,
-}
-_UNPAID = (CommissionStatus.PENDING, CommissionStatus.APPROVED, CommissionStatus.HELD)
 
 
 class PaymentChangeTransaction(Protocol):
@@ -168,7 +145,7 @@ class CommissionService:
         if existing is not None:
             await self._audit_duplicate(conn, existing, payment, decision, cause, now)
             return None
-        commission = Commission(
+        new = NewCommission(
             id=new_id("com"),
             order_id=payment.order_id,
             payment_id=payment.payment_id,
@@ -176,29 +153,14 @@ class CommissionService:
             customer_user_id=payment.user_id,
             currency=payment.currency,
             payment_amount=payment.amount,
-            # On the amount asked; a payment whose received amount differs is held for a person anyway.
-            original_amount=commission_for(payment.amount, self._rule.rate_bps),
-            amount=commission_for(payment.amount, self._rule.rate_bps),
-            rate_bps=self._rule.rate_bps,
-            min_amount=self._rule.min_amount,
-            hold_days=self._rule.hold_days,
-            status=_STATUS_OF_VERDICT[decision.verdict],
-            reason=decision.reason.value if decision.reason else None,
-            status_before_hold=None,
-            hold_until=None
-            if decision.verdict is Verdict.REFUSE
-            else now + timedelta(days=self._rule.hold_days),
-            paid_at=None,
-            payout_id=None,
-            created_at=now,
-            updated_at=now,
         )
+        step = lifecycle.accrue(new, self._rule, decision, now)
+        commission = step.state
         await self._commissions.insert(conn, commission)
         changes = TotalsChanges()
         changes.added(commission)
-        action = _ACTION_OF_VERDICT[decision.verdict]
         await self._record(
-            conn, [_draft(action, cause.event_id, None, commission, commission.reason)], changes, now
+            conn, [_draft(step.action, cause.event_id, None, commission, step.reason)], changes, now
         )
         if commission.status is CommissionStatus.REFUSED:
             return commission
@@ -254,8 +216,8 @@ class CommissionService:
             commission_id=existing.id,
             referrer_id=existing.referrer_id,
             payment_id=payment.payment_id,
-            before=snapshot(existing),
-            after=snapshot(existing),
+            before=audit_snapshot(existing),
+            after=audit_snapshot(existing),
             reason=decision.reason.value if decision.reason else None,
         )
         await self._record(conn, [draft], None, now)
@@ -269,101 +231,36 @@ class CommissionService:
         now: datetime,
     ) -> Commission:
         """Move the commission to where the payment's facts say it should be (caller holds its lock)."""
-        phase = payment.facts.dispute_phase
-        # Refunds are a share of what Stripe received. That is the amount asked, except on a payment held
-        # for amount_mismatch, where refunding everything received must still leave nothing.
-        received = payment.facts.amount_received or commission.payment_amount
-        target = target_amount(
-            commission.original_amount,
-            received,
-            payment.facts.amount_refunded,
-            dispute_lost=phase is DisputePhase.LOST,
-        )
         if commission.status in LIVE_STATUSES:
-            return await self._follow_unpaid(conn, commission, phase, target, cause, now)
+            moved = lifecycle.follow_unpaid(commission, payment.facts, now)
+            if moved.changed:
+                await self._commissions.save(conn, commission, moved.after)
+                await self._record(conn, _drafts(moved, actor=cause.event_id), _moved([moved]), now)
+            return moved.after
         if commission.status is CommissionStatus.PAID:
-            await self._follow_paid(conn, commission, phase, target, cause, now)
+            await self._follow_paid(conn, commission, payment, cause, now)
         # refused, canceled and reversed are final: nothing about the payment can revive them.
         return commission
-
-    async def _follow_unpaid(
-        self,
-        conn: AsyncConnection,
-        commission: Commission,
-        phase: DisputePhase | None,
-        target: int,
-        cause: Cause,
-        now: datetime,
-    ) -> Commission:
-        steps: list[tuple[AuditAction, Commission, str | None]] = []
-        current = commission
-        if phase is DisputePhase.LOST:
-            current = replace(
-                current,
-                status=CommissionStatus.REVERSED,
-                amount=0,
-                reason=DISPUTE_LOST,
-                status_before_hold=None,
-                updated_at=now,
-            )
-            steps.append((AuditAction.REVERSED, current, DISPUTE_LOST))
-        else:
-            if target != current.amount:
-                why = REFUND if target < current.amount else REFUND_FAILED
-                current = replace(current, amount=target, updated_at=now)
-                steps.append((AuditAction.ADJUSTED, current, why))
-            if phase is DisputePhase.OPEN and current.status is not CommissionStatus.HELD:
-                current = replace(
-                    current,
-                    status=CommissionStatus.HELD,
-                    status_before_hold=current.status,
-                    reason=DISPUTE_OPEN,
-                    updated_at=now,
-                )
-                steps.append((AuditAction.HELD, current, DISPUTE_OPEN))
-            elif phase is not DisputePhase.OPEN and current.status_before_hold is not None:
-                # Only a dispute sets status_before_hold, so this undoes exactly the dispute's hold.
-                current = replace(
-                    current,
-                    status=current.status_before_hold,
-                    status_before_hold=None,
-                    reason=None,
-                    updated_at=now,
-                )
-                steps.append((AuditAction.RESTORED, current, "dispute_won"))
-        if not steps:
-            return commission
-        await self._commissions.save(conn, commission, current)
-        drafts: list[AuditDraft] = []
-        previous = commission
-        for action, state, step_reason in steps:
-            drafts.append(_draft(action, cause.event_id, previous, state, step_reason))
-            previous = state
-        await self._record(conn, drafts, _moved([(commission, current)]), now)
-        return current
 
     async def _follow_paid(
         self,
         conn: AsyncConnection,
         commission: Commission,
-        phase: DisputePhase | None,
-        target: int,
+        payment: PaymentSnapshot,
         cause: Cause,
         now: datetime,
     ) -> None:
-        effective = commission.amount + await self._commissions.adjustments_total(conn, commission.id)
-        delta = target - effective
-        if delta == 0:
+        adjusted = await self._commissions.adjustments_total(conn, commission.id)
+        change = lifecycle.follow_paid(commission, payment.facts, adjusted)
+        if change is None:
             return
-        lost = phase is DisputePhase.LOST
-        reason = DISPUTE_LOST if lost else REFUND if delta < 0 else REFUND_FAILED
         adjustment = Adjustment(
             id=new_id("adj"),
             commission_id=commission.id,
             referrer_id=commission.referrer_id,
             currency=commission.currency,
-            amount=delta,
-            reason=reason,
+            amount=change.delta,
+            reason=change.reason,
             cause_event_id=cause.event_id,
             created_at=now,
             payout_id=None,
@@ -371,19 +268,19 @@ class CommissionService:
         )
         await self._commissions.insert_adjustment(conn, adjustment, commission.created_at)
         draft = AuditDraft(
-            action=AuditAction.REVERSED if lost else AuditAction.ADJUSTED,
+            action=change.action,
             actor=cause.event_id,
             commission_id=commission.id,
             referrer_id=commission.referrer_id,
             payment_id=commission.payment_id,
-            before={**snapshot(commission), "effective_amount": effective},
+            before={**audit_snapshot(commission), "effective_amount": change.effective_before},
             after={
-                **snapshot(commission),
-                "effective_amount": target,
+                **audit_snapshot(commission),
+                "effective_amount": change.effective_after,
                 "adjustment_id": adjustment.id,
-                "adjustment_amount": delta,
+                "adjustment_amount": change.delta,
             },
-            reason=reason,
+            reason=change.reason,
         )
         await self._record(conn, [draft], None, now)
 
@@ -409,9 +306,8 @@ class CommissionService:
                 CommissionStatus.PENDING,
                 {"status": CommissionStatus.APPROVED.value, "updated_at": now},
             )
-            moves = [(c, replace(c, status=CommissionStatus.APPROVED, updated_at=now)) for c in due]
-            drafts = [_draft(AuditAction.RELEASED, RELEASE_ACTOR, b, a, None) for b, a in moves]
-            await self._record(conn, drafts, _moved(moves), now)
+            moves = [lifecycle.release(c, now) for c in due]
+            await self._record(conn, _drafts(*moves, actor=RELEASE_ACTOR), _moved(moves), now)
             released += len(due)
 
     async def mark_commission_paid(
@@ -423,19 +319,13 @@ class CommissionService:
             raise CommissionNotFound(f"no commission {commission_id}")
         await self._lock_unbanned(conn, unlocked.referrer_id)
         commission = await self._locked(conn, commission_id)
-        if commission.status is not CommissionStatus.APPROVED:
-            raise CommissionConflict(f"commission {commission_id} is {commission.status.value}, not approved")
         payout_id = new_id("po")
+        paid = _allowed(lambda: lifecycle.pay(commission, payout_id, now))
         line = PayoutLine(commission.currency, commission.amount, 0, commission.amount, 1, 0)
         await self._commissions.insert_payout(conn, payout_id, commission.referrer_id, actor, now, [line])
-        paid = replace(
-            commission, status=CommissionStatus.PAID, paid_at=now, payout_id=payout_id, updated_at=now
-        )
-        await self._commissions.save(conn, commission, paid)
-        await self._record(
-            conn, [_draft(AuditAction.PAID, actor, commission, paid, None)], _moved([(commission, paid)]), now
-        )
-        return paid
+        await self._commissions.save(conn, commission, paid.after)
+        await self._record(conn, _drafts(paid, actor=actor), _moved([paid]), now)
+        return paid.after
 
     async def pay_referrer(
         self, conn: AsyncConnection, referrer_id: str, actor: str, now: datetime
@@ -445,33 +335,11 @@ class CommissionService:
         await self._lock_unbanned(conn, referrer_id)
         commissions = await self._commissions.lock_by_status(conn, referrer_id, [CommissionStatus.APPROVED])
         adjustments = await self._commissions.lock_unsettled_adjustments(conn, referrer_id)
-        by_currency: dict[str, tuple[list[Commission], list[Adjustment]]] = defaultdict(lambda: ([], []))
-        for commission in commissions:
-            by_currency[commission.currency][0].append(commission)
-        for adjustment in adjustments:
-            by_currency[adjustment.currency][1].append(adjustment)
-        lines: list[PayoutLine] = []
-        settled: list[Adjustment] = []
-        for currency in sorted(by_currency):
-            owed, pending_adjustments = by_currency[currency]
-            owed_total = sum(c.amount for c in owed)
-            chosen = [
-                pending_adjustments[i]
-                for i in adjustments_to_settle(owed_total, [a.amount for a in pending_adjustments])
-            ]
-            if not owed and not chosen:
-                continue
-            adjusted_total = sum(a.amount for a in chosen)
-            lines.append(
-                PayoutLine(
-                    currency, owed_total, adjusted_total, owed_total + adjusted_total, len(owed), len(chosen)
-                )
-            )
-            settled.extend(chosen)
-        if not lines:
+        plan = lifecycle.plan_payout(commissions, adjustments)
+        if not plan.lines:
             raise NothingToPay(f"referrer {referrer_id} has nothing approved to pay")
         payout_id = new_id("po")
-        await self._commissions.insert_payout(conn, payout_id, referrer_id, actor, now, lines)
+        await self._commissions.insert_payout(conn, payout_id, referrer_id, actor, now, plan.lines)
         await self._commissions.set_status(
             conn,
             [c.id for c in commissions],
@@ -483,12 +351,9 @@ class CommissionService:
                 "updated_at": now,
             },
         )
-        await self._commissions.settle_adjustments(conn, [a.id for a in settled], payout_id, now)
-        moves = [
-            (c, replace(c, status=CommissionStatus.PAID, paid_at=now, payout_id=payout_id, updated_at=now))
-            for c in commissions
-        ]
-        drafts = [_draft(AuditAction.PAID, actor, b, a, None) for b, a in moves]
+        await self._commissions.settle_adjustments(conn, [a.id for a in plan.settled], payout_id, now)
+        moves = [lifecycle.pay(c, payout_id, now) for c in commissions]
+        drafts = _drafts(*moves, actor=actor)
         drafts += [
             AuditDraft(
                 action=AuditAction.PAID,
@@ -498,7 +363,7 @@ class CommissionService:
                 after={"adjustment_id": a.id, "adjustment_amount": a.amount, "payout_id": payout_id},
                 reason="adjustment_settled",
             )
-            for a in settled
+            for a in plan.settled
         ]
         await self._record(conn, drafts, _moved(moves), now)
         return Payout(
@@ -506,9 +371,9 @@ class CommissionService:
             referrer_id=referrer_id,
             actor=actor,
             created_at=now,
-            lines=tuple(lines),
+            lines=plan.lines,
             commission_ids=tuple(c.id for c in commissions),
-            adjustment_ids=tuple(a.id for a in settled),
+            adjustment_ids=tuple(a.id for a in plan.settled),
         )
 
     async def decide_held(
@@ -518,25 +383,10 @@ class CommissionService:
         approved if it is over) or reject (refused)."""
         now = utc(now)
         commission = await self._locked(conn, commission_id)
-        if commission.status is not CommissionStatus.HELD:
-            raise CommissionConflict(f"commission {commission_id} is {commission.status.value}, not held")
-        if commission.status_before_hold is not None:
-            raise CommissionConflict(f"commission {commission_id} waits for its dispute, not for a person")
-        if approve:
-            due = commission.hold_until is None or commission.hold_until <= now
-            status = CommissionStatus.APPROVED if due else CommissionStatus.PENDING
-            decided = replace(commission, status=status, reason=None, updated_at=now)
-            action, reason = AuditAction.APPROVED, None
-        else:
-            decided = replace(
-                commission, status=CommissionStatus.REFUSED, reason=REJECTED_BY_ADMIN, updated_at=now
-            )
-            action, reason = AuditAction.REFUSED, REJECTED_BY_ADMIN
-        await self._commissions.save(conn, commission, decided)
-        await self._record(
-            conn, [_draft(action, actor, commission, decided, reason)], _moved([(commission, decided)]), now
-        )
-        return decided
+        decided = _allowed(lambda: lifecycle.decide_held(commission, approve, now))
+        await self._commissions.save(conn, commission, decided.after)
+        await self._record(conn, _drafts(decided, actor=actor), _moved([decided]), now)
+        return decided.after
 
     async def ban_referrer(
         self, conn: AsyncConnection, referrer_id: str, actor: str, reason: str, now: datetime
@@ -545,13 +395,13 @@ class CommissionService:
         Paid commissions and their adjustments are left as they are."""
         now = utc(now)
         await self._commissions.lock_referrer(conn, referrer_id)
-        unpaid = await self._commissions.lock_by_status(conn, referrer_id, _UNPAID)
+        unpaid = await self._commissions.lock_by_status(conn, referrer_id, UNPAID)
         drafts: list[AuditDraft] = []
         if await self._commissions.ban(conn, referrer_id, reason, actor, now):
             drafts.append(
                 AuditDraft(action=AuditAction.BANNED, actor=actor, referrer_id=referrer_id, reason=reason)
             )
-        for status in _UNPAID:
+        for status in UNPAID:
             ids = [c.id for c in unpaid if c.status is status]
             await self._commissions.set_status(
                 conn,
@@ -559,25 +409,13 @@ class CommissionService:
                 status,
                 {
                     "status": CommissionStatus.CANCELED.value,
-                    "reason": BANNED,
+                    "reason": lifecycle.BANNED,
                     "updated_at": now,
                     "status_before_hold": None,
                 },
             )
-        moves = [
-            (
-                c,
-                replace(
-                    c,
-                    status=CommissionStatus.CANCELED,
-                    reason=BANNED,
-                    status_before_hold=None,
-                    updated_at=now,
-                ),
-            )
-            for c in unpaid
-        ]
-        drafts += [_draft(AuditAction.CANCELED, actor, b, a, BANNED) for b, a in moves]
+        moves = [lifecycle.cancel_for_ban(c, now) for c in unpaid]
+        drafts += _drafts(*moves, actor=actor)
         await self._record(conn, drafts, _moved(moves), now)
         return len(unpaid)
 
@@ -698,11 +536,29 @@ class CommissionService:
         return commission
 
 
-def _moved(moves: list[tuple[Commission, Commission]]) -> TotalsChanges:
+def _moved(moves: Sequence[Transition]) -> TotalsChanges:
     changes = TotalsChanges()
-    for before, after in moves:
-        changes.moved(before, after)
+    for move in moves:
+        changes.moved(move.before, move.after)
     return changes
+
+
+def _drafts(*moves: Transition, actor: str) -> list[AuditDraft]:
+    """One audit entry per step, each step's before being the state the previous one left."""
+    drafts: list[AuditDraft] = []
+    for move in moves:
+        previous = move.before
+        for step in move.steps:
+            drafts.append(_draft(step.action, actor, previous, step.state, step.reason))
+            previous = step.state
+    return drafts
+
+
+def _allowed(transition: Callable[[], Transition]) -> Transition:
+    try:
+        return transition()
+    except lifecycle.TransitionRefused as exc:
+        raise CommissionConflict(str(exc)) from None
 
 
 def _draft(
@@ -714,8 +570,8 @@ def _draft(
         commission_id=after.id,
         referrer_id=after.referrer_id,
         payment_id=after.payment_id,
-        before=snapshot(before) if before is not None else None,
-        after=snapshot(after),
+        before=audit_snapshot(before) if before is not None else None,
+        after=audit_snapshot(after),
         reason=reason,
     )
 
