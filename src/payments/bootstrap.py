@@ -84,7 +84,7 @@ def build(
     store = SqlPaymentStore(engine)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
-    refunds = RefundService(engine, gateway, orchestrator, clock)
+    refunds = RefundService(store, gateway, orchestrator, clock)
     webhooks = WebhookProcessor(
         store,
         idempotency,
@@ -102,7 +102,7 @@ def build(
         engine=engine,
         gateway=gateway,
         redis=redis,
-        payments=PaymentService(engine, gateway, settings, clock, orchestrator),
+        payments=PaymentService(store, gateway, settings, clock, orchestrator),
         refunds=refunds,
         review=ReviewService(store, refunds, orchestrator, clock),
         commissions=commissions,

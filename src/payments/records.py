@@ -102,7 +102,9 @@ class RefundRecord:
     @classmethod
     def from_row(cls, row: Any) -> RefundRecord:
         m = getattr(row, "_mapping", row)
-        return cls(**{name: m[name] for name in cls.__slots__})
+        values = {name: m[name] for name in cls.__slots__}
+        values["created_at"] = _utc(values["created_at"])
+        return cls(**values)
 
 
 class EventStatus(StrEnum):

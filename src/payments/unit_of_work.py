@@ -14,7 +14,7 @@ a caller sees a write's effect through this object's own reads, never by reading
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,11 +24,41 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
-from payments.records import EventStatus, IncomingEvent, PaymentRecord, StoredEvent
+from payments.records import EventStatus, IncomingEvent, PaymentRecord, RefundRecord, StoredEvent
+
+
+class ConcurrentWrite(Exception):
+    """A write lost to a concurrent transaction over the same unique key (an order's live attempt, an
+    idempotency key). The unit of work it was raised in is rolled back; a caller retries in a new one,
+    where it sees what the winner wrote. Never shown to a client, so not a ``ServiceError``."""
 
 
 class PaymentRepository(Protocol):
     async def get(self, payment_id: str, *, for_update: bool = False) -> PaymentRecord | None: ...
+
+    async def get_by_idempotency_key(self, key: str) -> PaymentRecord | None: ...
+
+    async def get_by_checkout_session(self, session_id: str) -> PaymentRecord | None: ...
+
+    async def add(self, record: PaymentRecord) -> None:
+        """Insert a new attempt; ``ConcurrentWrite`` when the order already has a live attempt, that
+        attempt number, or the idempotency key is taken."""
+        ...
+
+    async def mark_superseded(self, payment_id: str, now: datetime) -> None: ...
+
+    async def save_checkout_window(
+        self, record: PaymentRecord, *, expires_at: datetime, generation: int, now: datetime
+    ) -> bool:
+        """Store a fresh window unless a concurrent retry stored another since ``record`` was read."""
+        ...
+
+    async def save_stripe_link(self, payment_id: str, now: datetime, links: Mapping[str, str | None]) -> None:
+        """The Stripe object's ids and its URL or client secret (a None leaves the column alone); clears
+        ``last_error``."""
+        ...
+
+    async def save_error(self, payment_id: str, now: datetime, error: str) -> None: ...
 
     async def latest_for_order(self, order_id: str, *, for_update: bool = False) -> PaymentRecord | None:
         """The order's newest attempt."""
@@ -39,6 +69,35 @@ class PaymentRepository(Protocol):
     async def set_diff_seq(self, payment_id: str, diff_seq: int) -> None: ...
 
     async def count_with_status(self, status: PaymentStatus) -> int: ...
+
+
+class RefundRepository(Protocol):
+    async def get(self, refund_id: str) -> RefundRecord | None: ...
+
+    async def by_idempotency_key(self, payment_id: str, key: str) -> RefundRecord | None: ...
+
+    async def reserved_amount(self, payment_id: str) -> int:
+        """What the payment's refunds hold, failed ones excepted (requested ones included)."""
+        ...
+
+    async def add_requested(
+        self,
+        *,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        reason: str | None,
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> RefundRecord:
+        """A refund of ours, written before Stripe is called (status ``requested``)."""
+        ...
+
+    async def requested_before(self, cutoff: datetime) -> list[RefundRecord]:
+        """Refunds still ``requested`` (Stripe never answered) created before ``cutoff``; a batch."""
+        ...
+
+    async def mark_failed(self, refund_id: str, error: str, now: datetime) -> None: ...
 
 
 class DiffRepository(Protocol):
@@ -142,6 +201,9 @@ class UnitOfWork(Protocol):
     # Read-only properties so an implementation's own repository classes satisfy them.
     @property
     def payments(self) -> PaymentRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
 
     @property
     def diffs(self) -> DiffRepository: ...

@@ -11,18 +11,17 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db import payments_repo
-from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
-from payments.adapters.stripe_gateway.client import IntentState, SessionState, StripeGateway
+from payments.adapters.stripe_gateway.client import IntentState, SessionState
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.checkout.ports import CheckoutGateway
 from payments.domain.attempts import ENDED_UNPAID, idempotency_key, is_paid
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import FailedPrecondition, NotFound, UpstreamError
 from payments.records import PaymentRecord
+from payments.unit_of_work import UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)
@@ -50,14 +49,14 @@ def may_still_be_paid(record: PaymentRecord) -> bool:
 
 
 async def cancel_payment(
-    engine: AsyncEngine,
-    gateway: StripeGateway,
+    uow: UnitOfWorkFactory,
+    gateway: CheckoutGateway,
     orchestrator: PaymentOrchestrator,
     clock: Callable[[], datetime],
     payment_id: str,
 ) -> PaymentRecord:
-    async with engine.connect() as conn:
-        record = await payments_repo.get(conn, payment_id)
+    async with uow() as tx:
+        record = await tx.payments.get(payment_id)
     if record is None:
         raise NotFound(f"no payment {payment_id}")
     status = PaymentStatus(record.status)
@@ -65,7 +64,7 @@ async def cancel_payment(
         raise AlreadyPaid(f"payment {record.id} is {record.status}: it cannot be canceled", record)
     if status in ENDED_UNPAID and not may_still_be_paid(record):
         return record  # nothing at Stripe can take money for it any more
-    record = await end_at_stripe(engine, gateway, orchestrator, clock, record)
+    record = await end_at_stripe(uow, gateway, orchestrator, clock, record)
     if is_paid(PaymentStatus(record.status)):
         raise AlreadyPaid(f"payment {record.id} was paid before the cancel reached Stripe", record)
     if record.status == PaymentStatus.PROCESSING:
@@ -78,25 +77,25 @@ async def cancel_payment(
 
 
 async def retire_failed_intent(
-    engine: AsyncEngine,
-    gateway: StripeGateway,
+    uow: UnitOfWorkFactory,
+    gateway: CheckoutGateway,
     orchestrator: PaymentOrchestrator,
     clock: Callable[[], datetime],
     record: PaymentRecord,
 ) -> PaymentRecord:
     """Before an order's next attempt: the declined intent is canceled at Stripe (or found paid)."""
-    return await end_at_stripe(engine, gateway, orchestrator, clock, record)
+    return await end_at_stripe(uow, gateway, orchestrator, clock, record)
 
 
 async def end_at_stripe(
-    engine: AsyncEngine,
-    gateway: StripeGateway,
+    uow: UnitOfWorkFactory,
+    gateway: CheckoutGateway,
     orchestrator: PaymentOrchestrator,
     clock: Callable[[], datetime],
     record: PaymentRecord,
 ) -> PaymentRecord:
     """Make the payment unpayable at Stripe, then record what Stripe says it now is."""
-    await _apply(engine, orchestrator, clock, record, EventFacts(facts=PaymentFacts(cancel_requested=True)))
+    await _apply(uow, orchestrator, clock, record, EventFacts(facts=PaymentFacts(cancel_requested=True)))
     try:
         if record.stripe_checkout_session_id is not None:
             found = _session_facts(record, *await _expire_session(gateway, record))
@@ -113,27 +112,27 @@ async def end_at_stripe(
             code="stripe_" + exc.kind.value,
             retryable=exc.kind is not GatewayErrorKind.AUTH,
         ) from None
-    return await _apply(engine, orchestrator, clock, record, found)
+    return await _apply(uow, orchestrator, clock, record, found)
 
 
 async def _apply(
-    engine: AsyncEngine,
+    uow: UnitOfWorkFactory,
     orchestrator: PaymentOrchestrator,
     clock: Callable[[], datetime],
     record: PaymentRecord,
     found: EventFacts,
 ) -> PaymentRecord:
-    async with engine.begin() as conn:
-        locked = await payments_repo.get(conn, record.id, for_update=True)
+    async with uow() as tx:
+        locked = await tx.payments.get(record.id, for_update=True)
         assert locked is not None
         cause = Cause(event_id=f"{record.id}:cancel", event_type="api.payment.cancel")
-        await orchestrator.apply(SqlAlchemyPaymentTransaction(conn), locked, found, cause, clock())
-        fresh = await payments_repo.get(conn, record.id)
+        await orchestrator.apply(tx, locked, found, cause, clock())
+        fresh = await tx.payments.get(record.id)
     assert fresh is not None
     return fresh
 
 
-async def _expire_session(gateway: StripeGateway, record: PaymentRecord) -> tuple[SessionState, bool]:
+async def _expire_session(gateway: CheckoutGateway, record: PaymentRecord) -> tuple[SessionState, bool]:
     """The session as Stripe now has it, and whether our call is what expired it."""
     session_id = record.stripe_checkout_session_id
     assert session_id is not None
@@ -149,7 +148,7 @@ async def _expire_session(gateway: StripeGateway, record: PaymentRecord) -> tupl
     return await gateway.retrieve_checkout_session(session_id), False
 
 
-async def _cancel_intent(gateway: StripeGateway, record: PaymentRecord) -> IntentState:
+async def _cancel_intent(gateway: CheckoutGateway, record: PaymentRecord) -> IntentState:
     intent_id = record.stripe_payment_intent_id
     assert intent_id is not None
     try:

@@ -13,18 +13,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from payments.adapters.db import diffs_repo, payments_repo
-from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
-from payments.adapters.stripe_gateway.client import CheckoutRequest, PaymentIntentRequest, StripeGateway
+from payments.adapters.stripe_gateway.client import CheckoutRequest, PaymentIntentRequest
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout import cancel
 from payments.checkout.cancel import AlreadyPaid
+from payments.checkout.ports import CheckoutGateway
 from payments.config import Settings
 from payments.domain.attempts import CheckoutWindow, NextStep, idempotency_key, next_step, window_for_call
 from payments.domain.money import InvalidMoney, normalise_currency, validate_amount
@@ -35,6 +31,7 @@ from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError, U
 from payments.ids import new_id
 from payments.observability.tracing import tracer
 from payments.records import PaymentRecord
+from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)
@@ -75,13 +72,13 @@ class PaymentCreated:
 class PaymentService:
     def __init__(
         self,
-        engine: AsyncEngine,
-        gateway: StripeGateway,
+        uow: UnitOfWorkFactory,
+        gateway: CheckoutGateway,
         settings: Settings,
         clock: Callable[[], datetime],
         orchestrator: PaymentOrchestrator | None = None,
     ) -> None:
-        self._engine = engine
+        self._uow = uow
         self._gateway = gateway
         self._settings = settings
         self._clock = clock
@@ -101,34 +98,34 @@ class PaymentService:
     async def cancel_payment(self, payment_id: str) -> PaymentRecord:
         with tracer.start_as_current_span("payments.cancel_payment"):
             return await cancel.cancel_payment(
-                self._engine, self._gateway, self._orchestrator, self._clock, payment_id
+                self._uow, self._gateway, self._orchestrator, self._clock, payment_id
             )
 
     async def get_payment(self, payment_id: str) -> PaymentRecord:
-        async with self._engine.connect() as conn:
-            record = await payments_repo.get(conn, payment_id)
+        async with self._uow() as uow:
+            record = await uow.payments.get(payment_id)
         if record is None:
             raise NotFound(f"no payment {payment_id}")
         return record
 
     async def get_payment_for_order(self, order_id: str) -> PaymentRecord:
         """The order's latest attempt."""
-        async with self._engine.connect() as conn:
-            record = await payments_repo.latest_for_order(conn, order_id)
+        async with self._uow() as uow:
+            record = await uow.payments.latest_for_order(order_id)
         if record is None:
             raise NotFound(f"no payment for order {order_id}")
         return record
 
     async def status_for_session(self, session_id: str) -> PaymentStatus | None:
         """What the landing page may say about a Checkout Session: its payment's status, nothing more."""
-        async with self._engine.connect() as conn:
-            record = await payments_repo.get_by_checkout_session(conn, session_id)
+        async with self._uow() as uow:
+            record = await uow.payments.get_by_checkout_session(session_id)
         return PaymentStatus(record.status) if record is not None else None
 
     async def list_order_payments(self, order_id: str) -> list[PaymentRecord]:
         """Every attempt of the order, oldest first."""
-        async with self._engine.connect() as conn:
-            records = await payments_repo.list_for_order(conn, order_id)
+        async with self._uow() as uow:
+            records = await uow.payments.list_for_order(order_id)
         if not records:
             raise NotFound(f"no payment for order {order_id}")
         return records
@@ -162,22 +159,22 @@ class PaymentService:
         for _ in range(5):
             try:
                 claimed = await self._claim_once(cmd, terms)
-            except IntegrityError:
+            except ConcurrentWrite:
                 # A concurrent request for the same order (or key) won the insert; the next round answers
                 # with its attempt.
                 continue
             if isinstance(claimed, _Retire):
                 await cancel.retire_failed_intent(
-                    self._engine, self._gateway, self._orchestrator, self._clock, claimed.record
+                    self._uow, self._gateway, self._orchestrator, self._clock, claimed.record
                 )
                 continue
             return claimed
         raise UpstreamError("the order is busy with concurrent requests; retry", code="order_busy")
 
     async def _claim_once(self, cmd: CreatePayment, terms: str) -> tuple[PaymentRecord, bool] | _Retire:
-        async with self._engine.begin() as conn:
+        async with self._uow() as uow:
             if cmd.idempotency_key:
-                by_key = await payments_repo.get_by_idempotency_key(conn, cmd.idempotency_key)
+                by_key = await uow.payments.get_by_idempotency_key(cmd.idempotency_key)
                 if by_key is not None:
                     if by_key.order_id != cmd.order_id or by_key.terms_hash != terms:
                         raise Conflict(
@@ -185,7 +182,7 @@ class PaymentService:
                             code="idempotency_conflict",
                         )
                     return by_key, False
-            latest = await payments_repo.latest_for_order(conn, cmd.order_id, for_update=True)
+            latest = await uow.payments.latest_for_order(cmd.order_id, for_update=True)
             step = next_step(PaymentStatus(latest.status) if latest else None)
             if latest is not None and step is NextStep.ANSWER_LIVE:
                 if latest.terms_hash != terms:
@@ -204,7 +201,7 @@ class PaymentService:
                 # A declined PaymentIntent can still be confirmed with another card: it is canceled at
                 # Stripe before another attempt may start, or the order could be paid twice.
                 return _Retire(latest)
-            record = await self._insert_attempt(conn, cmd, terms, latest)
+            record = await self._insert_attempt(uow, cmd, terms, latest)
         log.info(
             "payment.created",
             payment_id=record.id,
@@ -215,7 +212,7 @@ class PaymentService:
         return record, True
 
     async def _insert_attempt(
-        self, conn: AsyncConnection, cmd: CreatePayment, terms: str, latest: PaymentRecord | None
+        self, uow: UnitOfWork, cmd: CreatePayment, terms: str, latest: PaymentRecord | None
     ) -> PaymentRecord:
         now = self._clock()
         payment_id = new_id("pay")
@@ -227,34 +224,42 @@ class PaymentService:
         )
         reopen = latest is not None and heard is not OrderState.PENDING
         diff_seq = (latest.diff_seq if latest is not None else 0) + (1 if reopen else 0)
-        values: dict[str, Any] = {
-            "id": payment_id,
-            "order_id": cmd.order_id,
-            "attempt": latest.attempt + 1 if latest is not None else 1,
-            "superseded": False,
-            "user_id": cmd.user_id,
-            "amount": cmd.amount,
-            "currency": cmd.currency,
-            "mode": cmd.mode.value,
-            "status": PaymentStatus.OPEN.value,
-            "amount_refunded": 0,
-            "description": cmd.description,
-            "customer_email": cmd.customer_email,
-            "referrer_id": cmd.referrer_id,
-            "success_url": cmd.success_url,
-            "cancel_url": cmd.cancel_url,
-            "terms_hash": terms,
-            "idempotency_key": cmd.idempotency_key,
-            "facts": PaymentFacts().to_json(),
-            "version": 0,
-            "diff_seq": diff_seq,
-            "stripe_key_generation": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
-        await payments_repo.insert_payment(conn, values)
+        await uow.payments.add(
+            PaymentRecord(
+                id=payment_id,
+                order_id=cmd.order_id,
+                attempt=latest.attempt + 1 if latest is not None else 1,
+                superseded=False,
+                user_id=cmd.user_id,
+                amount=cmd.amount,
+                currency=cmd.currency,
+                mode=cmd.mode.value,
+                status=PaymentStatus.OPEN.value,
+                amount_refunded=0,
+                description=cmd.description,
+                customer_email=cmd.customer_email,
+                referrer_id=cmd.referrer_id,
+                success_url=cmd.success_url,
+                cancel_url=cmd.cancel_url,
+                terms_hash=terms,
+                idempotency_key=cmd.idempotency_key,
+                checkout_url=None,
+                client_secret=None,
+                stripe_checkout_session_id=None,
+                stripe_payment_intent_id=None,
+                stripe_charge_id=None,
+                facts=PaymentFacts().to_json(),
+                last_error=None,
+                stripe_expires_at=None,
+                stripe_key_generation=0,
+                version=0,
+                diff_seq=diff_seq,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         if latest is not None:
-            await payments_repo.mark_superseded(conn, latest.id, now)
+            await uow.payments.mark_superseded(latest.id, now)
         if reopen:
             diff = StateDiff(
                 order_id=cmd.order_id,
@@ -266,8 +271,8 @@ class PaymentService:
                 currency=cmd.currency,
                 cause=Cause(event_id=payment_id, event_type="api.payment.created"),
             )
-            await diffs_repo.append(conn, diff, diff_seq, now)
-        record = await payments_repo.get(conn, payment_id)
+            await uow.append_diff(diff, diff_seq, now)
+        record = await uow.payments.get(payment_id)
         assert record is not None
         return record
 
@@ -284,11 +289,11 @@ class PaymentService:
             window = window_for_call(now, current, lifetime)
             if window == current:
                 return record, window
-            async with self._engine.begin() as conn:
-                stored = await payments_repo.save_checkout_window(
-                    conn, record, expires_at=window.expires_at, generation=window.generation, now=now
+            async with self._uow() as uow:
+                stored = await uow.payments.save_checkout_window(
+                    record, expires_at=window.expires_at, generation=window.generation, now=now
                 )
-                fresh = await payments_repo.get(conn, record.id)
+                fresh = await uow.payments.get(record.id)
             assert fresh is not None
             if stored:
                 if current is not None:
@@ -352,30 +357,30 @@ class PaymentService:
                 code="stripe_" + exc.kind.value,
                 retryable=exc.kind is not GatewayErrorKind.AUTH,
             ) from None
-        async with self._engine.begin() as conn:
-            current = await payments_repo.get(conn, record.id, for_update=True)
+        async with self._uow() as uow:
+            current = await uow.payments.get(record.id, for_update=True)
             assert current is not None
-            await payments_repo.save_stripe_link(conn, record.id, self._clock(), **links)
-            fresh = await payments_repo.get(conn, record.id)
+            await uow.payments.save_stripe_link(record.id, self._clock(), links)
+            fresh = await uow.payments.get(record.id)
         assert fresh is not None
         if current.status == PaymentStatus.CANCELED:
             # Canceled while Stripe was opening it: what Stripe opened must not stay payable.
             fresh = await cancel.end_at_stripe(
-                self._engine, self._gateway, self._orchestrator, self._clock, fresh
+                self._uow, self._gateway, self._orchestrator, self._clock, fresh
             )
         return fresh
 
     async def _refused(self, record: PaymentRecord, exc: GatewayError) -> UpstreamRefused:
         """Stripe refused the request itself: retrying it can never succeed, so the attempt ends failed
         (Orders hears it) and the caller's next request starts a new attempt instead of a dead end."""
-        async with self._engine.begin() as conn:
-            locked = await payments_repo.get(conn, record.id, for_update=True)
+        async with self._uow() as uow:
+            locked = await uow.payments.get(record.id, for_update=True)
             assert locked is not None
-            await payments_repo.save_error(
-                conn, record.id, self._clock(), f"{exc.kind.value}: {exc.param or exc.code or ''}"
+            await uow.payments.save_error(
+                record.id, self._clock(), f"{exc.kind.value}: {exc.param or exc.code or ''}"
             )
             await self._orchestrator.apply(
-                SqlAlchemyPaymentTransaction(conn),
+                uow,
                 locked,
                 EventFacts(payment_id=record.id, facts=PaymentFacts(failed=True)),
                 Cause(event_id=f"{record.id}:stripe_refused", event_type="api.payment.stripe_refused"),
@@ -389,10 +394,8 @@ class PaymentService:
         )
 
     async def _remember_error(self, payment_id: str, exc: GatewayError) -> None:
-        async with self._engine.begin() as conn:
-            await payments_repo.save_error(
-                conn, payment_id, self._clock(), f"{exc.kind.value}: {exc.code or ''}"
-            )
+        async with self._uow() as uow:
+            await uow.payments.save_error(payment_id, self._clock(), f"{exc.kind.value}: {exc.code or ''}")
 
 
 @dataclass(frozen=True, slots=True)

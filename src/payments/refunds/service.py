@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db import payments_repo, refunds_repo
-from payments.adapters.db.timestamps import as_utc
-from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
-from payments.adapters.stripe_gateway.client import Refund, StripeGateway
+from payments.adapters.stripe_gateway.client import Refund
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
@@ -20,6 +16,8 @@ from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
 from payments.errors import Conflict, FailedPrecondition, InvalidRequest, NotFound, UpstreamError
 from payments.observability.tracing import tracer
 from payments.records import REQUESTED, RefundRecord
+from payments.refunds.ports import RefundGateway
+from payments.unit_of_work import UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 log = structlog.get_logger(__name__)
@@ -42,12 +40,12 @@ class RefundPayment:
 class RefundService:
     def __init__(
         self,
-        engine: AsyncEngine,
-        gateway: StripeGateway,
+        uow: UnitOfWorkFactory,
+        gateway: RefundGateway,
         orchestrator: PaymentOrchestrator,
         clock: Callable[[], datetime],
     ) -> None:
-        self._engine = engine
+        self._uow = uow
         self._gateway = gateway
         self._orchestrator = orchestrator
         self._clock = clock
@@ -66,8 +64,8 @@ class RefundService:
 
     async def retry_requested(self, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Refunds whose Stripe call never answered, resumed (see ``_resume``)."""
-        async with self._engine.connect() as conn:
-            stuck = await refunds_repo.requested_before(conn, self._clock() - older_than)
+        async with self._uow() as uow:
+            stuck = await uow.refunds.requested_before(self._clock() - older_than)
         for refund in stuck:
             try:
                 await self._resume(refund)
@@ -80,7 +78,7 @@ class RefundService:
         it already made, if it made one. Past it, Stripe may have forgotten the key, so first look for the
         refund among the PaymentIntent's refunds (by the refund id we put in its metadata); only if Stripe
         has none is it sent again, under a key of the current window (stable for every retry within it)."""
-        age = self._clock() - as_utc(refund.created_at)
+        age = self._clock() - refund.created_at
         window = int(age / KEY_WINDOW) if age > timedelta(0) else 0
         if window == 0:
             return await self._send(refund)
@@ -101,12 +99,12 @@ class RefundService:
         return await self._send(refund, idempotency_key=f"{refund.id}:refund:{window}")
 
     async def _reserve(self, cmd: RefundPayment) -> tuple[RefundRecord, bool]:
-        async with self._engine.begin() as conn:
-            payment = await payments_repo.get(conn, cmd.payment_id, for_update=True)
+        async with self._uow() as uow:
+            payment = await uow.payments.get(cmd.payment_id, for_update=True)
             if payment is None:
                 raise NotFound(f"no payment {cmd.payment_id}")
             if cmd.idempotency_key:
-                existing = await refunds_repo.by_idempotency_key(conn, payment.id, cmd.idempotency_key)
+                existing = await uow.refunds.by_idempotency_key(payment.id, cmd.idempotency_key)
                 if existing is not None:
                     if cmd.amount is not None and cmd.amount != existing.amount:
                         raise Conflict(
@@ -120,7 +118,7 @@ class RefundService:
                     f"payment {payment.id} is {payment.status}: nothing to refund",
                     code="payment_not_refundable",
                 )
-            remaining = refundable_amount(facts, await refunds_repo.reserved_amount(conn, payment.id))
+            remaining = refundable_amount(facts, await uow.refunds.reserved_amount(payment.id))
             amount = remaining if cmd.amount is None else cmd.amount
             if remaining <= 0:
                 raise FailedPrecondition("the payment is already fully refunded", code="already_refunded")
@@ -128,8 +126,7 @@ class RefundService:
                 raise FailedPrecondition(
                     f"refund of {amount} exceeds the {remaining} that remains", code="over_refund"
                 )
-            refund = await refunds_repo.insert_requested(
-                conn,
+            refund = await uow.refunds.add_requested(
                 payment_id=payment.id,
                 amount=amount,
                 currency=payment.currency,
@@ -141,14 +138,14 @@ class RefundService:
         return refund, True
 
     async def _payment_intent_of(self, refund: RefundRecord) -> str:
-        async with self._engine.connect() as conn:
-            payment = await payments_repo.get(conn, refund.payment_id)
+        async with self._uow() as uow:
+            payment = await uow.payments.get(refund.payment_id)
         assert payment is not None and payment.stripe_payment_intent_id
         return payment.stripe_payment_intent_id
 
     async def _send(self, refund: RefundRecord, *, idempotency_key: str | None = None) -> RefundRecord:
-        async with self._engine.connect() as conn:
-            payment = await payments_repo.get(conn, refund.payment_id)
+        async with self._uow() as uow:
+            payment = await uow.payments.get(refund.payment_id)
         assert payment is not None and payment.stripe_payment_intent_id
         try:
             answer = await self._gateway.create_refund(
@@ -160,9 +157,9 @@ class RefundService:
             )
         except GatewayError as exc:
             if not exc.retryable:
-                async with self._engine.begin() as conn:
-                    await refunds_repo.mark_failed(
-                        conn, refund.id, f"{exc.kind.value}: {exc.code or ''}", self._clock()
+                async with self._uow() as uow:
+                    await uow.refunds.mark_failed(
+                        refund.id, f"{exc.kind.value}: {exc.code or ''}", self._clock()
                     )
             raise UpstreamError(
                 f"Stripe refused the refund ({exc.kind.value})",
@@ -186,16 +183,16 @@ class RefundService:
             refunds=(seen,),
             facts=PaymentFacts(refunds={answer.id: RefundFact(seen.amount, seen.status, answer.created)}),
         )
-        async with self._engine.begin() as conn:
-            record = await payments_repo.get(conn, refund.payment_id, for_update=True)
+        async with self._uow() as uow:
+            record = await uow.payments.get(refund.payment_id, for_update=True)
             assert record is not None
             await self._orchestrator.apply(
-                SqlAlchemyPaymentTransaction(conn),
+                uow,
                 record,
                 found,
                 Cause(refund.id, "api.refund.created"),
                 self._clock(),
             )
-            fresh = await refunds_repo.get(conn, refund.id)
+            fresh = await uow.refunds.get(refund.id)
         assert fresh is not None
         return fresh

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import payments_repo
 from payments.adapters.db.tables import payments
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.domain.payment_state import DisputePhase, PaymentFacts
@@ -25,7 +26,7 @@ PAID = PaymentFacts(succeeded=True, amount_received=2500, currency_received="eur
 
 
 def _service(engine: AsyncEngine, gateway: FakeGateway) -> PaymentService:
-    return PaymentService(engine, gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("ending", ["expired", "failed", "canceled"])

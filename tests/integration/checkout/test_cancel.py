@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.stripe_gateway.client import CheckoutSession
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.cancel import AlreadyPaid
@@ -23,7 +24,7 @@ PI_CMD = replace(CMD, mode=CheckoutMode.PAYMENT_INTENT)
 
 
 def _service(engine: AsyncEngine, gateway: FakeGateway) -> PaymentService:
-    return PaymentService(engine, gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
 
 
 async def test_cancel_expires_the_session_and_the_payment_is_canceled(engine: AsyncEngine) -> None:
@@ -141,7 +142,7 @@ async def test_over_http_cancel_lists_and_already_paid_carries_the_payment(engin
     gateway = FakeGateway()
     async with running_service(engine) as svc:
         c = svc.container
-        c.payments = PaymentService(engine, gateway, c.settings, c.clock, c.orchestrator)  # type: ignore[arg-type]
+        c.payments = PaymentService(SqlPaymentStore(engine), gateway, c.settings, c.clock, c.orchestrator)  # type: ignore[arg-type]
         body = {"order_id": "ord_h", "user_id": "u_1", "amount": 700, "currency": "eur"}
         first = (await svc.http.post("/v1/payments", json=body)).json()
         canceled = await svc.http.post(f"/v1/payments/{first['id']}/cancel")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.service import CreatePayment, PaymentService
 from payments.errors import UpstreamError, UpstreamRefused
@@ -28,7 +29,7 @@ class Clock:
 
 
 def _service(engine: AsyncEngine, gateway: FakeGateway, clock: Clock) -> PaymentService:
-    return PaymentService(engine, gateway, service_settings(), clock)  # type: ignore[arg-type]
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), clock)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("delay_minutes", [1, 27, 28, 29, 45, 61, 24 * 60, 3 * 24 * 60])

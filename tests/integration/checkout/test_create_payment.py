@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.stripe_gateway.client import CheckoutSession, PaymentIntent
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
@@ -42,7 +43,7 @@ class Clock:
 
 
 def _service(engine: AsyncEngine, gateway: RecordingGateway, clock: Clock) -> PaymentService:
-    return PaymentService(engine, gateway, service_settings(), clock)  # type: ignore[arg-type]
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), clock)  # type: ignore[arg-type]
 
 
 CMD = CreatePayment(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import refunds_repo
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.stripe_gateway.client import Refund
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.errors import UpstreamError
@@ -82,7 +83,7 @@ async def _stuck_refund(svc: Service, stripe: FakeStripe, clock: Clock) -> tuple
     await svc.deliver(
         se.event("checkout.session.completed", se.session("cs_stuck", pid, "ord_stuck", "pi_stuck"))
     )
-    refunds = RefundService(svc.engine, stripe, svc.container.orchestrator, clock)  # type: ignore[arg-type]
+    refunds = RefundService(SqlPaymentStore(svc.engine), stripe, svc.container.orchestrator, clock)  # type: ignore[arg-type]
     with pytest.raises(UpstreamError):
         await refunds.refund(RefundPayment(payment_id=pid, amount=4_000))
     async with svc.engine.connect() as conn:

@@ -6,14 +6,17 @@ the writes it holds back, so a repository read sees them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db import diffs_repo, payments_repo
+from payments.adapters.db import diffs_repo, payments_repo, refunds_repo
 from payments.domain.payment_state import PaymentStatus
-from payments.records import PaymentRecord
+from payments.records import PaymentRecord, RefundRecord
+from payments.unit_of_work import ConcurrentWrite
 
 ConnectionSource = Callable[[], Awaitable[AsyncConnection]]
 
@@ -24,6 +27,37 @@ class SqlPaymentRepository:
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> PaymentRecord | None:
         return await payments_repo.get(await self._connection(), payment_id, for_update=for_update)
+
+    async def get_by_idempotency_key(self, key: str) -> PaymentRecord | None:
+        return await payments_repo.get_by_idempotency_key(await self._connection(), key)
+
+    async def get_by_checkout_session(self, session_id: str) -> PaymentRecord | None:
+        return await payments_repo.get_by_checkout_session(await self._connection(), session_id)
+
+    async def add(self, record: PaymentRecord) -> None:
+        values = {name: getattr(record, name) for name in PaymentRecord.__slots__}
+        try:
+            await payments_repo.insert_payment(await self._connection(), values)
+        except IntegrityError:
+            # Only the unique keys can refuse a new row (the statement is ours); the transaction is
+            # unusable now (PostgreSQL), so the caller starts another.
+            raise ConcurrentWrite(f"another transaction wrote a payment like {record.id} first") from None
+
+    async def mark_superseded(self, payment_id: str, now: datetime) -> None:
+        await payments_repo.mark_superseded(await self._connection(), payment_id, now)
+
+    async def save_checkout_window(
+        self, record: PaymentRecord, *, expires_at: datetime, generation: int, now: datetime
+    ) -> bool:
+        return await payments_repo.save_checkout_window(
+            await self._connection(), record, expires_at=expires_at, generation=generation, now=now
+        )
+
+    async def save_stripe_link(self, payment_id: str, now: datetime, links: Mapping[str, str | None]) -> None:
+        await payments_repo.save_stripe_link(await self._connection(), payment_id, now, **links)
+
+    async def save_error(self, payment_id: str, now: datetime, error: str) -> None:
+        await payments_repo.save_error(await self._connection(), payment_id, now, error)
 
     async def latest_for_order(self, order_id: str, *, for_update: bool = False) -> PaymentRecord | None:
         return await payments_repo.latest_for_order(await self._connection(), order_id, for_update=for_update)
@@ -36,6 +70,46 @@ class SqlPaymentRepository:
 
     async def count_with_status(self, status: PaymentStatus) -> int:
         return await payments_repo.count_with_status(await self._connection(), status)
+
+
+class SqlRefundRepository:
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    async def get(self, refund_id: str) -> RefundRecord | None:
+        return await refunds_repo.get(await self._connection(), refund_id)
+
+    async def by_idempotency_key(self, payment_id: str, key: str) -> RefundRecord | None:
+        return await refunds_repo.by_idempotency_key(await self._connection(), payment_id, key)
+
+    async def reserved_amount(self, payment_id: str) -> int:
+        return await refunds_repo.reserved_amount(await self._connection(), payment_id)
+
+    async def add_requested(
+        self,
+        *,
+        payment_id: str,
+        amount: int,
+        currency: str,
+        reason: str | None,
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> RefundRecord:
+        return await refunds_repo.insert_requested(
+            await self._connection(),
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
+
+    async def requested_before(self, cutoff: datetime) -> list[RefundRecord]:
+        return await refunds_repo.requested_before(await self._connection(), cutoff)
+
+    async def mark_failed(self, refund_id: str, error: str, now: datetime) -> None:
+        await refunds_repo.mark_failed(await self._connection(), refund_id, error, now)
 
 
 class SqlDiffRepository:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
 from payments.adapters.db.referral_tables import referral_identities
-from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository
+from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository, SqlRefundRepository
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
@@ -46,6 +46,7 @@ class SqlAlchemyPaymentTransaction:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
         self.payments = SqlPaymentRepository(self.connection)
+        self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
 
     async def record_event(
@@ -370,6 +371,7 @@ class AsyncpgPaymentTransaction:
         self._raw = raw
         self._conn = conn
         self.payments = SqlPaymentRepository(self.connection)
+        self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
         self._held = _WriteBehind(raw)
         self.used_sqlalchemy = False

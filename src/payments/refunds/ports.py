@@ -1,0 +1,28 @@
+"""What refunds need from Stripe; ``adapters/stripe_gateway/client.py::StripeGateway`` serves it.
+
+Every call raises ``GatewayError`` (``adapters/stripe_gateway/errors.py``) when Stripe fails or refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from payments.adapters.stripe_gateway.client import Refund
+
+
+class RefundGateway(Protocol):
+    async def create_refund(
+        self,
+        *,
+        payment_intent_id: str,
+        amount: int,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> Refund:
+        """The same key answers the refund Stripe already made under it (for 24 hours at least)."""
+        ...
+
+    async def list_refunds(self, payment_intent_id: str) -> list[Refund]:
+        """Every refund of the PaymentIntent, whoever made it."""
+        ...
