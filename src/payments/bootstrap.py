@@ -16,6 +16,8 @@ from payments.adapters.redis_locks import RedisEventLocks
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.checkout.service import PaymentService
 from payments.config import EMULATOR_API_KEY, Settings
+from payments.outbox.backlog import OutboxBacklog
+from payments.outbox.relay import OutboxRelay
 from payments.referrals.service import CommissionService
 from payments.refunds.service import RefundService
 from payments.review.service import ReviewService
@@ -44,6 +46,8 @@ class Container:
     webhooks: WebhookProcessor
     sweep: EventSweep
     orders: OrdersClient | None
+    outbox: OutboxBacklog
+    relay: OutboxRelay | None  # None without PAYMENTS_ORDERS_URL: nothing to deliver to
     clock: Callable[[], datetime]
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
     webhook_secrets: list[str] = field(default_factory=list)
@@ -84,6 +88,12 @@ def build(
     store = SqlPaymentStore(engine)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
+    orders = orders_client_from_url(
+        settings.orders_url,
+        ca_file=settings.orders_tls_ca_file,
+        cert_file=settings.orders_tls_cert_file,
+        key_file=settings.orders_tls_key_file,
+    )
     refunds = RefundService(store, gateway, orchestrator, clock)
     webhooks = WebhookProcessor(
         store,
@@ -116,12 +126,9 @@ def build(
             clock,
             SweepConfig(lag=timedelta(seconds=settings.event_sweep_seconds)),
         ),
-        orders=orders_client_from_url(
-            settings.orders_url,
-            ca_file=settings.orders_tls_ca_file,
-            cert_file=settings.orders_tls_cert_file,
-            key_file=settings.orders_tls_key_file,
-        ),
+        orders=orders,
+        outbox=OutboxBacklog(store, clock),
+        relay=OutboxRelay(store, orders) if orders is not None else None,
         clock=clock,
         webhook_secrets=secrets,
     )

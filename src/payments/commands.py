@@ -16,8 +16,6 @@ from payments.adapters.db import events_repo
 from payments.config import Settings
 from payments.errors import ServiceError
 from payments.operations.actions import OperatorActions
-from payments.outbox import queries
-from payments.outbox.relay import OutboxRelay
 from payments.records import NEEDING_LOOK, EventStatus
 from payments.referrals.access import issue_referrer_token
 from payments.runner import public_url
@@ -110,7 +108,7 @@ async def events_replay(settings: Settings, event_id: str) -> int:
 
 async def outbox_list(settings: Settings) -> int:
     async with _container(settings) as c:
-        pending = await queries.list_pending(c.engine)
+        pending = await c.outbox.pending()
     for m in pending:
         _out(
             f"{m.id}  order={m.order_id} seq={m.seq} {m.from_state}->{m.to_state} "
@@ -129,10 +127,10 @@ async def outbox_retry(settings: Settings, message_id: str | None) -> int:
 
 async def outbox_relay(settings: Settings, *, once: bool) -> int:
     async with _container(settings) as c:
-        if c.orders is None:
+        relay = c.relay
+        if relay is None:
             _out("PAYMENTS_ORDERS_URL is unset: nothing to deliver to")
             return 2
-        relay = OutboxRelay(c.engine, c.orders)
         if once:
             _out(f"{await relay.run_once()} delivered")
             return 0

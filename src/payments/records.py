@@ -13,6 +13,7 @@ from typing import Any
 
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundStatus
+from payments.domain.state_diff import OrderUpdate
 
 
 def _utc(moment: datetime) -> datetime:
@@ -163,3 +164,47 @@ class EventNeedingLook:
 
 # What `payments events list` shows by default: what no code path will settle without a person or a retry.
 NEEDING_LOOK = (EventStatus.FAILED, EventStatus.DEFERRED)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One notification owed to Orders: an ``order_state_diffs`` row that has not been delivered yet."""
+
+    id: str  # also the idempotency key Orders sees
+    order_id: str
+    seq: int
+    payment_id: str
+    from_state: str
+    to_state: str
+    amount_paid: int
+    amount_refunded: int
+    currency: str
+    cause_event_id: str
+    cause_event_type: str
+    at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.id
+
+    @property
+    def update(self) -> OrderUpdate:
+        """What Orders is told; the rest (attempts, next try, last error) is the relay's bookkeeping."""
+        return OrderUpdate(
+            idempotency_key=self.id,
+            order_id=self.order_id,
+            payment_id=self.payment_id,
+            seq=self.seq,
+            from_state=self.from_state,
+            to_state=self.to_state,
+            amount_paid=self.amount_paid,
+            amount_refunded=self.amount_refunded,
+            currency=self.currency,
+            cause_event_id=self.cause_event_id,
+            cause_event_type=self.cause_event_type,
+            at=self.at,
+        )

@@ -25,7 +25,6 @@ from pydantic import SecretStr
 
 from payments import bootstrap
 from payments.config import Settings
-from payments.outbox.relay import OutboxRelay
 
 log = structlog.get_logger(__name__)
 
@@ -133,9 +132,8 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
     grpc_server = await start_grpc_server(container, f"{settings.http_host}:{settings.grpc_port}")
     stop = asyncio.Event()
     tasks = [asyncio.create_task(_housekeeping(container, stop))]
-    if container.orders is not None:
-        relay = OutboxRelay(container.engine, container.orders)
-        tasks.append(asyncio.create_task(relay.run_forever(settings.outbox_poll_seconds, stop)))
+    if container.relay is not None:
+        tasks.append(asyncio.create_task(container.relay.run_forever(settings.outbox_poll_seconds, stop)))
     if announce:
         sys.stdout.write(
             f"payments serving\n  HTTP  {public}  (OpenAPI {public}/docs)\n"

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
+from payments.outbox.ports import OutboxRepository
 from payments.records import EventStatus, IncomingEvent, PaymentRecord, RefundRecord, StoredEvent
 
 
@@ -207,6 +208,9 @@ class UnitOfWork(Protocol):
 
     @property
     def diffs(self) -> DiffRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.bootstrap import Container
 from payments.errors import NotFound, ServiceError
 from payments.operations import log
-from payments.outbox import queries
 from payments.referrals.models import AuditVerification, CommissionError
 
 EVENT_REPLAY = "event.replay"
@@ -53,7 +52,7 @@ class OperatorActions:
         )
 
     async def retry_outbox(self, message_id: str | None, actor: str) -> Outcome:
-        changed = await queries.retry_now(self._c.engine, message_id, now=self._c.clock())
+        changed = await self._c.outbox.retry_now(message_id)
         if message_id is not None and not changed:
             return await self._log_after(
                 actor, OUTBOX_RETRY, message_id, False, f"no undelivered message {message_id}"

@@ -1,7 +1,7 @@
 """The outbox relay: delivers the order state diffs to Orders, in order per order, at least once.
 
 Orders deduplicates by the message id, so at-least-once here is exactly-once there. A relay takes the
-due diffs with a short transaction that leases them (see ``queries.claim_due``), sends outside any
+due diffs with a short transaction that leases them (``OutboxRepository.claim_due``), sends outside any
 transaction, then records the outcome. Holding a transaction across the network call would hold
 SQLite's single write lock, and with it every webhook, for as long as Orders takes to answer.
 """
@@ -15,16 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.timestamps import as_utc
 from payments.adapters.orders.port import OrdersClient, OrdersError, OrdersRejected, OrdersUnavailable
 from payments.observability.metrics import OUTBOX_DELIVERIES
-from payments.outbox import queries
-from payments.outbox.message import OutboxMessage
-from payments.outbox.queries import list_pending, retry_now
+from payments.records import OutboxMessage
+from payments.unit_of_work import UnitOfWorkFactory
 
-__all__ = ["OutboxMessage", "OutboxRelay", "backoff_seconds", "list_pending", "retry_now"]
+__all__ = ["OutboxRelay", "backoff_seconds"]
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +58,7 @@ def _outcome(error: OrdersError | None) -> str:
 class OutboxRelay:
     def __init__(
         self,
-        engine: AsyncEngine,
+        uow: UnitOfWorkFactory,
         client: OrdersClient,
         *,
         batch_size: int = 100,
@@ -75,7 +72,7 @@ class OutboxRelay:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self._engine = engine
+        self._uow = uow
         self._client = client
         self._batch_size = batch_size
         self._max_backoff = max_backoff_seconds
@@ -89,7 +86,9 @@ class OutboxRelay:
         self._rng = rng if rng is not None else random.Random()
 
     def _now(self) -> datetime:
-        return as_utc(self._clock())
+        now = self._clock()
+        # A naive clock (tests) means UTC, as every stored timestamp is.
+        return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns how many diffs were delivered.
@@ -106,9 +105,8 @@ class OutboxRelay:
         failed_orders: set[str] = set()
         while handled < self._batch_size:
             now = self._now()
-            async with self._engine.begin() as conn:
-                batch = await queries.claim_due(
-                    conn,
+            async with self._uow() as uow:
+                batch = await uow.outbox.claim_due(
                     now,
                     now + self._lease,
                     self._batch_size - handled,
@@ -119,16 +117,16 @@ class OutboxRelay:
             handled += len(batch)
             outcomes = await asyncio.gather(*(self._send(m) for m in batch))
             now = self._now()
-            async with self._engine.begin() as conn:
+            async with self._uow() as uow:
                 for message, error in zip(batch, outcomes, strict=True):
                     OUTBOX_DELIVERIES.labels(outcome=_outcome(error)).inc()
                     if error is None:
-                        if await queries.mark_delivered(conn, message.id, now):
+                        if await uow.outbox.mark_delivered(message.id, now):
                             delivered += 1
                     else:
                         failed_orders.add(message.order_id)
-                        await queries.mark_failed(
-                            conn, message.id, str(error), self._retry_at(message, error, now)
+                        await uow.outbox.mark_failed(
+                            message.id, str(error), self._retry_at(message, error, now)
                         )
         return delivered
 

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.tables import order_state_diffs
 from payments.adapters.db.timestamps import as_utc
+from payments.adapters.db.unit_of_work import SqlPaymentStore
+from payments.outbox.backlog import OutboxBacklog
+from payments.records import OutboxMessage
 from tests.support.clock import NOW
 
 
@@ -72,3 +75,7 @@ async def rows_by_id(engine: AsyncEngine) -> dict[str, dict[str, Any]]:
                 item[name] = as_utc(item[name])
         out[item["id"]] = item
     return out
+
+
+async def list_pending(engine: AsyncEngine) -> list[OutboxMessage]:
+    return await OutboxBacklog(SqlPaymentStore(engine)).pending()

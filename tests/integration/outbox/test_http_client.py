@@ -8,15 +8,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import (
     HttpOrdersClient,
     OrdersRejected,
     OrdersUnavailable,
     orders_client_from_url,
 )
-from payments.outbox.queries import list_pending
 from payments.outbox.relay import OutboxRelay
-from tests.integration.outbox.outbox_rows import FakeClock, diff_row, insert_diffs, rows_by_id
+from tests.integration.outbox.outbox_rows import FakeClock, diff_row, insert_diffs, list_pending, rows_by_id
 from tests.support.orders_server import HttpOrdersServer
 
 
@@ -33,7 +33,7 @@ async def test_relay_delivers_over_http_with_the_idempotency_key_header(
     client = orders_client_from_url(http_orders.url + "/")
     assert isinstance(client, HttpOrdersClient)
     try:
-        assert await OutboxRelay(engine, client, clock=FakeClock()).run_once() == 3
+        assert await OutboxRelay(SqlPaymentStore(engine), client, clock=FakeClock()).run_once() == 3
     finally:
         await client.close()
     assert http_orders.behaviour.applied_seqs() == {"o1": [1, 2], "o2": [1]}
@@ -74,7 +74,7 @@ async def test_http_connection_refused_is_retryable_and_recorded(engine: AsyncEn
         (message,) = await list_pending(engine)
         with pytest.raises(OrdersUnavailable):
             await client.apply(message.update)
-        assert await OutboxRelay(engine, client, clock=FakeClock()).run_once() == 0
+        assert await OutboxRelay(SqlPaymentStore(engine), client, clock=FakeClock()).run_once() == 0
     finally:
         await client.close()
     row = (await rows_by_id(engine))["osd_o1_1"]

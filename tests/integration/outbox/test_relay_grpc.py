@@ -7,10 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import GrpcOrdersClient
-from payments.outbox.queries import list_pending
 from payments.outbox.relay import OutboxRelay
-from tests.integration.outbox.outbox_rows import FakeClock, MaxRandom, diff_row, insert_diffs, rows_by_id
+from tests.integration.outbox.outbox_rows import (
+    FakeClock,
+    MaxRandom,
+    diff_row,
+    insert_diffs,
+    list_pending,
+    rows_by_id,
+)
 from tests.support.clock import NOW
 from tests.support.orders_server import GrpcOrdersServer
 
@@ -32,7 +39,7 @@ async def test_delivers_each_order_in_seq_order_keyed_by_message_id(
     await insert_diffs(engine, [diff_row(o, s) for o in ("o1", "o2", "o3") for s in (1, 2, 3)])
     client = GrpcOrdersClient(orders.target)
     try:
-        relay = OutboxRelay(engine, client, clock=FakeClock())
+        relay = OutboxRelay(SqlPaymentStore(engine), client, clock=FakeClock())
         assert await relay.run_once() == 9
         assert await relay.run_once() == 0
     finally:
@@ -65,7 +72,7 @@ async def test_a_diff_not_yet_due_holds_back_the_later_diffs_of_its_order(
     client = GrpcOrdersClient(orders.target)
     clock = FakeClock()
     try:
-        relay = OutboxRelay(engine, client, clock=clock)
+        relay = OutboxRelay(SqlPaymentStore(engine), client, clock=clock)
         assert await relay.run_once() == 1
         assert orders.behaviour.applied_seqs() == {"o2": [1]}
         clock.advance(300)
@@ -81,7 +88,9 @@ async def test_orders_down_then_up_delivers_everything_once_in_order(
     await insert_diffs(engine, [diff_row(o, s) for o in ("o1", "o2") for s in (1, 2, 3)])
     clock = FakeClock()
     client = GrpcOrdersClient(orders.target)
-    relay = OutboxRelay(engine, client, clock=clock, rng=MaxRandom(), max_backoff_seconds=300)
+    relay = OutboxRelay(
+        SqlPaymentStore(engine), client, clock=clock, rng=MaxRandom(), max_backoff_seconds=300
+    )
     try:
         await orders.stop()
         assert await relay.run_once() == 0
@@ -124,7 +133,7 @@ async def test_failing_orders_backs_off_exponentially_up_to_the_cap(
     await insert_diffs(engine, [diff_row("o1", 1), diff_row("o1", 2)])
     clock = FakeClock()
     client = GrpcOrdersClient(orders.target)
-    relay = OutboxRelay(engine, client, clock=clock, rng=MaxRandom(), max_backoff_seconds=10)
+    relay = OutboxRelay(SqlPaymentStore(engine), client, clock=clock, rng=MaxRandom(), max_backoff_seconds=10)
     orders.behaviour.failing = True
     delays = []
     try:
@@ -152,7 +161,9 @@ async def test_a_rejected_diff_backs_off_longer_and_is_kept(
     await insert_diffs(engine, [diff_row("o1", 1), diff_row("o1", 2), diff_row("o2", 1)])
     clock = FakeClock()
     client = GrpcOrdersClient(orders.target)
-    relay = OutboxRelay(engine, client, clock=clock, rng=MaxRandom(), max_backoff_seconds=300)
+    relay = OutboxRelay(
+        SqlPaymentStore(engine), client, clock=clock, rng=MaxRandom(), max_backoff_seconds=300
+    )
     orders.behaviour.reject_next = 1
     try:
         # The rejected head is o1's or o2's, whichever the relay sent first; find it afterwards.
@@ -195,8 +206,8 @@ async def test_two_relays_side_by_side_never_send_a_message_twice(
 
     try:
         relays = [
-            OutboxRelay(engine, clients[0], clock=clock, batch_size=7),
-            OutboxRelay(other_engine, clients[1], clock=clock, batch_size=7),
+            OutboxRelay(SqlPaymentStore(engine), clients[0], clock=clock, batch_size=7),
+            OutboxRelay(SqlPaymentStore(other_engine), clients[1], clock=clock, batch_size=7),
         ]
         counts = await asyncio.gather(*(loop(r) for r in relays))
     finally:
@@ -214,7 +225,7 @@ async def test_two_relays_side_by_side_never_send_a_message_twice(
 async def test_run_forever_delivers_and_stops(engine: AsyncEngine, orders: GrpcOrdersServer) -> None:
     await insert_diffs(engine, [diff_row("o1", 1), diff_row("o1", 2)])
     client = GrpcOrdersClient(orders.target)
-    relay = OutboxRelay(engine, client)
+    relay = OutboxRelay(SqlPaymentStore(engine), client)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run_forever(0.01, stop))
     try:

@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
+from payments.adapters.db.outbox_repo import due_heads
 from payments.adapters.db.timestamps import as_utc
 from payments.adapters.orders import GrpcOrdersClient, HttpOrdersClient, orders_client_from_url
-from payments.outbox.message import OutboxMessage
-from payments.outbox.queries import due_heads
 from payments.outbox.relay import backoff_seconds
+from payments.records import OutboxMessage
 from tests.support.clock import NOW
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
+from payments.adapters.db.outbox_repo import SqlOutboxRepository
 from payments.adapters.db.referral_tables import referral_identities
 from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository, SqlRefundRepository
 from payments.adapters.db.timestamps import as_utc
@@ -48,6 +49,7 @@ class SqlAlchemyPaymentTransaction:
         self.payments = SqlPaymentRepository(self.connection)
         self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
+        self.outbox = SqlOutboxRepository(self.connection)
 
     async def record_event(
         self,
@@ -373,6 +375,7 @@ class AsyncpgPaymentTransaction:
         self.payments = SqlPaymentRepository(self.connection)
         self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
+        self.outbox = SqlOutboxRepository(self.connection)
         self._held = _WriteBehind(raw)
         self.used_sqlalchemy = False
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
