@@ -14,7 +14,7 @@ a caller sees a write's effect through this object's own reads, never by reading
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -24,8 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
-from payments.outbox.ports import OutboxRepository
-from payments.records import EventStatus, IncomingEvent, PaymentRecord, RefundRecord, StoredEvent
+from payments.records import (
+    EventStatus,
+    IncomingEvent,
+    OutboxMessage,
+    PaymentRecord,
+    RefundRecord,
+    StoredEvent,
+)
 
 
 class ConcurrentWrite(Exception):
@@ -106,6 +112,38 @@ class DiffRepository(Protocol):
 
     async def last_for_order(self, order_id: str) -> tuple[int, str] | None:
         """The order's newest diff as (seq, to_state): where its next diff chains from."""
+        ...
+
+
+class OutboxRepository(Protocol):
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, *, skip_orders: Collection[str] = ()
+    ) -> list[OutboxMessage]:
+        """Take the due heads (each order's first undelivered diff) by pushing their next attempt to
+        ``lease_until``; an order's later diffs wait for every earlier one to be delivered.
+
+        Relays claiming side by side each take different rows and none waits on another.
+        """
+        ...
+
+    async def mark_delivered(self, message_id: str, now: datetime) -> bool:
+        """False when it was already delivered (another relay's lease ran out mid-send)."""
+        ...
+
+    async def mark_failed(self, message_id: str, error: str, next_attempt_at: datetime) -> None: ...
+
+    async def pending(self, *, limit: int | None = None) -> list[OutboxMessage]:
+        """Every diff not yet delivered, oldest first, each order's diffs in seq order."""
+        ...
+
+    async def count_pending(self) -> int: ...
+
+    async def make_due(self, now: datetime, message_id: str | None = None) -> int:
+        """Make one undelivered message (or all of them) due at ``now``; how many rows changed."""
+        ...
+
+    async def last_error(self) -> str | None:
+        """The error of the undelivered diff tried most recently, if any failed."""
         ...
 
 
