@@ -282,7 +282,19 @@ def _start_profiler(pid: int, label: str, workers: int, log_dir: Path) -> subpro
     if not os.environ.get("PAYMENTS_BENCH_PROFILE"):
         return None
     out = log_dir / f"{label}-{workers}.collapsed"
-    cmd = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "-o", str(out)]
+    cmd = [
+        "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--subprocesses",
+        "--format",
+        "raw",
+        "--rate",
+        "400",
+        "-o",
+        str(out),
+    ]
     profiler = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached before the load starts
     return profiler

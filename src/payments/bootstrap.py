@@ -12,7 +12,7 @@ from payments.adapters.db.engine import create_engine, create_export_engine
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import orders_client_from_url
 from payments.adapters.orders.port import OrdersClient
-from payments.adapters.redis_locks import RedisEventLocks
+from payments.adapters.redis_marks import RedisSeenMarks
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.checkout.service import PaymentService
 from payments.config import EMULATOR_API_KEY, Settings
@@ -36,7 +36,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     gateway: StripeGateway
-    redis: RedisEventLocks | None
+    redis: RedisSeenMarks | None
     payments: PaymentService
     refunds: RefundService
     review: ReviewService
@@ -79,10 +79,14 @@ def build(
 ) -> Container:
     # Every entry point builds its container here, so none can skip production's refusals.
     settings.require_production_secrets()
-    engine = engine or create_engine(settings.database_url)
+    engine = engine or create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
     gateway = gateway or StripeGateway(api_key, settings.effective_api_base())
-    redis = RedisEventLocks(settings.redis_url) if settings.redis_url else None
+    redis = RedisSeenMarks(settings.redis_url) if settings.redis_url else None
     commissions = CommissionService(settings)
     orchestrator = PaymentOrchestrator(commissions)
     store = SqlPaymentStore(engine)

@@ -1,14 +1,13 @@
 """WebhookIdempotencyService: each Stripe event changes our state exactly once.
 
-Three defences, in the seed's order (check seen -> lock -> re-check -> process -> mark -> release):
+Defences, cheapest first (the seed's order, check seen -> lock -> re-check -> process -> mark):
 1. Redis, when configured and answering: a "processed" marker answers hot duplicates without touching
-   the database, and a per-event lock (set-if-absent with an owner token and expiry) keeps replicas from
-   doing the same work at once.
-2. The ledger row per event id, the truth. It is inserted, already marked processed, in the transaction
-   that applies the effects: both commit together or neither does. A concurrent delivery of the same id
-   waits on the primary key until that transaction ends, then sees the row and answers "duplicate".
-3. The database lock itself: the primary key wait above, ``SELECT ... FOR UPDATE`` on a row left by an
-   earlier failed attempt (PostgreSQL), or the write transaction (SQLite). Correctness never needs Redis.
+   the database. It is written after the commit, off the answer's path (``adapters/redis_marks.py``).
+2. The ledger row per event id, the truth, and the lock. It is inserted, already marked processed, in the
+   transaction that applies the effects: both commit together or neither does. A concurrent delivery of
+   the same id (another replica) waits on the primary key until that transaction ends, then sees the row
+   and answers "duplicate"; a row left by an earlier failed attempt is re-checked under
+   ``SELECT ... FOR UPDATE`` (PostgreSQL) or the write transaction (SQLite). Correctness never needs Redis.
 
 A handler that raises rolls back its effects; the raw event and the error are then stored in a
 transaction of their own, so the failure is visible and replayable (dj-stripe's model) while the happy
@@ -24,11 +23,10 @@ from typing import Any
 
 import structlog
 
-from payments.adapters.redis_locks import LockState, RedisEventLocks
 from payments.domain.stripe_facts import EventFacts
 from payments.records import SETTLED, EventStatus, IncomingEvent
 from payments.unit_of_work import UnitOfWork
-from payments.webhooks.ports import PaymentStore
+from payments.webhooks.ports import PaymentStore, SeenMarks
 
 log = structlog.get_logger(__name__)
 
@@ -55,27 +53,23 @@ _DUPLICATE = Handled(duplicate=True, status=EventStatus.PROCESSED)
 
 
 class WebhookIdempotencyService:
-    def __init__(
-        self, store: PaymentStore, redis: RedisEventLocks | None, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, store: PaymentStore, marks: SeenMarks | None, clock: Callable[[], datetime]) -> None:
         self._store = store
-        self._redis = redis
+        self._marks = marks
         self._clock = clock
 
     async def is_duplicate_event(self, event_id: str) -> bool:
-        if self._redis is not None and await self._redis.is_processed(event_id):
+        if self._marks is not None and await self._marks.is_processed(event_id):
             return True
         return await self._store.event_status(event_id) in SETTLED
 
-    async def acquire_event_lock(self, event_id: str) -> tuple[LockState, str | None]:
-        """Check-and-lock in one round trip; UNKNOWN without Redis (the database decides)."""
-        if self._redis is None:
-            return LockState.UNKNOWN, None
-        return await self._redis.acquire(event_id)
+    async def seen_in_cache(self, event_id: str) -> bool:
+        """Redis' marker says processed (never "not processed": without it, the database decides)."""
+        return self._marks is not None and bool(await self._marks.is_processed(event_id))
 
-    async def release_event_lock(self, event_id: str, token: str | None, *, processed: bool) -> None:
-        if self._redis is not None:
-            await self._redis.release(event_id, token, processed=processed)
+    def remember_processed(self, event_id: str) -> None:
+        if self._marks is not None:
+            self._marks.mark_processed(event_id)
 
     async def mark_event_processed(
         self, tx: UnitOfWork, event_id: str, outcome: Outcome, *, inserted: bool
@@ -98,12 +92,8 @@ class WebhookIdempotencyService:
     ) -> Handled:
         incoming = IncomingEvent.of(event, payload)
         event_id = incoming.id
-        state, token = (LockState.UNKNOWN, None) if force else await self.acquire_event_lock(event_id)
-        if state is LockState.PROCESSED:
+        if not force and await self.seen_in_cache(event_id):
             return _DUPLICATE
-        # HELD: another replica is on it; we still go to the database, whose lock gives a definite answer
-        # (we never acknowledge on Redis' word alone that someone else *will* finish).
-        processed = False
         try:
             async with self._store.transaction() as tx:
                 inserted = await tx.record_event(
@@ -115,17 +105,17 @@ class WebhookIdempotencyService:
                 if not inserted:
                     status = await tx.event_status_for_update(event_id)
                     if status in SETTLED and not force:
-                        processed = True
-                        return Handled(duplicate=True, status=status or EventStatus.PROCESSED)
+                        settled = status or EventStatus.PROCESSED
+                        self.remember_processed(event_id)
+                        return Handled(duplicate=True, status=settled)
                 outcome = await handler(tx, event)
                 await self.mark_event_processed(tx, event_id, outcome, inserted=inserted)
-            processed = True
-            return Handled(duplicate=False, status=outcome.status)
         except Exception as exc:
             await self._record_failure(incoming, exc)
             raise
-        finally:
-            await self.release_event_lock(event_id, token, processed=processed)
+        if outcome.status in SETTLED:
+            self.remember_processed(event_id)
+        return Handled(duplicate=False, status=outcome.status)
 
     async def _record_failure(self, incoming: IncomingEvent, exc: Exception) -> None:
         log.error("webhook.handler_failed", event_id=incoming.id, error=type(exc).__name__)

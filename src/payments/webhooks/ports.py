@@ -22,3 +22,13 @@ class PaymentStore(Protocol):
     async def record_failure(self, event: IncomingEvent, now: datetime, error: str) -> None: ...
 
     async def linked_deferred(self, since: datetime) -> list[tuple[str, str]]: ...
+
+
+class SeenMarks(Protocol):
+    """A cache of "this event was processed" (Redis); never the truth, may forget or be down."""
+
+    async def is_processed(self, event_id: str) -> bool | None: ...
+
+    def mark_processed(self, event_id: str) -> None:
+        """Remember it soon; must not wait on the network."""
+        ...

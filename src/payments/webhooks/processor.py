@@ -18,7 +18,7 @@ from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, NotFound, ServiceError, UpstreamError
 from payments.observability.metrics import WEBHOOK_EVENTS, WEBHOOK_LIVEMODE_MISMATCH
-from payments.observability.tracing import tracer
+from payments.observability.tracing import span
 from payments.records import EventStatus, PaymentRecord
 from payments.unit_of_work import UnitOfWork
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
@@ -95,8 +95,7 @@ class WebhookProcessor:
         return await self.process(event, payload.decode("utf-8"))
 
     async def process(self, event: dict[str, Any], payload: str, *, force: bool = False) -> Handled:
-        with tracer.start_as_current_span("webhooks.process") as span:
-            span.set_attribute("stripe.event_type", str(event.get("type")))
+        with span("webhooks.process", **{"stripe.event_type": str(event.get("type"))}):
             malformed: str | None = None
             try:
                 found = translate(event)
@@ -203,8 +202,11 @@ class WebhookProcessor:
         ``refund.*`` events key on them too, so nothing counts twice), hence the listing rather than a bare
         total. Done before the event's transaction (no network call under a row lock); when the listing
         fails or still falls short, the event is stored as failed and answered with an error so Stripe
-        (or the sweep) delivers it again.
+        (or the sweep) delivers it again. Refunds the event embeds that explain the total on their own
+        need no read of what we know (the read would only add refunds).
         """
+        if found.refunds_unexplained(PaymentFacts()) == 0:
+            return found, None
         async with self._store.transaction() as tx:
             record = await tx.find_payment(
                 payment_id=found.payment_id,

@@ -179,9 +179,17 @@ _PAYMENT_BY_REFS = (
 # (``EXISTS (SELECT 1 FROM ins)`` is evaluated first, as a one-time filter), so the locks are taken in
 # the same order as by two statements (the event id, then the payment) and a concurrent copy of the same
 # event that waits on the id never holds the payment. A duplicate locks nothing and finds nothing.
+#
+# ``waiting`` counts the deferred events that wait on the event's PaymentIntent (a refund that arrived
+# before the checkout's completion): when there are none, the completion that links the PaymentIntent
+# skips its deferred-events query. One that is deferred after this statement is applied by the sweep
+# (``sweep_deferred``), as one deferred after that query always was.
 _RECORD_EVENT_AND_LOCK = f"""
 WITH ins AS ({_RECORD_EVENT})
-SELECT (SELECT count(*) FROM ins) AS inserted, found.*
+SELECT (SELECT count(*) FROM ins) AS inserted,
+       (SELECT count(*) FROM stripe_events
+        WHERE status = '{EventStatus.DEFERRED.value}' AND ref = $12 AND $12 IS NOT NULL) AS waiting,
+       found.*
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
     SELECT {_PAYMENT_COLUMNS} FROM payments
@@ -380,6 +388,8 @@ class AsyncpgPaymentTransaction:
         self.used_sqlalchemy = False
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
         self._locked: tuple[tuple[str | None, ...], PaymentRecord | None] | None = None
+        # the PaymentIntent id record_event found no deferred event waiting on
+        self._none_waiting: str | None = None
 
     async def record_event(
         self,
@@ -412,6 +422,8 @@ class AsyncpgPaymentTransaction:
         if not row["inserted"]:
             return False
         self._locked = (refs, _payment(row) if row["id"] is not None else None)
+        if row["waiting"] == 0:
+            self._none_waiting = lookup.payment_intent_id if lookup is not None else None
         return True
 
     async def event_status_for_update(self, event_id: str) -> EventStatus | None:
@@ -430,6 +442,8 @@ class AsyncpgPaymentTransaction:
         await self._held.add(_MARK_EVENT, event_id, status.value, now, payment_id, ref)
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
+        if self._none_waiting is not None and all(ref == self._none_waiting for ref in refs):
+            return []
         rows = await self._held.fetch(_DEFERRED_FOR, _EVENTS, list(refs))
         return [
             StoredEvent(

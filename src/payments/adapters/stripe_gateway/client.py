@@ -16,7 +16,7 @@ import stripe
 
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.observability.metrics import STRIPE_CALLS, STRIPE_LATENCY
-from payments.observability.tracing import tracer
+from payments.observability.tracing import span
 
 T = TypeVar("T")
 
@@ -268,7 +268,7 @@ class StripeGateway:
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
-        with tracer.start_as_current_span(f"stripe.{operation}"):
+        with span(f"stripe.{operation}"):
             try:
                 result = await call()
             except stripe.StripeError as exc:

@@ -11,8 +11,8 @@ arrives and refused the moment it passes), the request id header, the HTTP metri
 from __future__ import annotations
 
 import json
+import os
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -141,7 +141,7 @@ def _headers(scope: Scope) -> tuple[str, int | None, str | None]:
             declared = int(text) if text.isdigit() and len(text) < 20 else None
         elif key == b"x-request-id":
             request_id = value.decode("latin-1")[:64]
-    return request_id or uuid.uuid4().hex, declared, signature
+    return request_id or os.urandom(16).hex(), declared, signature  # a uuid4's randomness, less work
 
 
 async def _answer(
