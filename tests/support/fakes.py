@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -46,6 +46,7 @@ from payments.records import (
     STATUS_RANK,
     EventStatus,
     IncomingEvent,
+    OutboxMessage,
     PaymentRecord,
     RefundRecord,
     StoredEvent,
@@ -87,13 +88,6 @@ class EventRow:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class DiffRow:
-    seq: int
-    diff: StateDiff
-    at: datetime
-
-
 @dataclass
 class Tables:
     """Rows are frozen and replaced, never changed in place, so a shallow copy is a snapshot."""
@@ -101,7 +95,7 @@ class Tables:
     payments: dict[str, PaymentRecord] = field(default_factory=dict)
     refunds: dict[str, RefundRecord] = field(default_factory=dict)
     refund_errors: dict[str, str] = field(default_factory=dict)
-    diffs: list[DiffRow] = field(default_factory=list)
+    diffs: list[OutboxMessage] = field(default_factory=list)  # order_state_diffs, the outbox's rows
     events: dict[str, EventRow] = field(default_factory=dict)
     identities: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -135,8 +129,11 @@ class Tables:
     def payment(self, payment_id: str) -> PaymentRecord:
         return self.payments[payment_id]
 
-    def diffs_of(self, order_id: str) -> list[DiffRow]:
-        return sorted((d for d in self.diffs if d.diff.order_id == order_id), key=lambda d: d.seq)
+    def diffs_of(self, order_id: str) -> list[OutboxMessage]:
+        return sorted((d for d in self.diffs if d.order_id == order_id), key=lambda d: d.seq)
+
+    def put_diff(self, row: OutboxMessage) -> None:
+        self.diffs = [row if d.id == row.id else d for d in self.diffs]
 
     def refunds_of(self, payment_id: str) -> list[RefundRecord]:
         return sorted(
@@ -268,13 +265,13 @@ class FakeDiffRepository:
         return [
             {
                 "seq": row.seq,
-                "from_state": row.diff.from_state.value,
-                "to_state": row.diff.to_state.value,
-                "amount_paid": row.diff.amount_paid,
-                "amount_refunded": row.diff.amount_refunded,
-                "currency": row.diff.currency,
-                "cause_event_id": row.diff.cause.event_id,
-                "cause_event_type": row.diff.cause.event_type,
+                "from_state": row.from_state,
+                "to_state": row.to_state,
+                "amount_paid": row.amount_paid,
+                "amount_refunded": row.amount_refunded,
+                "currency": row.currency,
+                "cause_event_id": row.cause_event_id,
+                "cause_event_type": row.cause_event_type,
                 "at": row.at,
             }
             for row in self._t.diffs_of(order_id)
@@ -282,7 +279,63 @@ class FakeDiffRepository:
 
     async def last_for_order(self, order_id: str) -> tuple[int, str] | None:
         rows = self._t.diffs_of(order_id)
-        return (rows[-1].seq, rows[-1].diff.to_state.value) if rows else None
+        return (rows[-1].seq, rows[-1].to_state) if rows else None
+
+
+class FakeOutboxRepository:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    def _undelivered(self) -> list[OutboxMessage]:
+        return [d for d in self._t.diffs if d.delivered_at is None]
+
+    async def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int, *, skip_orders: Collection[str] = ()
+    ) -> list[OutboxMessage]:
+        heads: dict[str, OutboxMessage] = {}
+        for d in self._undelivered():  # each order's first undelivered diff, whether due or not
+            if d.order_id not in heads or d.seq < heads[d.order_id].seq:
+                heads[d.order_id] = d
+        due = sorted(
+            (d for d in heads.values() if d.next_attempt_at <= now and d.order_id not in skip_orders),
+            key=lambda d: (d.next_attempt_at, d.at, d.order_id, d.seq),
+        )[:limit]
+        for d in due:
+            self._t.put_diff(replace(d, next_attempt_at=lease_until))
+        return due
+
+    async def mark_delivered(self, message_id: str, now: datetime) -> bool:
+        found = next((d for d in self._undelivered() if d.id == message_id), None)
+        if found is None:
+            return False
+        self._t.put_diff(replace(found, delivered_at=now, last_error=None))
+        return True
+
+    async def mark_failed(self, message_id: str, error: str, next_attempt_at: datetime) -> None:
+        for d in self._undelivered():
+            if d.id == message_id:
+                self._t.put_diff(
+                    replace(
+                        d, attempts=d.attempts + 1, last_error=error[:500], next_attempt_at=next_attempt_at
+                    )
+                )
+
+    async def pending(self, *, limit: int | None = None) -> list[OutboxMessage]:
+        waiting = sorted(self._undelivered(), key=lambda d: (d.at, d.order_id, d.seq))
+        return waiting if limit is None else waiting[:limit]
+
+    async def count_pending(self) -> int:
+        return len(self._undelivered())
+
+    async def make_due(self, now: datetime, message_id: str | None = None) -> int:
+        chosen = [d for d in self._undelivered() if message_id is None or d.id == message_id]
+        for d in chosen:
+            self._t.put_diff(replace(d, next_attempt_at=now))
+        return len(chosen)
+
+    async def last_error(self) -> str | None:
+        failed = [d for d in self._undelivered() if d.last_error is not None]
+        return max(failed, key=lambda d: d.next_attempt_at).last_error if failed else None
 
 
 # -- the unit of work and the store --------------------------------------------------------------------
@@ -294,6 +347,7 @@ class FakeUnitOfWork:
         self.payments = FakePaymentRepository(tables)
         self.refunds = FakeRefundRepository(tables)
         self.diffs = FakeDiffRepository(tables)
+        self.outbox = FakeOutboxRepository(tables)
 
     async def record_event(
         self,
@@ -433,7 +487,23 @@ class FakeUnitOfWork:
     async def append_diff(self, diff: StateDiff, seq: int, now: datetime) -> None:
         if any(row.seq == seq for row in self._t.diffs_of(diff.order_id)):
             raise ConcurrentWrite(f"order {diff.order_id} has a diff {seq}")
-        self._t.diffs.append(DiffRow(seq=seq, diff=diff, at=now))
+        self._t.diffs.append(
+            OutboxMessage(
+                id=new_id("msg"),
+                order_id=diff.order_id,
+                seq=seq,
+                payment_id=diff.payment_id,
+                from_state=diff.from_state.value,
+                to_state=diff.to_state.value,
+                amount_paid=diff.amount_paid,
+                amount_refunded=diff.amount_refunded,
+                currency=diff.currency,
+                cause_event_id=diff.cause.event_id,
+                cause_event_type=diff.cause.event_type,
+                at=now,
+                next_attempt_at=now,
+            )
+        )
 
     async def record_identities(self, user_id: str, hashes: Sequence[tuple[str, str]], now: datetime) -> None:
         self._t.identities.update((user_id, kind, digest) for kind, digest in hashes)
@@ -531,7 +601,7 @@ async def apply_facts(
 
 def chain(store: FakeStore, order_id: str) -> list[tuple[int, str, str]]:
     """The order's diffs as Orders hears them: (seq, from, to)."""
-    return [(d.seq, d.diff.from_state.value, d.diff.to_state.value) for d in store.tables.diffs_of(order_id)]
+    return [(d.seq, d.from_state, d.to_state) for d in store.tables.diffs_of(order_id)]
 
 
 # -- Stripe --------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ class World:
     def heard(self, order_id: str) -> list[tuple[str, str, int, int]]:
         """What Orders hears: (from, to, paid, refunded) per diff."""
         return [
-            (d.diff.from_state.value, d.diff.to_state.value, d.diff.amount_paid, d.diff.amount_refunded)
+            (d.from_state, d.to_state, d.amount_paid, d.amount_refunded)
             for d in self.store.tables.diffs_of(order_id)
         ]
 
