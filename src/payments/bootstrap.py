@@ -16,6 +16,9 @@ from payments.adapters.redis_marks import RedisSeenMarks
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.checkout.service import PaymentService
 from payments.config import EMULATOR_API_KEY, Settings
+from payments.operations.actions import OperatorActions
+from payments.operations.attention import AttentionQueues
+from payments.operations.lookup import PaymentLookup
 from payments.outbox.backlog import OutboxBacklog
 from payments.outbox.relay import OutboxRelay
 from payments.referrals.service import CommissionService
@@ -48,6 +51,9 @@ class Container:
     orders: OrdersClient | None
     outbox: OutboxBacklog
     relay: OutboxRelay | None  # None without PAYMENTS_ORDERS_URL: nothing to deliver to
+    attention: AttentionQueues
+    lookup: PaymentLookup
+    operator: OperatorActions
     clock: Callable[[], datetime]
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
     webhook_secrets: list[str] = field(default_factory=list)
@@ -99,6 +105,8 @@ def build(
         key_file=settings.orders_tls_key_file,
     )
     refunds = RefundService(store, gateway, orchestrator, clock)
+    review = ReviewService(store, refunds, orchestrator, clock)
+    outbox = OutboxBacklog(store, clock)
     webhooks = WebhookProcessor(
         store,
         idempotency,
@@ -118,7 +126,7 @@ def build(
         redis=redis,
         payments=PaymentService(store, gateway, settings, clock, orchestrator),
         refunds=refunds,
-        review=ReviewService(store, refunds, orchestrator, clock),
+        review=review,
         commissions=commissions,
         orchestrator=orchestrator,
         idempotency=idempotency,
@@ -131,8 +139,13 @@ def build(
             SweepConfig(lag=timedelta(seconds=settings.event_sweep_seconds)),
         ),
         orders=orders,
-        outbox=OutboxBacklog(store, clock),
+        outbox=outbox,
         relay=OutboxRelay(store, orders) if orders is not None else None,
+        attention=AttentionQueues(store),
+        lookup=PaymentLookup(store),
+        operator=OperatorActions(
+            store, webhooks=webhooks, outbox=outbox, commissions=commissions, review=review, clock=clock
+        ),
         clock=clock,
         webhook_secrets=secrets,
     )

@@ -15,7 +15,6 @@ from payments.bootstrap import Container
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
-from payments.operations.actions import OperatorActions
 from tests.support import stripe_events as se
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.pages_seed import month_starts, plant_commissions
@@ -61,7 +60,7 @@ def _plant(stack: PagesStack) -> None:
                 ),
             )
             await c.commissions.accrue_commission(conn, risky, Cause("evt_risky", "charge.succeeded"), now)
-        ops = OperatorActions(c)
+        ops = c.operator
         await ops.ban_referrer("ref_spam", "self-referrals from one card", "console:admin")
         await ops.verify_audit_chain("console:admin")
 
