@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +16,14 @@ from payments.adapters.redis_marks import RedisSeenMarks
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.checkout.service import PaymentService
 from payments.config import EMULATOR_API_KEY, Settings
+from payments.operations.actions import OperatorActions
+from payments.operations.attention import AttentionQueues
+from payments.operations.lookup import PaymentLookup
 from payments.outbox.backlog import OutboxBacklog
 from payments.outbox.relay import OutboxRelay
 from payments.referrals.service import CommissionService
 from payments.refunds.service import RefundService
 from payments.review.service import ReviewService
-from payments.unit_of_work import UnitOfWork
 from payments.webhooks.idempotency import WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.processor import WebhookConfig, WebhookProcessor
@@ -50,6 +51,9 @@ class Container:
     orders: OrdersClient | None
     outbox: OutboxBacklog
     relay: OutboxRelay | None  # None without PAYMENTS_ORDERS_URL: nothing to deliver to
+    attention: AttentionQueues
+    lookup: PaymentLookup
+    operator: OperatorActions
     clock: Callable[[], datetime]
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
     webhook_secrets: list[str] = field(default_factory=list)
@@ -72,18 +76,6 @@ class Container:
         await self.engine.dispose()
 
 
-class _ExportStore:
-    """The CSV exports' units of work, over the container's export pool (opened on first use)."""
-
-    def __init__(self) -> None:
-        self.engine: Callable[[], AsyncEngine] | None = None
-
-    def __call__(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        if self.engine is None:
-            raise RuntimeError("the export store is used before its container is built")
-        return SqlPaymentStore(self.engine())()
-
-
 def build(
     settings: Settings,
     *,
@@ -101,10 +93,9 @@ def build(
     api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
     gateway = gateway or StripeGateway(api_key, settings.effective_api_base())
     redis = RedisSeenMarks(settings.redis_url) if settings.redis_url else None
-    store = SqlPaymentStore(engine)
-    exports = _ExportStore()
-    commissions = CommissionService(settings, store, exports)
+    commissions = CommissionService(settings)
     orchestrator = PaymentOrchestrator(commissions)
+    store = SqlPaymentStore(engine)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
     orders = orders_client_from_url(
@@ -114,6 +105,8 @@ def build(
         key_file=settings.orders_tls_key_file,
     )
     refunds = RefundService(store, gateway, orchestrator, clock)
+    review = ReviewService(store, refunds, orchestrator, clock)
+    outbox = OutboxBacklog(store, clock)
     webhooks = WebhookProcessor(
         store,
         idempotency,
@@ -126,14 +119,14 @@ def build(
         clock,
         refunds=gateway,
     )
-    container = Container(
+    return Container(
         settings=settings,
         engine=engine,
         gateway=gateway,
         redis=redis,
         payments=PaymentService(store, gateway, settings, clock, orchestrator),
         refunds=refunds,
-        review=ReviewService(store, refunds, orchestrator, clock),
+        review=review,
         commissions=commissions,
         orchestrator=orchestrator,
         idempotency=idempotency,
@@ -146,10 +139,13 @@ def build(
             SweepConfig(lag=timedelta(seconds=settings.event_sweep_seconds)),
         ),
         orders=orders,
-        outbox=OutboxBacklog(store, clock),
+        outbox=outbox,
         relay=OutboxRelay(store, orders) if orders is not None else None,
+        attention=AttentionQueues(store),
+        lookup=PaymentLookup(store),
+        operator=OperatorActions(
+            store, webhooks=webhooks, outbox=outbox, commissions=commissions, review=review, clock=clock
+        ),
         clock=clock,
         webhook_secrets=secrets,
     )
-    exports.engine = container.export_engine
-    return container

@@ -15,7 +15,6 @@ from payments import bootstrap
 from payments.adapters.db import events_repo
 from payments.config import Settings
 from payments.errors import ServiceError
-from payments.operations.actions import OperatorActions
 from payments.records import NEEDING_LOOK, EventStatus
 from payments.referrals.access import issue_referrer_token
 from payments.runner import public_url
@@ -101,7 +100,7 @@ async def payment_review(settings: Settings, payment_id: str, decision: str) -> 
 
 async def events_replay(settings: Settings, event_id: str) -> int:
     async with _container(settings) as c:
-        outcome = await OperatorActions(c).replay_event(event_id, CLI_ACTOR)
+        outcome = await c.operator.replay_event(event_id, CLI_ACTOR)
     _out(outcome.message)
     return 0 if outcome.ok else 1
 
@@ -120,7 +119,7 @@ async def outbox_list(settings: Settings) -> int:
 
 async def outbox_retry(settings: Settings, message_id: str | None) -> int:
     async with _container(settings) as c:
-        outcome = await OperatorActions(c).retry_outbox(message_id, CLI_ACTOR)
+        outcome = await c.operator.retry_outbox(message_id, CLI_ACTOR)
     _out(outcome.message)
     return 0 if outcome.ok else 1
 
@@ -139,15 +138,15 @@ async def outbox_relay(settings: Settings, *, once: bool) -> int:
 
 
 async def commissions_release(settings: Settings) -> int:
-    async with _container(settings) as c:
-        released = await c.commissions.release_due(c.clock())
+    async with _container(settings) as c, c.engine.begin() as conn:
+        released = await c.commissions.release_due(conn, c.clock())
     _out(f"{released} commission(s) approved")
     return 0
 
 
 async def audit_verify(settings: Settings) -> int:
     async with _container(settings) as c:
-        result, outcome = await OperatorActions(c).verify_audit_chain(CLI_ACTOR)
+        result, outcome = await c.operator.verify_audit_chain(CLI_ACTOR)
     _out(outcome.message)
     return 0 if result.ok else 1
 

@@ -208,3 +208,28 @@ class OutboxMessage:
             cause_event_type=self.cause_event_type,
             at=self.at,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRows:
+    """One operator queue as storage reads it: its size and oldest over all rows, the first few listed.
+
+    Each item holds the columns the console shows and ``since``, the time the queue is ordered by (UTC).
+    """
+
+    count: int
+    oldest_at: datetime | None
+    items: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAction:
+    """One entry of the operator action log: who did what to which id, and what came of it."""
+
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    outcome: str
+    ok: bool

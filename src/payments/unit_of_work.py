@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,16 +27,13 @@ from payments.domain.stripe_facts import EventFacts
 from payments.records import (
     EventStatus,
     IncomingEvent,
+    OperatorAction,
     OutboxMessage,
     PaymentRecord,
+    QueueRows,
     RefundRecord,
     StoredEvent,
 )
-
-if TYPE_CHECKING:
-    # Only for the type: importing the referral package here at run time would import its services,
-    # which import this module.
-    from payments.referrals.ports import ReferralRepositories
 
 
 class ConcurrentWrite(Exception):
@@ -152,6 +149,45 @@ class OutboxRepository(Protocol):
         ...
 
 
+class OperatorReads(Protocol):
+    """What the operator console reads: the queues a person may have to look at, and a payment's file."""
+
+    async def payments_to_review(self, shown: int) -> QueueRows: ...
+
+    async def events_needing_look(self, shown: int) -> QueueRows:
+        """Stored events failed or deferred."""
+        ...
+
+    async def undelivered_diffs(self, shown: int) -> QueueRows: ...
+
+    async def held_commissions(self, shown: int) -> QueueRows: ...
+
+    async def unconfirmed_refunds(self, shown: int) -> QueueRows:
+        """Refunds reserved (``requested``) that Stripe has not confirmed."""
+        ...
+
+    async def payment_matching(self, needle: str) -> PaymentRecord | None:
+        """By our payment id, the order id or a Stripe id (session, PaymentIntent, charge, refund, event);
+        an order's newest attempt."""
+        ...
+
+    async def attempts_of(self, order_id: str) -> list[PaymentRecord]:
+        """Every payment of the order, oldest first."""
+        ...
+
+    async def refunds_of(self, payment_id: str) -> list[dict[str, Any]]: ...
+
+    async def events_of(self, payment_id: str, limit: int) -> list[dict[str, Any]]: ...
+
+
+class OperatorLog(Protocol):
+    async def record(self, entry: OperatorAction) -> None: ...
+
+    async def latest(self, action: str) -> OperatorAction | None: ...
+
+    async def get(self, entry_id: str) -> OperatorAction | None: ...
+
+
 class UnitOfWork(Protocol):
     # -- the event ledger --------------------------------------------------------------------------
     async def record_event(
@@ -256,7 +292,10 @@ class UnitOfWork(Protocol):
     def outbox(self) -> OutboxRepository: ...
 
     @property
-    def referrals(self) -> ReferralRepositories: ...
+    def operator_reads(self) -> OperatorReads: ...
+
+    @property
+    def operator_log(self) -> OperatorLog: ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -46,6 +46,7 @@ from payments.records import (
     STATUS_RANK,
     EventStatus,
     IncomingEvent,
+    OperatorAction,
     OutboxMessage,
     PaymentRecord,
     RefundRecord,
@@ -56,6 +57,7 @@ from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.ports import PaymentStore
 from payments.webhooks.processor import ChargeRefunds
+from tests.support.fake_operations import FakeOperatorLog, FakeOperatorReads
 
 T = TypeVar("T")
 
@@ -98,6 +100,7 @@ class Tables:
     diffs: list[OutboxMessage] = field(default_factory=list)  # order_state_diffs, the outbox's rows
     events: dict[str, EventRow] = field(default_factory=dict)
     identities: set[tuple[str, str, str]] = field(default_factory=set)
+    operator_actions: dict[str, OperatorAction] = field(default_factory=dict)
 
     def copy(self) -> Tables:
         return Tables(
@@ -107,6 +110,7 @@ class Tables:
             diffs=list(self.diffs),
             events=dict(self.events),
             identities=set(self.identities),
+            operator_actions=dict(self.operator_actions),
         )
 
     def put_payment(self, row: PaymentRecord) -> None:
@@ -348,6 +352,8 @@ class FakeUnitOfWork:
         self.refunds = FakeRefundRepository(tables)
         self.diffs = FakeDiffRepository(tables)
         self.outbox = FakeOutboxRepository(tables)
+        self.operator_reads = FakeOperatorReads(tables)
+        self.operator_log = FakeOperatorLog(tables)
 
     async def record_event(
         self,

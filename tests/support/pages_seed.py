@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from payments.adapters.db.unit_of_work import SqlPaymentStore
+from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
 from payments.bootstrap import Container
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundFact, RefundStatus
@@ -38,8 +38,7 @@ async def plant_commissions(
     planted = 0
     limit = now or datetime.now(UTC)
     for month_index, month in enumerate(months):
-        # One unit of work a month, as the service's jobs run in one (much faster than one per payment).
-        async with SqlPaymentStore(c.engine)() as uow:
+        async with c.engine.begin() as conn:
             for k in range(per_month):
                 at = month + timedelta(hours=2 * k + 1, minutes=month_index % 50)
                 if at >= limit:
@@ -57,8 +56,8 @@ async def plant_commissions(
                     status=PaymentStatus.SUCCEEDED,
                     facts=PaymentFacts(succeeded=True, amount_received=amount, currency_received=currency),
                 )
-                await c.commissions.accrual.accrue(
-                    uow.referrals, paid, Cause(f"evt_seed_{order}", "payment_intent.succeeded"), at
+                await c.commissions.accrue_commission(
+                    conn, paid, Cause(f"evt_seed_{order}", "payment_intent.succeeded"), at
                 )
                 planted += 1
                 if refund_every and k % refund_every == refund_every - 1:
@@ -71,7 +70,7 @@ async def plant_commissions(
                         ),
                     )
                     await c.commissions.on_payment_changed(
-                        uow,
+                        SqlAlchemyPaymentTransaction(conn),
                         paid,
                         refunded,
                         Cause(f"evt_seed_refund_{order}", "charge.refunded"),
@@ -88,10 +87,11 @@ async def plant_many(
     the audit chain would take minutes on a shared machine and prove nothing more about the pages)."""
     from payments.domain.commission import CommissionStatus, commission_for
     from payments.referrals.models import Commission
-    from payments.referrals.totals import TotalsChanges
+    from payments.referrals.repository import CommissionRepository
+    from payments.referrals.totals import DailyTotals, TotalsChanges
 
-    changes, planted = TotalsChanges(), 0
-    async with SqlPaymentStore(c.engine)() as uow:
+    repository, changes, planted = CommissionRepository(), TotalsChanges(), 0
+    async with c.engine.begin() as conn:
         for month_index, month in enumerate(months):
             for k in range(per_month):
                 at = month + timedelta(hours=2 * k + 1)
@@ -124,8 +124,8 @@ async def plant_many(
                     created_at=at,
                     updated_at=at,
                 )
-                await uow.referrals.commissions.insert(commission)
+                await repository.insert(conn, commission)
                 changes.added(commission)
                 planted += 1
-        await uow.referrals.totals.apply(changes.rows())
+        await DailyTotals().apply(conn, changes)
     return planted

@@ -15,7 +15,6 @@ from payments.bootstrap import Container
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause
-from payments.operations.actions import OperatorActions
 from tests.support import stripe_events as se
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.pages_seed import month_starts, plant_commissions
@@ -46,21 +45,22 @@ def _plant(stack: PagesStack) -> None:
         await plant_commissions(c, "ref_lena", month_starts(now, 18), 6, now=now)
         await plant_commissions(c, "ref_omar", month_starts(now, 6), 3, now=now)
         await plant_commissions(c, "ref_spam", month_starts(now, 1), 2, now=now)
-        risky = PaymentSnapshot(
-            payment_id="pay_risky",
-            order_id="ord_2026_1045",
-            user_id="cust_risky",
-            amount=25_000,
-            currency="eur",
-            referrer_id="ref_omar",
-            customer_email=None,
-            status=PaymentStatus.SUCCEEDED,
-            facts=PaymentFacts(
-                succeeded=True, amount_received=25_000, currency_received="eur", risk_level="elevated"
-            ),
-        )
-        await c.commissions.accrue_commission(risky, Cause("evt_risky", "charge.succeeded"), now)
-        ops = OperatorActions(c)
+        async with c.engine.begin() as conn:
+            risky = PaymentSnapshot(
+                payment_id="pay_risky",
+                order_id="ord_2026_1045",
+                user_id="cust_risky",
+                amount=25_000,
+                currency="eur",
+                referrer_id="ref_omar",
+                customer_email=None,
+                status=PaymentStatus.SUCCEEDED,
+                facts=PaymentFacts(
+                    succeeded=True, amount_received=25_000, currency_received="eur", risk_level="elevated"
+                ),
+            )
+            await c.commissions.accrue_commission(conn, risky, Cause("evt_risky", "charge.succeeded"), now)
+        ops = c.operator
         await ops.ban_referrer("ref_spam", "self-referrals from one card", "console:admin")
         await ops.verify_audit_chain("console:admin")
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
-from payments.bootstrap import Container
 from payments.errors import NotFound, ServiceError
-from payments.operations import log
+from payments.operations.log import new_entry
+from payments.outbox.backlog import OutboxBacklog
+from payments.records import OperatorAction
 from payments.referrals.models import AuditVerification, CommissionError
-from payments.referrals.ports import ReferralRepositories
+from payments.referrals.service import CommissionService
+from payments.review.service import ReviewService
+from payments.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from payments.webhooks.processor import WebhookProcessor
 
 EVENT_REPLAY = "event.replay"
 OUTBOX_RETRY = "outbox.retry"
@@ -39,12 +41,26 @@ class Outcome:
 
 
 class OperatorActions:
-    def __init__(self, container: Container) -> None:
-        self._c = container
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        webhooks: WebhookProcessor,
+        outbox: OutboxBacklog,
+        commissions: CommissionService,
+        review: ReviewService,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._uow = uow
+        self._webhooks = webhooks
+        self._outbox = outbox
+        self._commissions = commissions
+        self._review = review
+        self._clock = clock
 
     async def replay_event(self, event_id: str, actor: str) -> Outcome:
         try:
-            handled = await self._c.webhooks.replay(event_id)
+            handled = await self._webhooks.replay(event_id)
         except NotFound as exc:
             return await self._log_after(actor, EVENT_REPLAY, event_id, False, str(exc))
         # A replay that fails again is stored as failed once more; the person should see that plainly.
@@ -54,7 +70,7 @@ class OperatorActions:
         )
 
     async def retry_outbox(self, message_id: str | None, actor: str) -> Outcome:
-        changed = await self._c.outbox.retry_now(message_id)
+        changed = await self._outbox.retry_now(message_id)
         if message_id is not None and not changed:
             return await self._log_after(
                 actor, OUTBOX_RETRY, message_id, False, f"no undelivered message {message_id}"
@@ -64,9 +80,9 @@ class OperatorActions:
         )
 
     async def decide_commission(self, commission_id: str, approve: bool, actor: str) -> Outcome:
-        async def decide(conn: AsyncConnection) -> str:
-            decided = await self._c.commissions.payouts.decide_held(
-                _referrals(conn), commission_id, approve, actor, self._c.clock()
+        async def decide(uow: UnitOfWork) -> str:
+            decided = await self._commissions.decide_held(
+                await uow.connection(), commission_id, approve, actor, self._clock()
             )
             return f"commission {commission_id} is now {decided.status.value}"
 
@@ -74,18 +90,18 @@ class OperatorActions:
         return await self._in_transaction(actor, action, commission_id, decide)
 
     async def ban_referrer(self, referrer_id: str, reason: str, actor: str) -> Outcome:
-        async def ban(conn: AsyncConnection) -> str:
-            canceled = await self._c.commissions.payouts.ban_referrer(
-                _referrals(conn), referrer_id, actor, reason, self._c.clock()
+        async def ban(uow: UnitOfWork) -> str:
+            canceled = await self._commissions.ban_referrer(
+                await uow.connection(), referrer_id, actor, reason, self._clock()
             )
             return f"referrer {referrer_id} banned; {canceled} unpaid commission(s) canceled"
 
         return await self._in_transaction(actor, REFERRER_BAN, referrer_id, ban)
 
     async def unban_referrer(self, referrer_id: str, reason: str, actor: str) -> Outcome:
-        async def unban(conn: AsyncConnection) -> str:
-            lifted = await self._c.commissions.payouts.unban_referrer(
-                _referrals(conn), referrer_id, actor, reason, self._c.clock()
+        async def unban(uow: UnitOfWork) -> str:
+            lifted = await self._commissions.unban_referrer(
+                await uow.connection(), referrer_id, actor, reason, self._clock()
             )
             return f"referrer {referrer_id} unbanned" if lifted else f"referrer {referrer_id} was not banned"
 
@@ -95,14 +111,15 @@ class OperatorActions:
         """Accept what Stripe took, or refund all of it (ReviewService, as the API and CLI do)."""
         action = REVIEW_ACCEPT if decision == "accept" else REVIEW_REFUND
         try:
-            payment = await self._c.review.review(payment_id, decision)
+            payment = await self._review.review(payment_id, decision)
         except ServiceError as exc:
             return await self._log_after(actor, action, payment_id, False, exc.message)
         done = f"payment {payment_id} reviewed ({decision}): now {payment.status}"
         return await self._log_after(actor, action, payment_id, True, done)
 
     async def verify_audit_chain(self, actor: str) -> tuple[AuditVerification, Outcome]:
-        result = await self._c.commissions.verify_audit_chain()
+        async with self._uow() as uow:
+            result = await self._commissions.verify_audit_chain(await uow.connection())
         text = (
             f"audit chain intact: {result.count} entries"
             if result.ok
@@ -110,43 +127,32 @@ class OperatorActions:
         )
         return result, await self._log_after(actor, AUDIT_VERIFY, "referral_audit_log", result.ok, text)
 
-    async def last_audit_verification(self) -> log.OperatorAction | None:
-        async with self._c.engine.connect() as conn:
-            return await log.latest(conn, AUDIT_VERIFY)
+    async def last_audit_verification(self) -> OperatorAction | None:
+        async with self._uow() as uow:
+            return await uow.operator_log.latest(AUDIT_VERIFY)
 
-    async def entry(self, entry_id: str) -> log.OperatorAction | None:
-        async with self._c.engine.connect() as conn:
-            return await log.get(conn, entry_id)
+    async def entry(self, entry_id: str) -> OperatorAction | None:
+        async with self._uow() as uow:
+            return await uow.operator_log.get(entry_id)
 
     # -- logging ---------------------------------------------------------------------------------------
     async def _in_transaction(
-        self, actor: str, action: str, subject: str, work: Callable[[AsyncConnection], Awaitable[str]]
+        self, actor: str, action: str, subject: str, work: Callable[[UnitOfWork], Awaitable[str]]
     ) -> Outcome:
         """Run the action and log it in one transaction; a refusal is logged on its own and answered."""
         try:
-            async with self._c.engine.begin() as conn:
-                text = await work(conn)
-                entry = await log.record(
-                    conn,
-                    actor=actor,
-                    action=action,
-                    subject=subject,
-                    outcome=text,
-                    ok=True,
-                    now=self._c.clock(),
+            async with self._uow() as uow:
+                text = await work(uow)
+                entry = new_entry(
+                    actor=actor, action=action, subject=subject, outcome=text, ok=True, now=self._clock()
                 )
+                await uow.operator_log.record(entry)
         except (ServiceError, CommissionError) as exc:
             return await self._log_after(actor, action, subject, False, str(exc))
         return Outcome(True, text, entry.id)
 
     async def _log_after(self, actor: str, action: str, subject: str, ok: bool, text: str) -> Outcome:
-        async with self._c.engine.begin() as conn:
-            entry = await log.record(
-                conn, actor=actor, action=action, subject=subject, outcome=text, ok=ok, now=self._c.clock()
-            )
+        entry = new_entry(actor=actor, action=action, subject=subject, outcome=text, ok=ok, now=self._clock())
+        async with self._uow() as uow:
+            await uow.operator_log.record(entry)
         return Outcome(ok, text, entry.id)
-
-
-def _referrals(conn: AsyncConnection) -> ReferralRepositories:
-    # The commission decision and its operator log entry commit together, on this one connection.
-    return SqlAlchemyPaymentTransaction(conn).referrals

@@ -28,9 +28,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
+from payments.adapters.db.operations_reads import SqlOperatorReads
+from payments.adapters.db.operator_log_repo import SqlOperatorLog
 from payments.adapters.db.outbox_repo import SqlOutboxRepository
 from payments.adapters.db.referral_tables import referral_identities
-from payments.adapters.db.referrals import SqlReferralRepositories
 from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository, SqlRefundRepository
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
@@ -51,7 +52,8 @@ class SqlAlchemyPaymentTransaction:
         self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
         self.outbox = SqlOutboxRepository(self.connection)
-        self.referrals = SqlReferralRepositories(self.connection)
+        self.operator_reads = SqlOperatorReads(self.connection)
+        self.operator_log = SqlOperatorLog(self.connection)
 
     async def record_event(
         self,
@@ -386,7 +388,8 @@ class AsyncpgPaymentTransaction:
         self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
         self.outbox = SqlOutboxRepository(self.connection)
-        self.referrals = SqlReferralRepositories(self.connection)
+        self.operator_reads = SqlOperatorReads(self.connection)
+        self.operator_log = SqlOperatorLog(self.connection)
         self._held = _WriteBehind(raw)
         self.used_sqlalchemy = False
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from payments.operations import attention, lookup, referrers
+from payments.operations import lookup, referrers
 from payments.operations.actions import OperatorActions, Outcome
 from payments.pages import web
 from payments.pages.forms import FormError, read_form
@@ -51,7 +51,7 @@ async def _render(request: Request, session: Session, template: str, context: di
     flash = None
     done = request.query_params.get("done")
     if done and len(done) <= 64:
-        entry = await OperatorActions(c).entry(done)
+        entry = await c.operator.entry(done)
         if entry is not None and c.clock() - entry.at <= FLASH_WINDOW:
             flash = entry
     return page(
@@ -110,7 +110,7 @@ async def needs_attention(request: Request) -> Response:
     session = _session(request)
     if session is None:
         return _signin_page(request, 401)
-    found = await attention.needs_attention(web.container(request).engine)
+    found = await web.container(request).attention.needs_attention()
     return await _render(
         request,
         session,
@@ -126,7 +126,7 @@ async def find_payment(
     session = _session(request)
     if session is None:
         return _signin_page(request, 401)
-    found = await lookup.find_payment(web.container(request).engine, q) if q.strip() else None
+    found = await web.container(request).lookup.find_payment(q) if q.strip() else None
     return await _render(
         request,
         session,
@@ -142,7 +142,7 @@ async def referral_programme(request: Request) -> Response:
         return _signin_page(request, 401)
     c = web.container(request)
     ranked = await referrers.top_referrers(c.engine)
-    last = await OperatorActions(c).last_audit_verification()
+    last = await c.operator.last_audit_verification()
     return await _render(
         request,
         session,
@@ -197,7 +197,7 @@ async def _act(
     if refused is not None:
         return refused
     form: dict[str, str] = request.state.form
-    outcome = await action(OperatorActions(web.container(request)), form)
+    outcome = await action(web.container(request).operator, form)
     return _back(form, outcome)
 
 
