@@ -132,7 +132,7 @@ def build(
         idempotency=idempotency,
         webhooks=webhooks,
         sweep=EventSweep(
-            engine,
+            store,
             gateway,
             webhooks,
             clock,

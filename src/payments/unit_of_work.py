@@ -188,6 +188,29 @@ class OperatorLog(Protocol):
     async def get(self, entry_id: str) -> OperatorAction | None: ...
 
 
+class SweepLeases(Protocol):
+    """A sweep's watermark and the lease one replica holds on it for a round (``webhooks/sweep.py``)."""
+
+    async def take(self, name: str, owner: str, now: datetime, until: datetime) -> int | None:
+        """Lease the sweep to ``owner`` until ``until`` if it is free, lapsed or already ``owner``'s, and
+        answer its watermark; None when another replica holds it, or when it does not exist yet."""
+        ...
+
+    async def exists(self, name: str) -> bool: ...
+
+    async def create(self, name: str, watermark: int, owner: str, until: datetime, now: datetime) -> None:
+        """A new sweep, leased to ``owner``; ``ConcurrentWrite`` when another replica created it first."""
+        ...
+
+    async def advance(self, name: str, owner: str, watermark: int, until: datetime, now: datetime) -> bool:
+        """Save progress and extend the lease; False when the lease is no longer ``owner``'s."""
+        ...
+
+    async def release(self, name: str, owner: str, watermark: int, now: datetime) -> None:
+        """Save progress and free the lease, if ``owner`` still holds it."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # -- the event ledger --------------------------------------------------------------------------
     async def record_event(
@@ -296,6 +319,9 @@ class UnitOfWork(Protocol):
 
     @property
     def operator_log(self) -> OperatorLog: ...
+
+    @property
+    def sweeps(self) -> SweepLeases: ...
 
 
 class UnitOfWorkFactory(Protocol):

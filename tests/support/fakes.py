@@ -90,6 +90,14 @@ class EventRow:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SweepRow:
+    watermark: int
+    lease_owner: str | None
+    lease_until: datetime | None
+    updated_at: datetime
+
+
 @dataclass
 class Tables:
     """Rows are frozen and replaced, never changed in place, so a shallow copy is a snapshot."""
@@ -100,6 +108,7 @@ class Tables:
     diffs: list[OutboxMessage] = field(default_factory=list)  # order_state_diffs, the outbox's rows
     events: dict[str, EventRow] = field(default_factory=dict)
     identities: set[tuple[str, str, str]] = field(default_factory=set)
+    sweeps: dict[str, SweepRow] = field(default_factory=dict)
     operator_actions: dict[str, OperatorAction] = field(default_factory=dict)
 
     def copy(self) -> Tables:
@@ -110,6 +119,7 @@ class Tables:
             diffs=list(self.diffs),
             events=dict(self.events),
             identities=set(self.identities),
+            sweeps=dict(self.sweeps),
             operator_actions=dict(self.operator_actions),
         )
 
@@ -342,6 +352,38 @@ class FakeOutboxRepository:
         return max(failed, key=lambda d: d.next_attempt_at).last_error if failed else None
 
 
+class FakeSweepLeases:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def take(self, name: str, owner: str, now: datetime, until: datetime) -> int | None:
+        row = self._t.sweeps.get(name)
+        if row is None or not (row.lease_until is None or row.lease_until < now or row.lease_owner == owner):
+            return None
+        self._t.sweeps[name] = replace(row, lease_owner=owner, lease_until=until, updated_at=now)
+        return row.watermark
+
+    async def exists(self, name: str) -> bool:
+        return name in self._t.sweeps
+
+    async def create(self, name: str, watermark: int, owner: str, until: datetime, now: datetime) -> None:
+        if name in self._t.sweeps:
+            raise ConcurrentWrite(f"sweep {name} exists")
+        self._t.sweeps[name] = SweepRow(watermark, owner, until, now)
+
+    async def advance(self, name: str, owner: str, watermark: int, until: datetime, now: datetime) -> bool:
+        row = self._t.sweeps.get(name)
+        if row is None or row.lease_owner != owner:
+            return False
+        self._t.sweeps[name] = replace(row, watermark=watermark, lease_until=until, updated_at=now)
+        return True
+
+    async def release(self, name: str, owner: str, watermark: int, now: datetime) -> None:
+        row = self._t.sweeps.get(name)
+        if row is not None and row.lease_owner == owner:
+            self._t.sweeps[name] = SweepRow(watermark, None, None, now)
+
+
 # -- the unit of work and the store --------------------------------------------------------------------
 
 
@@ -354,6 +396,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutboxRepository(tables)
         self.operator_reads = FakeOperatorReads(tables)
         self.operator_log = FakeOperatorLog(tables)
+        self.sweeps = FakeSweepLeases(tables)
 
     async def record_event(
         self,

@@ -23,14 +23,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.tables import event_sweeps
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.errors import ServiceError, UpstreamError
 from payments.observability.metrics import EVENTS_SWEPT
+from payments.unit_of_work import ConcurrentWrite, UnitOfWorkFactory
 from payments.webhooks.processor import WebhookProcessor
 from payments.webhooks.stripe_events import envelope_problem
 
@@ -77,13 +74,13 @@ class EventSweep:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        uow: UnitOfWorkFactory,
         source: EventSource,
         processor: WebhookProcessor,
         clock: Callable[[], datetime],
         config: SweepConfig | None = None,
     ) -> None:
-        self._engine = engine
+        self._uow = uow
         self._source = source
         self._processor = processor
         self._clock = clock
@@ -166,58 +163,26 @@ class EventSweep:
     async def _lease(self, now: datetime) -> int | None:
         """Take the sweep for one round; the watermark, or None when another replica holds it."""
         until = now + self._config.lease
-        table = event_sweeps
-        async with self._engine.begin() as conn:
-            taken = await conn.execute(
-                update(table)
-                .where(
-                    table.c.name == self.NAME,
-                    or_(
-                        table.c.lease_until.is_(None),
-                        table.c.lease_until < now,
-                        table.c.lease_owner == self._owner,
-                    ),
-                )
-                .values(lease_owner=self._owner, lease_until=until, updated_at=now)
-            )
-            if taken.rowcount:
-                mark = await conn.scalar(select(table.c.watermark).where(table.c.name == self.NAME))
-                return int(mark or 0)
-            exists = await conn.scalar(select(table.c.name).where(table.c.name == self.NAME))
-        if exists is not None:
+        async with self._uow() as uow:
+            watermark = await uow.sweeps.take(self.NAME, self._owner, now, until)
+            if watermark is not None:
+                return watermark
+            exists = await uow.sweeps.exists(self.NAME)
+        if exists:
             return None
         start = int((now - self._config.initial_lookback).timestamp())
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    insert(table).values(
-                        name=self.NAME,
-                        watermark=start,
-                        lease_owner=self._owner,
-                        lease_until=until,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError:  # another replica created it first: it sweeps this round
+            async with self._uow() as uow:
+                await uow.sweeps.create(self.NAME, start, self._owner, until, now)
+        except ConcurrentWrite:  # another replica created it first: it sweeps this round
             return None
         return start
 
     async def _advance(self, watermark: int, now: datetime) -> bool:
         """Save progress and extend the lease; False when the lease is no longer ours."""
-        table = event_sweeps
-        async with self._engine.begin() as conn:
-            kept = await conn.execute(
-                update(table)
-                .where(table.c.name == self.NAME, table.c.lease_owner == self._owner)
-                .values(watermark=watermark, lease_until=now + self._config.lease, updated_at=now)
-            )
-        return bool(kept.rowcount)
+        async with self._uow() as uow:
+            return await uow.sweeps.advance(self.NAME, self._owner, watermark, now + self._config.lease, now)
 
     async def _release(self, watermark: int) -> None:
-        table = event_sweeps
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(table)
-                .where(table.c.name == self.NAME, table.c.lease_owner == self._owner)
-                .values(watermark=watermark, lease_owner=None, lease_until=None, updated_at=self._clock())
-            )
+        async with self._uow() as uow:
+            await uow.sweeps.release(self.NAME, self._owner, watermark, self._clock())

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.tables import event_sweeps
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.webhooks.sweep import EventSweep, SweepConfig
 from tests.support import stripe_events as se
@@ -70,8 +71,8 @@ async def test_the_sweep_applies_what_no_webhook_brought_once_and_keeps_its_plac
         )
         too_recent = se.event("refund.created", se.refund("re_sw2", "pi_sw", "ch_sw", 500), created=T0 - 60)
         source.events = [refund, paid, too_recent]
-        sweep = EventSweep(engine, source, svc.container.webhooks, clock, CONFIG)
-        other_replica = EventSweep(engine, source, svc.container.webhooks, clock, CONFIG)
+        sweep = EventSweep(SqlPaymentStore(engine), source, svc.container.webhooks, clock, CONFIG)
+        other_replica = EventSweep(SqlPaymentStore(engine), source, svc.container.webhooks, clock, CONFIG)
 
         result = await sweep.run_once()
         assert result is not None
@@ -103,8 +104,8 @@ async def test_a_held_lease_keeps_other_replicas_out(engine: AsyncEngine) -> Non
     clock = Clock(NOW)
     async with running_service(engine, clock=clock) as svc:
         source = FakeEvents()
-        a = EventSweep(engine, source, svc.container.webhooks, clock, CONFIG)
-        b = EventSweep(engine, source, svc.container.webhooks, clock, CONFIG)
+        a = EventSweep(SqlPaymentStore(engine), source, svc.container.webhooks, clock, CONFIG)
+        b = EventSweep(SqlPaymentStore(engine), source, svc.container.webhooks, clock, CONFIG)
         assert await a._lease(NOW) is not None  # a is mid-round
         assert await b.run_once() is None
         assert source.calls == []
@@ -118,7 +119,7 @@ async def test_stripe_down_or_a_retryable_failure_holds_the_watermark(engine: As
     async with running_service(engine, clock=clock, gateway=gateway) as svc:
         pid = await svc.add_payment("ord_hold")
         source = FakeEvents()
-        sweep = EventSweep(engine, source, svc.container.webhooks, clock, CONFIG)
+        sweep = EventSweep(SqlPaymentStore(engine), source, svc.container.webhooks, clock, CONFIG)
         source.down = True
         assert (await sweep.run_once()) is not None
         start = await _watermark(engine)

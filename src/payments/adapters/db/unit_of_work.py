@@ -33,6 +33,7 @@ from payments.adapters.db.operator_log_repo import SqlOperatorLog
 from payments.adapters.db.outbox_repo import SqlOutboxRepository
 from payments.adapters.db.referral_tables import referral_identities
 from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository, SqlRefundRepository
+from payments.adapters.db.sweep_repo import SqlSweepLeases
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
@@ -54,6 +55,7 @@ class SqlAlchemyPaymentTransaction:
         self.outbox = SqlOutboxRepository(self.connection)
         self.operator_reads = SqlOperatorReads(self.connection)
         self.operator_log = SqlOperatorLog(self.connection)
+        self.sweeps = SqlSweepLeases(self.connection)
 
     async def record_event(
         self,
@@ -390,6 +392,7 @@ class AsyncpgPaymentTransaction:
         self.outbox = SqlOutboxRepository(self.connection)
         self.operator_reads = SqlOperatorReads(self.connection)
         self.operator_log = SqlOperatorLog(self.connection)
+        self.sweeps = SqlSweepLeases(self.connection)
         self._held = _WriteBehind(raw)
         self.used_sqlalchemy = False
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
