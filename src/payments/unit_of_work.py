@@ -99,7 +99,8 @@ class RefundRepository(Protocol):
         idempotency_key: str | None,
         now: datetime,
     ) -> RefundRecord:
-        """A refund of ours, written before Stripe is called (status ``requested``)."""
+        """A refund of ours, written before Stripe is called (status ``requested``); ``ConcurrentWrite``
+        when the payment has a refund under that idempotency key."""
         ...
 
     async def requested_before(self, cutoff: datetime) -> list[RefundRecord]:

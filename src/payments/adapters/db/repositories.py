@@ -95,15 +95,19 @@ class SqlRefundRepository:
         idempotency_key: str | None,
         now: datetime,
     ) -> RefundRecord:
-        return await refunds_repo.insert_requested(
-            await self._connection(),
-            payment_id=payment_id,
-            amount=amount,
-            currency=currency,
-            reason=reason,
-            idempotency_key=idempotency_key,
-            now=now,
-        )
+        try:
+            return await refunds_repo.insert_requested(
+                await self._connection(),
+                payment_id=payment_id,
+                amount=amount,
+                currency=currency,
+                reason=reason,
+                idempotency_key=idempotency_key,
+                now=now,
+            )
+        except IntegrityError:
+            # RefundService reserves under the payment's row lock, so only a caller without it gets here.
+            raise ConcurrentWrite(f"payment {payment_id} has a refund under that idempotency key") from None
 
     async def requested_before(self, cutoff: datetime) -> list[RefundRecord]:
         return await refunds_repo.requested_before(await self._connection(), cutoff)
