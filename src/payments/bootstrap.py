@@ -9,13 +9,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import create_engine, create_export_engine
+from payments.adapters.db.probe import DatabaseProbe
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import orders_client_from_url
 from payments.adapters.orders.port import OrdersClient
 from payments.adapters.redis_marks import RedisSeenMarks
 from payments.adapters.stripe_gateway.client import StripeGateway
+from payments.checkout.history import OrderHistory
 from payments.checkout.service import PaymentService
 from payments.config import EMULATOR_API_KEY, Settings
+from payments.observability.readiness import Check, Readiness
 from payments.operations.actions import OperatorActions
 from payments.operations.attention import AttentionQueues
 from payments.operations.lookup import PaymentLookup
@@ -27,6 +30,7 @@ from payments.review.service import ReviewService
 from payments.webhooks.idempotency import WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.processor import WebhookConfig, WebhookProcessor
+from payments.webhooks.stored_events import StoredEvents
 from payments.webhooks.sweep import EventSweep, SweepConfig
 
 
@@ -41,12 +45,14 @@ class Container:
     gateway: StripeGateway
     redis: RedisSeenMarks | None
     payments: PaymentService
+    history: OrderHistory
     refunds: RefundService
     review: ReviewService
     commissions: CommissionService
     orchestrator: PaymentOrchestrator
     idempotency: WebhookIdempotencyService
     webhooks: WebhookProcessor
+    events: StoredEvents
     sweep: EventSweep
     orders: OrdersClient | None
     outbox: OutboxBacklog
@@ -54,6 +60,7 @@ class Container:
     attention: AttentionQueues
     lookup: PaymentLookup
     operator: OperatorActions
+    readiness: Readiness
     clock: Callable[[], datetime]
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
     webhook_secrets: list[str] = field(default_factory=list)
@@ -98,6 +105,9 @@ def build(
     store = SqlPaymentStore(engine)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
+    checks: dict[str, Check] = {"database": DatabaseProbe(engine).answers}
+    if redis is not None:
+        checks["redis"] = redis.ping
     orders = orders_client_from_url(
         settings.orders_url,
         ca_file=settings.orders_tls_ca_file,
@@ -125,12 +135,14 @@ def build(
         gateway=gateway,
         redis=redis,
         payments=PaymentService(store, gateway, settings, clock, orchestrator),
+        history=OrderHistory(store),
         refunds=refunds,
         review=review,
         commissions=commissions,
         orchestrator=orchestrator,
         idempotency=idempotency,
         webhooks=webhooks,
+        events=StoredEvents(store),
         sweep=EventSweep(
             store,
             gateway,
@@ -146,6 +158,7 @@ def build(
         operator=OperatorActions(
             store, webhooks=webhooks, outbox=outbox, commissions=commissions, review=review, clock=clock
         ),
+        readiness=Readiness(checks),
         clock=clock,
         webhook_secrets=secrets,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
 import sys
@@ -120,16 +119,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _secret_values(settings: Settings) -> list[str | None]:
     """What the log must never show verbatim: this process's own secrets (patterns catch the rest)."""
-    from sqlalchemy.engine import make_url
+    from payments.adapters.db.engine import url_password
 
     values = [
         s.get_secret_value() if s else None
         for s in (settings.api_token, settings.jwt_secret, settings.stripe_api_key)
     ]
     values += settings.webhook_secret_values()
-    # A URL SQLAlchemy cannot parse fails later, with its own message.
-    with contextlib.suppress(Exception):
-        values.append(make_url(settings.database_url).password)
+    values.append(url_password(settings.database_url))
     return values
 
 

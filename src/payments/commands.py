@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from tqdm import tqdm
 
 from payments import bootstrap
-from payments.adapters.db import events_repo
 from payments.config import Settings
 from payments.errors import ServiceError
 from payments.records import NEEDING_LOOK, EventStatus
@@ -76,8 +75,7 @@ async def events_list(settings: Settings, status: str | None, limit: int) -> int
     """Stored events a person may need to look at: failed and deferred ones unless a status is named."""
     statuses = (EventStatus(status),) if status else NEEDING_LOOK
     async with _container(settings) as c:
-        async with c.engine.connect() as conn:
-            events = await events_repo.needing_look(conn, statuses, limit)
+        events = await c.events.needing_look(statuses, limit)
         now = c.clock()
     for e in events:
         age = _age((now - e.received_at).total_seconds())

@@ -22,7 +22,6 @@ import uvicorn
 from pydantic import SecretStr
 
 from payments import bootstrap
-from payments.adapters.db import diffs_repo
 from payments.api.http.app import create_app
 from payments.config import EMULATOR_API_KEY, Settings
 from payments.domain.money import Money
@@ -98,16 +97,15 @@ async def _demo(tmp: Path, emulator_url: str) -> int:
     shown: set[int] = set()
 
     async def show_diffs() -> None:
-        async with container.engine.connect() as conn:
-            for row in await diffs_repo.history(conn, ORDER):
-                if row["seq"] not in shown:
-                    shown.add(row["seq"])
-                    _say(
-                        f"    order state diff #{row['seq']}: {row['from_state']} -> {row['to_state']}  "
-                        f"paid={Money(row['amount_paid'], row['currency']).format()}  "
-                        f"refunded={Money(row['amount_refunded'], row['currency']).format()}  "
-                        f"cause={row['cause_event_type']}"
-                    )
+        for row in await container.history.of_order(ORDER):
+            if row["seq"] not in shown:
+                shown.add(row["seq"])
+                _say(
+                    f"    order state diff #{row['seq']}: {row['from_state']} -> {row['to_state']}  "
+                    f"paid={Money(row['amount_paid'], row['currency']).format()}  "
+                    f"refunded={Money(row['amount_refunded'], row['currency']).format()}  "
+                    f"cause={row['cause_event_type']}"
+                )
 
     try:
         async with httpx.AsyncClient(

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import structlog
 
-from payments.adapters.db import events_repo
 from payments.bootstrap import Container
 from payments.observability.metrics import PAYMENTS_NEEDING_REVIEW
 
@@ -25,10 +24,7 @@ async def run_once(c: Container) -> dict[str, int]:
     swept = await c.sweep.run_once()
     done["events_swept"] = swept.applied if swept is not None else 0
     done["refunds_retried"] = await c.refunds.retry_requested()
-    async with c.engine.begin() as conn:
-        done["events_pruned"] = await events_repo.prune(
-            conn, now - timedelta(days=c.settings.event_retention_days)
-        )
+    done["events_pruned"] = await c.events.prune(now - timedelta(days=c.settings.event_retention_days))
     PAYMENTS_NEEDING_REVIEW.set(await c.review.waiting())
     return done
 

@@ -25,6 +25,7 @@ from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
 from payments.records import (
+    EventNeedingLook,
     EventStatus,
     IncomingEvent,
     OperatorAction,
@@ -147,6 +148,18 @@ class OutboxRepository(Protocol):
 
     async def last_error(self) -> str | None:
         """The error of the undelivered diff tried most recently, if any failed."""
+        ...
+
+
+class EventRepository(Protocol):
+    """The ledger away from the webhook path, which has its own methods on ``UnitOfWork``."""
+
+    async def needing_look(self, statuses: tuple[EventStatus, ...], limit: int) -> list[EventNeedingLook]:
+        """Stored events in these statuses, oldest first."""
+        ...
+
+    async def prune(self, older_than: datetime) -> int:
+        """Drop settled events received before ``older_than``; failed and deferred ones stay for a person."""
         ...
 
 
@@ -314,6 +327,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
 
     @property
     def operator_reads(self) -> OperatorReads: ...

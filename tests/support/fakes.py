@@ -57,6 +57,7 @@ from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.ports import PaymentStore
 from payments.webhooks.processor import ChargeRefunds
+from tests.support.fake_events import FakeEventRepository
 from tests.support.fake_operations import FakeOperatorLog, FakeOperatorReads
 
 T = TypeVar("T")
@@ -394,6 +395,7 @@ class FakeUnitOfWork:
         self.refunds = FakeRefundRepository(tables)
         self.diffs = FakeDiffRepository(tables)
         self.outbox = FakeOutboxRepository(tables)
+        self.events = FakeEventRepository(tables)
         self.operator_reads = FakeOperatorReads(tables)
         self.operator_log = FakeOperatorLog(tables)
         self.sweeps = FakeSweepLeases(tables)

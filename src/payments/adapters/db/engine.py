@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def url_password(url: str) -> str | None:
+    """The password in a database URL, for the log's redaction; None when there is none or the URL does
+    not parse (it then fails later, where it is used, with SQLAlchemy's own message)."""
+    try:
+        return make_url(url).password
+    except Exception:
+        return None
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

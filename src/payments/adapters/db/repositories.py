@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db import diffs_repo, payments_repo, refunds_repo
+from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
 from payments.domain.payment_state import PaymentStatus
-from payments.records import PaymentRecord, RefundRecord
+from payments.records import EventNeedingLook, EventStatus, PaymentRecord, RefundRecord
 from payments.unit_of_work import ConcurrentWrite
 
 ConnectionSource = Callable[[], Awaitable[AsyncConnection]]
@@ -125,3 +125,16 @@ class SqlDiffRepository:
 
     async def last_for_order(self, order_id: str) -> tuple[int, str] | None:
         return await diffs_repo.last_for_order(await self._connection(), order_id)
+
+
+class SqlEventRepository:
+    """The ledger away from the webhook path (that one is the unit of work's own methods)."""
+
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    async def needing_look(self, statuses: tuple[EventStatus, ...], limit: int) -> list[EventNeedingLook]:
+        return await events_repo.needing_look(await self._connection(), statuses, limit)
+
+    async def prune(self, older_than: datetime) -> int:
+        return await events_repo.prune(await self._connection(), older_than)

@@ -32,7 +32,12 @@ from payments.adapters.db.operations_reads import SqlOperatorReads
 from payments.adapters.db.operator_log_repo import SqlOperatorLog
 from payments.adapters.db.outbox_repo import SqlOutboxRepository
 from payments.adapters.db.referral_tables import referral_identities
-from payments.adapters.db.repositories import SqlDiffRepository, SqlPaymentRepository, SqlRefundRepository
+from payments.adapters.db.repositories import (
+    SqlDiffRepository,
+    SqlEventRepository,
+    SqlPaymentRepository,
+    SqlRefundRepository,
+)
 from payments.adapters.db.sweep_repo import SqlSweepLeases
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
@@ -53,6 +58,7 @@ class SqlAlchemyPaymentTransaction:
         self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
         self.outbox = SqlOutboxRepository(self.connection)
+        self.events = SqlEventRepository(self.connection)
         self.operator_reads = SqlOperatorReads(self.connection)
         self.operator_log = SqlOperatorLog(self.connection)
         self.sweeps = SqlSweepLeases(self.connection)
@@ -390,6 +396,7 @@ class AsyncpgPaymentTransaction:
         self.refunds = SqlRefundRepository(self.connection)
         self.diffs = SqlDiffRepository(self.connection)
         self.outbox = SqlOutboxRepository(self.connection)
+        self.events = SqlEventRepository(self.connection)
         self.operator_reads = SqlOperatorReads(self.connection)
         self.operator_log = SqlOperatorLog(self.connection)
         self.sweeps = SqlSweepLeases(self.connection)

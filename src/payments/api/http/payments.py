@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from payments.adapters.db import diffs_repo
 from payments.api.http.auth import ServiceRoute, container
 from payments.api.http.errors import error_responses
 from payments.api.http.params import OrderId, OrderIdQuery, PaymentId
@@ -18,7 +17,7 @@ from payments.api.schemas import (
     RefundOut,
     ReviewBody,
 )
-from payments.errors import ErrorKind, NotFound
+from payments.errors import ErrorKind
 from payments.refunds.service import RefundPayment
 
 router = APIRouter(
@@ -135,9 +134,4 @@ async def review_payment(payment_id: PaymentId, body: ReviewBody, request: Reque
     responses=error_responses(ErrorKind.NOT_FOUND),
 )
 async def order_history(order_id: OrderId, request: Request) -> list[HistoryEntry]:
-    async with container(request).engine.connect() as conn:
-        rows = await diffs_repo.history(conn, order_id)
-    if not rows:
-        await container(request).payments.get_payment_for_order(order_id)  # 404 for an unknown order
-        raise NotFound(f"no history for order {order_id}")
-    return [HistoryEntry(**row) for row in rows]
+    return [HistoryEntry(**row) for row in await container(request).history.of_order(order_id)]

@@ -1,0 +1,34 @@
+"""The stored events away from the webhook path (``uow.events``) in memory, over the ``Tables`` of
+``tests/support/fakes.py``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from payments.records import EventNeedingLook, EventStatus
+
+if TYPE_CHECKING:
+    from tests.support.fakes import Tables
+
+_PRUNABLE = (EventStatus.PROCESSED, EventStatus.IGNORED)
+
+
+class FakeEventRepository:
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+
+    async def needing_look(self, statuses: tuple[EventStatus, ...], limit: int) -> list[EventNeedingLook]:
+        rows = sorted(
+            (e for e in self._t.events.values() if e.status in statuses), key=lambda e: (e.received_at, e.id)
+        )
+        return [
+            EventNeedingLook(e.id, e.type, e.status, e.attempts, e.last_error, e.received_at)
+            for e in rows[:limit]
+        ]
+
+    async def prune(self, older_than: datetime) -> int:
+        gone = [e.id for e in self._t.events.values() if e.received_at < older_than and e.status in _PRUNABLE]
+        for event_id in gone:
+            del self._t.events[event_id]
+        return len(gone)
