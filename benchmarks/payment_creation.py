@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.webhook_throughput import drop_database, free_port, fresh_database, wait_healthy
+from benchmarks.webhook_throughput import (
+    _start_profiler,
+    drop_database,
+    free_port,
+    fresh_database,
+    wait_healthy,
+)
 from payments.migrations_runner import upgrade_to_head
 from payments.runner import start_emulator
 
@@ -66,6 +73,9 @@ async def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+        log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "payments-bench"
+        log_dir.mkdir(exist_ok=True)
+        profiler = _start_profiler(proc.pid, "creation", 1, log_dir)  # PAYMENTS_BENCH_PROFILE=1
         direct: list[float] = []
         via_service: list[float] = []
         # Interleaved, one of each per round: on a shared machine both paths then see the same load.
@@ -111,6 +121,9 @@ async def main() -> None:
                 assert answer.status_code == 201, answer.text
                 if i >= 20:
                     via_service.append((time.perf_counter() - started) * 1000)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=60)
         print("| path | requests | p50 ms | p99 ms |")
         print("|---|---|---|---|")
         print(summary("emulator: create Checkout Session", direct))

@@ -290,6 +290,7 @@ def _start_profiler(pid: int, label: str, workers: int, log_dir: Path) -> subpro
         "--subprocesses",
         "--format",
         "raw",
+        *(["--idle"] if os.environ.get("PAYMENTS_BENCH_PROFILE") == "idle" else []),
         "--rate",
         "400",
         "-o",
