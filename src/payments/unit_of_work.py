@@ -63,9 +63,11 @@ class PaymentRepository(Protocol):
         """Store a fresh window unless a concurrent retry stored another since ``record`` was read."""
         ...
 
-    async def save_stripe_link(self, payment_id: str, now: datetime, links: Mapping[str, str | None]) -> None:
+    async def save_stripe_link(
+        self, payment_id: str, now: datetime, links: Mapping[str, str | None]
+    ) -> PaymentRecord | None:
         """The Stripe object's ids and its URL or client secret (a None leaves the column alone); clears
-        ``last_error``."""
+        ``last_error``. Answers the row as updated (locked until the unit of work ends)."""
         ...
 
     async def save_error(self, payment_id: str, now: datetime, error: str) -> None: ...

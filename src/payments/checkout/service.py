@@ -224,40 +224,46 @@ class PaymentService:
         )
         reopen = latest is not None and heard is not OrderState.PENDING
         diff_seq = (latest.diff_seq if latest is not None else 0) + (1 if reopen else 0)
-        await uow.payments.add(
-            PaymentRecord(
-                id=payment_id,
-                order_id=cmd.order_id,
-                attempt=latest.attempt + 1 if latest is not None else 1,
-                superseded=False,
-                user_id=cmd.user_id,
-                amount=cmd.amount,
-                currency=cmd.currency,
-                mode=cmd.mode.value,
-                status=PaymentStatus.OPEN.value,
-                amount_refunded=0,
-                description=cmd.description,
-                customer_email=cmd.customer_email,
-                referrer_id=cmd.referrer_id,
-                success_url=cmd.success_url,
-                cancel_url=cmd.cancel_url,
-                terms_hash=terms,
-                idempotency_key=cmd.idempotency_key,
-                checkout_url=None,
-                client_secret=None,
-                stripe_checkout_session_id=None,
-                stripe_payment_intent_id=None,
-                stripe_charge_id=None,
-                facts=PaymentFacts().to_json(),
-                last_error=None,
-                stripe_expires_at=None,
-                stripe_key_generation=0,
-                version=0,
-                diff_seq=diff_seq,
-                created_at=now,
-                updated_at=now,
-            )
+        # A Checkout Session's window is chosen now and stored with the row, so the call to Stripe that
+        # follows needs no transaction of its own to store it first.
+        window = (
+            window_for_call(now, None, timedelta(minutes=self._settings.checkout_expires_minutes))
+            if cmd.mode is CheckoutMode.CHECKOUT
+            else None
         )
+        record = PaymentRecord(
+            id=payment_id,
+            order_id=cmd.order_id,
+            attempt=latest.attempt + 1 if latest is not None else 1,
+            superseded=False,
+            user_id=cmd.user_id,
+            amount=cmd.amount,
+            currency=cmd.currency,
+            mode=cmd.mode.value,
+            status=PaymentStatus.OPEN.value,
+            amount_refunded=0,
+            description=cmd.description,
+            customer_email=cmd.customer_email,
+            referrer_id=cmd.referrer_id,
+            success_url=cmd.success_url,
+            cancel_url=cmd.cancel_url,
+            terms_hash=terms,
+            idempotency_key=cmd.idempotency_key,
+            checkout_url=None,
+            client_secret=None,
+            stripe_checkout_session_id=None,
+            stripe_payment_intent_id=None,
+            stripe_charge_id=None,
+            facts=PaymentFacts().to_json(),
+            last_error=None,
+            stripe_expires_at=window.expires_at if window is not None else None,
+            stripe_key_generation=window.generation if window is not None else 0,
+            version=0,
+            diff_seq=diff_seq,
+            created_at=now,
+            updated_at=now,
+        )
+        await uow.payments.add(record)
         if latest is not None:
             await uow.payments.mark_superseded(latest.id, now)
         if reopen:
@@ -272,9 +278,7 @@ class PaymentService:
                 cause=Cause(event_id=payment_id, event_type="api.payment.created"),
             )
             await uow.append_diff(diff, diff_seq, now)
-        record = await uow.payments.get(payment_id)
-        assert record is not None
-        return record
+        return record  # as inserted: no column of the row is filled in by the database
 
     async def _checkout_window(self, record: PaymentRecord) -> tuple[PaymentRecord, CheckoutWindow]:
         """The expires_at and key generation for this call, stored before Stripe sees them."""
@@ -358,12 +362,10 @@ class PaymentService:
                 retryable=exc.kind is not GatewayErrorKind.AUTH,
             ) from None
         async with self._uow() as uow:
-            current = await uow.payments.get(record.id, for_update=True)
-            assert current is not None
-            await uow.payments.save_stripe_link(record.id, self._clock(), links)
-            fresh = await uow.payments.get(record.id)
+            fresh = await uow.payments.save_stripe_link(record.id, self._clock(), links)
         assert fresh is not None
-        if current.status == PaymentStatus.CANCELED:
+        # The link changes no status: the row as updated says whether a cancel came first.
+        if fresh.status == PaymentStatus.CANCELED:
             # Canceled while Stripe was opening it: what Stripe opened must not stay payable.
             fresh = await cancel.end_at_stripe(
                 self._uow, self._gateway, self._orchestrator, self._clock, fresh

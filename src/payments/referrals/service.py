@@ -112,7 +112,7 @@ class CommissionService:
             )
         if after.referrer_id is None:
             return
-        # Only referred payments go further, through SQLAlchemy (a savepoint on the asyncpg fast path).
+        # Only referred payments go further, through SQLAlchemy (in the same transaction on the fast path).
         conn = await tx.connection()
         if newly_succeeded:
             await self.accrue_commission(conn, after, cause, now)

@@ -142,11 +142,22 @@ async def find_for_stripe_refs(
 
 async def save_stripe_link(
     conn: AsyncConnection, payment_id: str, now: datetime, **links: str | None
-) -> None:
+) -> PaymentRecord | None:
+    """One ``UPDATE ... RETURNING``: the row lock, the write and the re-read in one round trip."""
     values = {k: v for k, v in links.items() if v}
-    await conn.execute(
-        update(payments).where(payments.c.id == payment_id).values(updated_at=now, last_error=None, **values)
+    row = (
+        (
+            await conn.execute(
+                update(payments)
+                .where(payments.c.id == payment_id)
+                .values(updated_at=now, last_error=None, **values)
+                .returning(*payments.c)
+            )
+        )
+        .mappings()
+        .first()
     )
+    return PaymentRecord.from_row(row) if row else None
 
 
 async def save_error(conn: AsyncConnection, payment_id: str, now: datetime, error: str) -> None:

@@ -53,8 +53,10 @@ class SqlPaymentRepository:
             await self._connection(), record, expires_at=expires_at, generation=generation, now=now
         )
 
-    async def save_stripe_link(self, payment_id: str, now: datetime, links: Mapping[str, str | None]) -> None:
-        await payments_repo.save_stripe_link(await self._connection(), payment_id, now, **links)
+    async def save_stripe_link(
+        self, payment_id: str, now: datetime, links: Mapping[str, str | None]
+    ) -> PaymentRecord | None:
+        return await payments_repo.save_stripe_link(await self._connection(), payment_id, now, **links)
 
     async def save_error(self, payment_id: str, now: datetime, error: str) -> None:
         await payments_repo.save_error(await self._connection(), payment_id, now, error)

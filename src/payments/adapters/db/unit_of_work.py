@@ -8,10 +8,12 @@
   round trips: BEGIN, the ledger insert, the payment lock, its writes, COMMIT.
 - Anything else (SQLite): the same operations through the SQLAlchemy repositories, one statement each.
 
-Anything not listed on the Protocol (the referral module) gets ``connection()``: the SQLAlchemy
-connection over the same database connection. On PostgreSQL its first statement opens a savepoint
-inside our transaction (asyncpg nests a transaction it is asked to start as a savepoint), committed or
-rolled back with ours.
+The repositories (everything that is not a hot-path method) run their SQLAlchemy statements through
+``connection()``: the SQLAlchemy connection over the same database connection. On PostgreSQL that
+connection is checked out in SQLAlchemy's AUTOCOMMIT mode, which here means "SQLAlchemy starts no
+transaction of its own": its statements run inside our asyncpg transaction and commit or roll back with
+it (had SQLAlchemy begun, asyncpg would have nested a SAVEPOINT and a RELEASE around every unit of work
+that touched a repository: two round trips for nothing).
 """
 
 from __future__ import annotations
@@ -401,7 +403,6 @@ class AsyncpgPaymentTransaction:
         self.operator_log = SqlOperatorLog(self.connection)
         self.sweeps = SqlSweepLeases(self.connection)
         self._held = _WriteBehind(raw)
-        self.used_sqlalchemy = False
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
         self._locked: tuple[tuple[str | None, ...], PaymentRecord | None] | None = None
         # the PaymentIntent id record_event found no deferred event waiting on
@@ -570,7 +571,6 @@ class AsyncpgPaymentTransaction:
 
     async def connection(self) -> AsyncConnection:
         await self._held.flush()
-        self.used_sqlalchemy = True
         return self._conn
 
     async def flush(self) -> None:
@@ -587,6 +587,8 @@ class SqlPaymentStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._fast = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
+        # Same pool; a connection from this view has SQLAlchemy leave transactions to us (module doc).
+        self._inside_ours = engine.execution_options(isolation_level="AUTOCOMMIT") if self._fast else engine
 
     def __call__(self) -> AbstractAsyncContextManager[Any]:
         return self.transaction()
@@ -597,7 +599,7 @@ class SqlPaymentStore:
             async with self._engine.begin() as conn:
                 yield SqlAlchemyPaymentTransaction(conn)
             return
-        async with self._engine.connect() as conn:
+        async with self._inside_ours.connect() as conn:
             raw: Any = (await conn.get_raw_connection()).driver_connection
             tx = AsyncpgPaymentTransaction(raw, conn)
             outer = raw.transaction()
@@ -605,14 +607,8 @@ class SqlPaymentStore:
             try:
                 yield tx
                 await tx.flush()
-                if tx.used_sqlalchemy:
-                    await conn.commit()  # releases the savepoint the referral statements ran in
             except BaseException:
-                try:
-                    if tx.used_sqlalchemy:
-                        await conn.rollback()
-                finally:
-                    await outer.rollback()
+                await outer.rollback()
                 raise
             await outer.commit()
 
