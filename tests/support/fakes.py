@@ -212,9 +212,13 @@ class FakePaymentRepository:
         )
         return True
 
-    async def save_stripe_link(self, payment_id: str, now: datetime, links: Mapping[str, str | None]) -> None:
+    async def save_stripe_link(
+        self, payment_id: str, now: datetime, links: Mapping[str, str | None]
+    ) -> PaymentRecord | None:
         values: dict[str, Any] = {k: v for k, v in links.items() if v}
-        self._t.put_payment(replace(self._t.payment(payment_id), updated_at=now, last_error=None, **values))
+        saved = replace(self._t.payment(payment_id), updated_at=now, last_error=None, **values)
+        self._t.put_payment(saved)
+        return saved
 
     async def save_error(self, payment_id: str, now: datetime, error: str) -> None:
         self._t.put_payment(replace(self._t.payment(payment_id), updated_at=now, last_error=error[:500]))
