@@ -100,7 +100,6 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
     from payments.api.grpc.server import start_grpc_server
     from payments.api.http.app import create_app
     from payments.api.http.limits import MAX_REQUEST_HEAD, BoundedHttpTools
-    from payments.api.http.webhooks import StripeWebhookEndpoint
 
     container = bootstrap.build(settings)
     if settings.database_url.startswith("sqlite"):
@@ -115,8 +114,7 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
         )
     app = create_app(container)
     config = uvicorn.Config(
-        # The webhook endpoint also in front of FastAPI's own entry (it is inside too, for ASGI clients).
-        StripeWebhookEndpoint(app, container.webhooks),
+        app,
         loop="uvloop",
         http=BoundedHttpTools,
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD,  # the same bound if someone switches to h11

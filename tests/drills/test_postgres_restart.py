@@ -20,6 +20,7 @@ from tests.drills.conftest import SECRET, DrillDb
 from tests.support.drill_infra import Hold, Replica, pg_ctl, pg_ready, pg_start_and_wait, reach, together
 from tests.support.drill_stream import (
     ResendingSender,
+    all_gates,
     assert_exactly_once,
     drill_seed,
     insert_payments,
@@ -38,8 +39,14 @@ async def test_postgres_restart_mid_stream_gives_5xx_then_exactly_once(drill_db:
     await insert_payments(drill_db.engine, plan)
     replica = Replica("service", drill_db.env(), drill_db.workdir)
     down_at = len(plan.deliveries) // 3
+    # Fresh deliveries wait at down_at until PostgreSQL is down, then 20 more go out into the outage: had
+    # they been let through while it was stopping, a fast enough service acked all 20 before it died and
+    # the drill waited for 5xx answers that could not come.
+    held_for_stop = Hold(down_at, timeout=90, what="PostgreSQL to stop")
     held = Hold(down_at + 20, timeout=90, what="the PostgreSQL restart")
-    sender = ResendingSender(plan, SECRET, lambda: [replica.url], deadline_s=150, gate=held.gate)
+    sender = ResendingSender(
+        plan, SECRET, lambda: [replica.url], deadline_s=150, gate=all_gates(held_for_stop.gate, held.gate)
+    )
     window: dict[str, float] = {}
     readyz: list[int] = []
 
@@ -49,6 +56,7 @@ async def test_postgres_restart_mid_stream_gives_5xx_then_exactly_once(drill_db:
             await asyncio.to_thread(pg_ctl, "stop")
             window["down"] = time.monotonic()
             errors = sender.stats.server_errors
+            held_for_stop.release()
             await eventually(
                 lambda: sender.stats.server_errors >= errors + 20,
                 timeout=20,
