@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     http_port: int = 8000
     grpc_port: int = 50051
     # Connections per process. A request that waits for one costs more CPU in SQLAlchemy's pool than a
-    # connection costs PostgreSQL, so the pool covers the webhook concurrency Stripe brings (tens).
-    database_pool_size: int = Field(default=20, ge=1, le=200)
+    # connection costs PostgreSQL, so the pool covers the webhook concurrency Stripe brings (tens); a
+    # smaller one also opens and closes its overflow connections under load.
+    database_pool_size: int = Field(default=32, ge=1, le=200)
     database_max_overflow: int = Field(default=10, ge=0, le=200)
     export_pool_size: int = Field(default=2, ge=1, le=20)  # connections for CSV downloads, apart
     http_limit_concurrency: int = Field(default=1024, ge=16)
