@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import schema
 from payments.adapters.db.engine import create_engine
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.config import Settings
 from payments.referrals import CommissionService
 
@@ -109,29 +110,23 @@ async def measure(
     engine: AsyncEngine, service: CommissionService, referrer: str, runs: int
 ) -> dict[str, float]:
     async def first_page() -> object:
-        async with engine.connect() as conn:
-            return await service.get_report(conn, referrer, limit=50)
+        return await service.get_report(referrer, limit=50)
 
-    async with engine.connect() as conn:
-        cursor = (await service.get_report(conn, referrer, limit=50)).next_cursor
+    cursor = (await service.get_report(referrer, limit=50)).next_cursor
 
     async def next_page() -> object:
-        async with engine.connect() as conn:
-            return await service.get_report(conn, referrer, limit=50, cursor=cursor)
+        return await service.get_report(referrer, limit=50, cursor=cursor)
 
     async def paid_only() -> object:
-        async with engine.connect() as conn:
-            return await service.get_report(conn, referrer, status="paid", limit=50)
+        return await service.get_report(referrer, status="paid", limit=50)
 
     async def one_month() -> object:
-        async with engine.connect() as conn:
-            return await service.get_report(
-                conn,
-                referrer,
-                period_from=START + timedelta(days=90),
-                period_to=START + timedelta(days=120),
-                limit=50,
-            )
+        return await service.get_report(
+            referrer,
+            period_from=START + timedelta(days=90),
+            period_to=START + timedelta(days=120),
+            limit=50,
+        )
 
     return {
         "first page + totals": await median_ms(first_page, runs),
@@ -196,7 +191,7 @@ async def main() -> None:
             await vacuum.close()
         seeded_s = time.perf_counter() - started
 
-        service = CommissionService(Settings())
+        service = CommissionService(Settings(), SqlPaymentStore(engine))
         results = {n: await measure(engine, service, f"ref_{n}", args.runs) for n in sizes}
         columns = list(next(iter(results.values())))
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +28,7 @@ from payments.outbox.relay import OutboxRelay
 from payments.referrals.service import CommissionService
 from payments.refunds.service import RefundService
 from payments.review.service import ReviewService
+from payments.unit_of_work import UnitOfWork
 from payments.webhooks.idempotency import WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.processor import WebhookConfig, WebhookProcessor
@@ -83,6 +85,18 @@ class Container:
         await self.engine.dispose()
 
 
+class _ExportStore:
+    """The CSV exports' units of work, over the container's export pool (opened on first use)."""
+
+    def __init__(self) -> None:
+        self.engine: Callable[[], AsyncEngine] | None = None
+
+    def __call__(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        if self.engine is None:
+            raise RuntimeError("the export store is used before its container is built")
+        return SqlPaymentStore(self.engine())()
+
+
 def build(
     settings: Settings,
     *,
@@ -100,9 +114,10 @@ def build(
     api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
     gateway = gateway or StripeGateway(api_key, settings.effective_api_base())
     redis = RedisSeenMarks(settings.redis_url) if settings.redis_url else None
-    commissions = CommissionService(settings)
-    orchestrator = PaymentOrchestrator(commissions)
     store = SqlPaymentStore(engine)
+    exports = _ExportStore()
+    commissions = CommissionService(settings, store, exports)
+    orchestrator = PaymentOrchestrator(commissions)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
     checks: dict[str, Check] = {"database": DatabaseProbe(engine).answers}
@@ -129,7 +144,7 @@ def build(
         clock,
         refunds=gateway,
     )
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         gateway=gateway,
@@ -162,3 +177,5 @@ def build(
         clock=clock,
         webhook_secrets=secrets,
     )
+    exports.engine = container.export_engine
+    return container

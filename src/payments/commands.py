@@ -136,8 +136,8 @@ async def outbox_relay(settings: Settings, *, once: bool) -> int:
 
 
 async def commissions_release(settings: Settings) -> int:
-    async with _container(settings) as c, c.engine.begin() as conn:
-        released = await c.commissions.release_due(conn, c.clock())
+    async with _container(settings) as c:
+        released = await c.commissions.release_due(c.clock())
     _out(f"{released} commission(s) approved")
     return 0
 

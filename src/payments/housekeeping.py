@@ -17,8 +17,7 @@ log = structlog.get_logger(__name__)
 async def run_once(c: Container) -> dict[str, int]:
     now = c.clock()
     done: dict[str, int] = {}
-    async with c.engine.begin() as conn:
-        done["commissions_released"] = await c.commissions.release_due(conn, now)
+    done["commissions_released"] = await c.commissions.release_due(now)
     done["deferred_applied"] = await c.webhooks.sweep_deferred()
     done["failed_retried"] = await c.webhooks.retry_failed()
     swept = await c.sweep.run_once()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,6 +35,11 @@ from payments.records import (
     RefundRecord,
     StoredEvent,
 )
+
+if TYPE_CHECKING:
+    # Only for the type: importing the referral package here at run time would import its services,
+    # which import this module.
+    from payments.referrals.ports import ReferralRepositories
 
 
 class ConcurrentWrite(Exception):
@@ -341,6 +346,9 @@ class UnitOfWork(Protocol):
 
     @property
     def sweeps(self) -> SweepLeases: ...
+
+    @property
+    def referrals(self) -> ReferralRepositories: ...
 
 
 class UnitOfWorkFactory(Protocol):

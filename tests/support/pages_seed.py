@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.bootstrap import Container
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundFact, RefundStatus
@@ -38,7 +38,8 @@ async def plant_commissions(
     planted = 0
     limit = now or datetime.now(UTC)
     for month_index, month in enumerate(months):
-        async with c.engine.begin() as conn:
+        # One unit of work a month, as the service's jobs run in one (much faster than one per payment).
+        async with SqlPaymentStore(c.engine)() as uow:
             for k in range(per_month):
                 at = month + timedelta(hours=2 * k + 1, minutes=month_index % 50)
                 if at >= limit:
@@ -56,8 +57,8 @@ async def plant_commissions(
                     status=PaymentStatus.SUCCEEDED,
                     facts=PaymentFacts(succeeded=True, amount_received=amount, currency_received=currency),
                 )
-                await c.commissions.accrue_commission(
-                    conn, paid, Cause(f"evt_seed_{order}", "payment_intent.succeeded"), at
+                await c.commissions.accrual.accrue(
+                    uow.referrals, paid, Cause(f"evt_seed_{order}", "payment_intent.succeeded"), at
                 )
                 planted += 1
                 if refund_every and k % refund_every == refund_every - 1:
@@ -70,7 +71,7 @@ async def plant_commissions(
                         ),
                     )
                     await c.commissions.on_payment_changed(
-                        SqlAlchemyPaymentTransaction(conn),
+                        uow,
                         paid,
                         refunded,
                         Cause(f"evt_seed_refund_{order}", "charge.refunded"),
@@ -87,11 +88,10 @@ async def plant_many(
     the audit chain would take minutes on a shared machine and prove nothing more about the pages)."""
     from payments.domain.commission import CommissionStatus, commission_for
     from payments.referrals.models import Commission
-    from payments.referrals.repository import CommissionRepository
-    from payments.referrals.totals import DailyTotals, TotalsChanges
+    from payments.referrals.totals import TotalsChanges
 
-    repository, changes, planted = CommissionRepository(), TotalsChanges(), 0
-    async with c.engine.begin() as conn:
+    changes, planted = TotalsChanges(), 0
+    async with SqlPaymentStore(c.engine)() as uow:
         for month_index, month in enumerate(months):
             for k in range(per_month):
                 at = month + timedelta(hours=2 * k + 1)
@@ -124,8 +124,8 @@ async def plant_many(
                     created_at=at,
                     updated_at=at,
                 )
-                await repository.insert(conn, commission)
+                await uow.referrals.commissions.insert(commission)
                 changes.added(commission)
                 planted += 1
-        await DailyTotals().apply(conn, changes)
+        await uow.referrals.totals.apply(changes.rows())
     return planted

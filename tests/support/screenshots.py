@@ -45,21 +45,20 @@ def _plant(stack: PagesStack) -> None:
         await plant_commissions(c, "ref_lena", month_starts(now, 18), 6, now=now)
         await plant_commissions(c, "ref_omar", month_starts(now, 6), 3, now=now)
         await plant_commissions(c, "ref_spam", month_starts(now, 1), 2, now=now)
-        async with c.engine.begin() as conn:
-            risky = PaymentSnapshot(
-                payment_id="pay_risky",
-                order_id="ord_2026_1045",
-                user_id="cust_risky",
-                amount=25_000,
-                currency="eur",
-                referrer_id="ref_omar",
-                customer_email=None,
-                status=PaymentStatus.SUCCEEDED,
-                facts=PaymentFacts(
-                    succeeded=True, amount_received=25_000, currency_received="eur", risk_level="elevated"
-                ),
-            )
-            await c.commissions.accrue_commission(conn, risky, Cause("evt_risky", "charge.succeeded"), now)
+        risky = PaymentSnapshot(
+            payment_id="pay_risky",
+            order_id="ord_2026_1045",
+            user_id="cust_risky",
+            amount=25_000,
+            currency="eur",
+            referrer_id="ref_omar",
+            customer_email=None,
+            status=PaymentStatus.SUCCEEDED,
+            facts=PaymentFacts(
+                succeeded=True, amount_received=25_000, currency_received="eur", risk_level="elevated"
+            ),
+        )
+        await c.commissions.accrue_commission(risky, Cause("evt_risky", "charge.succeeded"), now)
         ops = c.operator
         await ops.ban_referrer("ref_spam", "self-referrals from one card", "console:admin")
         await ops.verify_audit_chain("console:admin")

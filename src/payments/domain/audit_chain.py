@@ -174,6 +174,15 @@ class ChainHead:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as the log holds it: its hashed content, its hash, and its time as stored."""
+
+    record: ChainRecord
+    hash: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ChainVerdict:
     ok: bool
     count: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from payments.domain.money import Money
@@ -109,6 +109,35 @@ class PayoutLine:
 
 
 @dataclass(frozen=True, slots=True)
+class CommissionFilter:
+    """Which of a referrer's commissions a report or export covers: [period_from, period_to) on
+    created_at, and one status or all."""
+
+    referrer_id: str
+    period_from: datetime | None = None
+    period_to: datetime | None = None
+    status: CommissionStatus | None = None
+
+
+_DAY = timedelta(days=1)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """UTC; a naive moment is taken as UTC already (SQLite hands stored times back naive)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def day_of(moment: datetime) -> datetime:
+    """The UTC day a commission's daily totals count it in."""
+    return as_utc(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def first_whole_day(moment: datetime) -> datetime:
+    start = day_of(moment)
+    return start if start == as_utc(moment) else start + _DAY
+
+
+@dataclass(frozen=True, slots=True)
 class CommissionRule:
     """The terms a commission was accrued under; stored on it so a later change of settings never
     rewrites what was already promised."""
@@ -176,11 +205,15 @@ __all__ = [
     "Adjustment",
     "AuditAction",
     "Commission",
+    "CommissionFilter",
     "CommissionRule",
     "CommissionStatus",
     "PayoutLine",
     "adjustments_to_settle",
+    "as_utc",
     "commission_for",
+    "day_of",
+    "first_whole_day",
     "remaining_after_refunds",
     "target_amount",
 ]

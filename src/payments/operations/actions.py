@@ -81,8 +81,8 @@ class OperatorActions:
 
     async def decide_commission(self, commission_id: str, approve: bool, actor: str) -> Outcome:
         async def decide(uow: UnitOfWork) -> str:
-            decided = await self._commissions.decide_held(
-                await uow.connection(), commission_id, approve, actor, self._clock()
+            decided = await self._commissions.payouts.decide_held(
+                uow.referrals, commission_id, approve, actor, self._clock()
             )
             return f"commission {commission_id} is now {decided.status.value}"
 
@@ -91,8 +91,8 @@ class OperatorActions:
 
     async def ban_referrer(self, referrer_id: str, reason: str, actor: str) -> Outcome:
         async def ban(uow: UnitOfWork) -> str:
-            canceled = await self._commissions.ban_referrer(
-                await uow.connection(), referrer_id, actor, reason, self._clock()
+            canceled = await self._commissions.payouts.ban_referrer(
+                uow.referrals, referrer_id, actor, reason, self._clock()
             )
             return f"referrer {referrer_id} banned; {canceled} unpaid commission(s) canceled"
 
@@ -100,8 +100,8 @@ class OperatorActions:
 
     async def unban_referrer(self, referrer_id: str, reason: str, actor: str) -> Outcome:
         async def unban(uow: UnitOfWork) -> str:
-            lifted = await self._commissions.unban_referrer(
-                await uow.connection(), referrer_id, actor, reason, self._clock()
+            lifted = await self._commissions.payouts.unban_referrer(
+                uow.referrals, referrer_id, actor, reason, self._clock()
             )
             return f"referrer {referrer_id} unbanned" if lifted else f"referrer {referrer_id} was not banned"
 
@@ -118,8 +118,7 @@ class OperatorActions:
         return await self._log_after(actor, action, payment_id, True, done)
 
     async def verify_audit_chain(self, actor: str) -> tuple[AuditVerification, Outcome]:
-        async with self._uow() as uow:
-            result = await self._commissions.verify_audit_chain(await uow.connection())
+        result = await self._commissions.verify_audit_chain()
         text = (
             f"audit chain intact: {result.count} entries"
             if result.ok

@@ -5,10 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from payments.adapters.db.referral_tables import referral_identities
 from payments.domain.fraud_guards import normalise_email
 
 EMAIL = "email"
@@ -45,13 +41,7 @@ def identity_hashes(email: str | None, fingerprint: str) -> list[tuple[str, str]
     ]
 
 
-class IdentityRepository:
-    async def of_user(self, conn: AsyncConnection, user_id: str) -> Identities:
-        query = select(referral_identities.c.kind, referral_identities.c.value_hash).where(
-            referral_identities.c.user_id == user_id
-        )
-        emails: set[str] = set()
-        cards: set[str] = set()
-        for kind, digest in await conn.execute(query):
-            (emails if kind == EMAIL else cards).add(digest)
-        return Identities(frozenset(emails), frozenset(cards))
+def identities_of(pairs: list[tuple[str, str]]) -> Identities:
+    emails = frozenset(digest for kind, digest in pairs if kind == EMAIL)
+    cards = frozenset(digest for kind, digest in pairs if kind != EMAIL)
+    return Identities(emails, cards)

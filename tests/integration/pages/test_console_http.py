@@ -247,10 +247,9 @@ async def _held(svc: Service, order_id: str, referrer_id: str) -> str:
             succeeded=True, amount_received=20_000, currency_received="eur", risk_level="elevated"
         ),
     )
-    async with svc.engine.begin() as conn:
-        commission = await svc.container.commissions.accrue_commission(
-            conn, paid, Cause(f"evt_{order_id}", "charge.succeeded"), svc.container.clock()
-        )
+    commission = await svc.container.commissions.accrue_commission(
+        paid, Cause(f"evt_{order_id}", "charge.succeeded"), svc.container.clock()
+    )
     assert commission is not None and commission.status.value == "held"
     return commission.id
 

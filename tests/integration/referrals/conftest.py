@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_commissions, referral_daily_totals
-from payments.referrals.portable import utc
+from payments.adapters.db.timestamps import as_utc as utc
 from payments.referrals.totals import day_of
 
 

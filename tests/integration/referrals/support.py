@@ -14,7 +14,6 @@ from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import DisputePhase, PaymentFacts, PaymentStatus, RefundFact, RefundStatus
 from payments.domain.state_diff import Cause
 from payments.referrals import Commission, CommissionService
-from payments.referrals.repository import CommissionRepository
 from tests.support.clock import NOW
 
 SETTINGS = Settings(
@@ -89,15 +88,15 @@ class Webhooks:
         cause = Cause(f"evt_{self.payment.order_id}_{self._events}", "test.event")
         for _ in range(times):
             # The webhook path's transaction: asyncpg and a savepoint on PostgreSQL, SQLAlchemy on SQLite.
-            async with SqlPaymentStore(self.engine).transaction() as tx:
+            async with SqlPaymentStore(self.engine)() as tx:
                 await self.service.on_payment_changed(tx, before, after, cause, now)
         self.payment = after
         return after
 
 
 async def commission_of(engine: AsyncEngine, order_id: str) -> Commission:
-    async with engine.connect() as conn:
-        found = await CommissionRepository().get_by_order(conn, order_id)
+    async with SqlPaymentStore(engine)() as uow:
+        found: Commission | None = await uow.referrals.commissions.get_by_order(order_id)
     assert found is not None, f"no commission for {order_id}"
     return found
 

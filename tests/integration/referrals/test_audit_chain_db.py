@@ -11,9 +11,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_audit_chain_head, referral_audit_log
+from payments.adapters.db.timestamps import as_utc as utc
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.domain.audit_chain import GENESIS_HASH, ChainRecord, entry_hash, iso
 from payments.referrals import CommissionService
-from payments.referrals.portable import utc
 from tests.integration.referrals.support import SETTINGS, Webhooks, paid, refund, snapshot
 
 
@@ -29,10 +30,9 @@ async def _chain_of_five(engine: AsyncEngine, service: CommissionService) -> lis
 
 
 async def test_an_untouched_chain_verifies(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     ids = await _chain_of_five(engine, service)
-    async with engine.connect() as conn:
-        verdict = await service.verify_audit_chain(conn)
+    verdict = await service.verify_audit_chain()
     assert (verdict.ok, verdict.count, verdict.first_bad_entry_id, len(ids)) == (True, 5, None, 5)
 
 
@@ -49,50 +49,47 @@ async def test_an_untouched_chain_verifies(engine: AsyncEngine) -> None:
 async def test_changing_one_row_fails_verification_and_names_it(
     engine: AsyncEngine, change: dict[str, object]
 ) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     ids = await _chain_of_five(engine, service)
     async with engine.begin() as conn:
         await conn.execute(
             update(referral_audit_log).where(referral_audit_log.c.id == ids[2]).values(**change)
         )
-    async with engine.connect() as conn:
-        verdict = await service.verify_audit_chain(conn)
+    verdict = await service.verify_audit_chain()
     assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[2])
     assert verdict.reason
 
 
 @pytest.mark.parametrize("index", [0, 2, 4], ids=["first", "middle", "newest"])
 async def test_deleting_one_row_fails_verification_and_names_it(engine: AsyncEngine, index: int) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     ids = await _chain_of_five(engine, service)
     async with engine.begin() as conn:
         await conn.execute(delete(referral_audit_log).where(referral_audit_log.c.id == ids[index]))
-    async with engine.connect() as conn:
-        verdict = await service.verify_audit_chain(conn)
+    verdict = await service.verify_audit_chain()
     assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[index])
 
 
 async def test_swapping_two_rows_places_fails_verification(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     ids = await _chain_of_five(engine, service)
     log = referral_audit_log
     async with engine.begin() as conn:
         await conn.execute(update(log).where(log.c.id == ids[1]).values(seq=-1))
         await conn.execute(update(log).where(log.c.id == ids[2]).values(seq=2))
         await conn.execute(update(log).where(log.c.id == ids[1]).values(seq=3))
-    async with engine.connect() as conn:
-        verdict = await service.verify_audit_chain(conn)
+    verdict = await service.verify_audit_chain()
     assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[2])
 
 
 async def test_concurrent_transactions_extend_one_chain(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     orders = [snapshot(f"ord_{i}", user_id=f"user_{i}") for i in range(8)]
 
     await asyncio.gather(*(Webhooks(engine, service, order).deliver(paid()) for order in orders))
 
+    verdict = await service.verify_audit_chain()
     async with engine.connect() as conn:
-        verdict = await service.verify_audit_chain(conn)
         seqs = list(
             (await conn.scalars(select(referral_audit_log.c.seq).order_by(referral_audit_log.c.seq))).all()
         )
@@ -146,14 +143,13 @@ async def _rehash_without_the_key(engine: AsyncEngine, ids: list[str], index: in
 async def test_a_row_rewritten_and_rehashed_with_plain_sha256_is_named(
     engine: AsyncEngine, as_legacy: bool
 ) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     ids = await _chain_of_five(engine, service)
     changes: dict[str, Any] = {"after": {"amount": 9_999}}
     if as_legacy:
         changes["key_id"] = None
     await _rehash_without_the_key(engine, ids, 2, **changes)
-    async with engine.connect() as conn:
-        verdict = await service.verify_audit_chain(conn)
+    verdict = await service.verify_audit_chain()
     assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[2]), verdict.reason
 
 
@@ -161,7 +157,7 @@ async def test_entries_carry_the_calculation_inputs_and_verify_after_key_rotatio
     engine: AsyncEngine,
 ) -> None:
     old = SETTINGS.model_copy(update={"audit_keys": [SecretStr("k1:" + "a" * 32)]})
-    ids = await _chain_of_five(engine, CommissionService(old))
+    ids = await _chain_of_five(engine, CommissionService(old, SqlPaymentStore(engine)))
     async with engine.connect() as conn:
         first = (
             (await conn.execute(select(referral_audit_log).where(referral_audit_log.c.id == ids[0])))
@@ -181,17 +177,20 @@ async def test_entries_carry_the_calculation_inputs_and_verify_after_key_rotatio
     }
 
     rotated = CommissionService(
-        SETTINGS.model_copy(update={"audit_keys": [SecretStr("k2:" + "b" * 32), SecretStr("k1:" + "a" * 32)]})
+        SETTINGS.model_copy(
+            update={"audit_keys": [SecretStr("k2:" + "b" * 32), SecretStr("k1:" + "a" * 32)]}
+        ),
+        SqlPaymentStore(engine),
     )
     await Webhooks(engine, rotated, snapshot("ord_after_rotation", user_id="user_9")).deliver(paid())
+    assert (await rotated.verify_audit_chain()).ok
     async with engine.connect() as conn:
-        assert (await rotated.verify_audit_chain(conn)).ok
         newest = await conn.scalar(
             select(referral_audit_log.c.key_id).order_by(referral_audit_log.c.seq.desc()).limit(1)
         )
-        forgot_k1 = CommissionService(
-            SETTINGS.model_copy(update={"audit_keys": [SecretStr("k2:" + "b" * 32)]})
-        )
-        verdict = await forgot_k1.verify_audit_chain(conn)
+    forgot_k1 = CommissionService(
+        SETTINGS.model_copy(update={"audit_keys": [SecretStr("k2:" + "b" * 32)]}), SqlPaymentStore(engine)
+    )
+    verdict = await forgot_k1.verify_audit_chain()
     assert newest == "k2"
     assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[0])

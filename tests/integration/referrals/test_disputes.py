@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.domain.payment_state import DisputePhase
 from payments.referrals import AuditAction, CommissionConflict, CommissionService
 from tests.integration.referrals.support import (
@@ -25,11 +26,10 @@ AFTER_HOLD = NOW + timedelta(days=31)
 
 
 async def test_a_dispute_opened_then_won_restores_the_commission(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     hooks = Webhooks(engine, service, snapshot())
     await hooks.deliver(paid())
-    async with engine.begin() as conn:
-        await service.release_due(conn, AFTER_HOLD)
+    await service.release_due(AFTER_HOLD)
 
     await hooks.deliver(dispute("dp_1", DisputePhase.OPEN), times=3)
     held = await commission_of(engine, "ord_1")
@@ -38,13 +38,12 @@ async def test_a_dispute_opened_then_won_restores_the_commission(engine: AsyncEn
     await hooks.deliver(dispute("dp_1", DisputePhase.WON), times=3)
     restored = await commission_of(engine, "ord_1")
     assert (restored.status.value, restored.reason, restored.amount) == ("approved", None, 1_000)
-    async with engine.connect() as conn:
-        actions = [e.action for e in await service.get_audit(conn, restored.id)]
+    actions = [e.action for e in await service.get_audit(restored.id)]
     assert actions == [AuditAction.ACCRUED, AuditAction.RELEASED, AuditAction.HELD, AuditAction.RESTORED]
 
 
 async def test_a_dispute_opened_then_lost_reverses_the_commission(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     hooks = Webhooks(engine, service, snapshot())
     await hooks.deliver(paid())
     await hooks.deliver(dispute("dp_1", DisputePhase.OPEN))
@@ -53,13 +52,12 @@ async def test_a_dispute_opened_then_lost_reverses_the_commission(engine: AsyncE
     reversed_ = await commission_of(engine, "ord_1")
     assert (reversed_.status.value, reversed_.amount, reversed_.original_amount) == ("reversed", 0, 1_000)
     assert reversed_.reason == "dispute_lost"
-    async with engine.connect() as conn:
-        actions = [e.action for e in await service.get_audit(conn, reversed_.id)]
+    actions = [e.action for e in await service.get_audit(reversed_.id)]
     assert actions == [AuditAction.ACCRUED, AuditAction.HELD, AuditAction.REVERSED]
 
 
 async def test_a_refund_while_disputed_still_shrinks_the_held_commission(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     hooks = Webhooks(engine, service, snapshot())
     await hooks.deliver(paid())
     await hooks.deliver(dispute("dp_1", DisputePhase.OPEN))
@@ -71,13 +69,12 @@ async def test_a_refund_while_disputed_still_shrinks_the_held_commission(engine:
 
 
 async def test_a_dispute_lost_after_payout_claws_back_what_remains(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     hooks = Webhooks(engine, service, snapshot())
     await hooks.deliver(paid())
     await hooks.deliver(refund("re_1", 3_000))
-    async with engine.begin() as conn:
-        await service.release_due(conn, AFTER_HOLD)
-        await service.pay_referrer(conn, "ref_1", "admin:alice", AFTER_HOLD)
+    await service.release_due(AFTER_HOLD)
+    await service.pay_referrer("ref_1", "admin:alice", AFTER_HOLD)
 
     await hooks.deliver(dispute("dp_1", DisputePhase.OPEN))
     assert (await commission_of(engine, "ord_1")).status.value == "paid"
@@ -86,17 +83,15 @@ async def test_a_dispute_lost_after_payout_claws_back_what_remains(engine: Async
     commission = await commission_of(engine, "ord_1")
     assert (commission.status.value, commission.amount) == ("paid", 700)
     assert await adjustment_amounts(engine, commission.id) == [-700]
-    async with engine.connect() as conn:
-        audit = await service.get_audit(conn, commission.id)
+    audit = await service.get_audit(commission.id)
     assert (audit[-1].action, audit[-1].reason) == (AuditAction.REVERSED, "dispute_lost")
 
 
 async def test_an_admin_cannot_decide_a_commission_held_by_its_dispute(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     hooks = Webhooks(engine, service, snapshot())
     await hooks.deliver(paid())
     await hooks.deliver(dispute("dp_1", DisputePhase.OPEN))
     commission = await commission_of(engine, "ord_1")
-    async with engine.begin() as conn:
-        with pytest.raises(CommissionConflict):
-            await service.decide_held(conn, commission.id, True, "admin:alice", NOW)
+    with pytest.raises(CommissionConflict):
+        await service.decide_held(commission.id, True, "admin:alice", NOW)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_audit_log, referral_commissions
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.state_diff import Cause
 from payments.referrals import AuditAction, CommissionService
@@ -49,8 +50,7 @@ async def below_minimum(engine: AsyncEngine, service: CommissionService) -> Paym
 
 
 async def banned_referrer(engine: AsyncEngine, service: CommissionService) -> PaymentSnapshot:
-    async with engine.begin() as conn:
-        await service.ban_referrer(conn, "ref_1", "admin:alice", "fake accounts", NOW - timedelta(days=1))
+    await service.ban_referrer("ref_1", "admin:alice", "fake accounts", NOW - timedelta(days=1))
     return snapshot()
 
 
@@ -97,7 +97,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_guard_stores_its_reason_and_audits_it(engine: AsyncEngine, case: Case) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     payment = await case.setup(engine, service)
     await Webhooks(engine, service, payment).deliver(
         paid(case.received, fingerprint="fp_shared", risk=case.risk)
@@ -105,8 +105,7 @@ async def test_guard_stores_its_reason_and_audits_it(engine: AsyncEngine, case: 
 
     commission = await commission_of(engine, payment.order_id)
     assert (commission.status.value, commission.reason) == (case.status, case.reason)
-    async with engine.connect() as conn:
-        audit = await service.get_audit(conn, commission.id)
+    audit = await service.get_audit(commission.id)
     assert [(e.action, e.reason) for e in audit] == [(case.action, case.reason)]
     assert audit[0].after is not None and audit[0].after["status"] == case.status
 
@@ -114,7 +113,7 @@ async def test_guard_stores_its_reason_and_audits_it(engine: AsyncEngine, case: 
 async def test_duplicate_order_is_refused_on_the_existing_commission_and_audited_once(
     engine: AsyncEngine,
 ) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     first = snapshot()
     await Webhooks(engine, service, first).deliver(paid())
     second = replace(snapshot(), payment_id="pay_second_attempt")
@@ -128,8 +127,7 @@ async def test_duplicate_order_is_refused_on_the_existing_commission_and_audited
         "pending",
         None,
     )
-    async with engine.connect() as conn:
-        audit = await service.get_audit(conn, commission.id)
+    audit = await service.get_audit(commission.id)
     assert [(e.action, e.reason, e.payment_id) for e in audit] == [
         (AuditAction.ACCRUED, None, "pay_ord_1"),
         (AuditAction.REFUSED, "duplicate_order", "pay_second_attempt"),
@@ -137,7 +135,7 @@ async def test_duplicate_order_is_refused_on_the_existing_commission_and_audited
 
 
 async def test_a_clean_referral_accrues_pending_until_the_hold_ends(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await Webhooks(engine, service, snapshot()).deliver(paid())
 
     commission = await commission_of(engine, "ord_1")
@@ -147,13 +145,9 @@ async def test_a_clean_referral_accrues_pending_until_the_hold_ends(engine: Asyn
 
 
 async def test_a_payment_without_referrer_stores_nothing(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     payment = snapshot(referrer_id=None)
-    async with engine.begin() as conn:
-        assert (
-            await service.accrue_commission(conn, payment.with_facts(paid()), Cause("evt_1", "t"), NOW)
-            is None
-        )
+    assert await service.accrue_commission(payment.with_facts(paid()), Cause("evt_1", "t"), NOW) is None
     await Webhooks(engine, service, payment).deliver(paid())
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(referral_commissions)) == 0

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.domain.commission import CommissionStatus as S
 from payments.domain.payment_state import DisputePhase
 from payments.referrals import Commission, CommissionService, CurrencyNet, InvalidCursor, StatusTotal
 from payments.referrals.models import ExportTooLarge
-from payments.referrals.report import CSV_COLUMNS, ReportFilter, ReportQueries
+from payments.referrals.reporting import CSV_COLUMNS, ReportFilter, Reports
 from tests.integration.referrals.support import SETTINGS, Webhooks, dispute, paid, refund, snapshot
 from tests.support.clock import NOW
 
@@ -30,9 +31,8 @@ async def _seed(engine: AsyncEngine, service: CommissionService) -> None:
 
     old = order("ord_3", 5_000)
     await old.deliver(paid(5_000), now=NOW - 40 * DAY)
-    async with engine.begin() as conn:
-        await service.release_due(conn, NOW - 5 * DAY)
-        await service.pay_referrer(conn, "ref_1", "admin:alice", NOW - 5 * DAY)
+    await service.release_due(NOW - 5 * DAY)
+    await service.pay_referrer("ref_1", "admin:alice", NOW - 5 * DAY)
     await old.deliver(refund("re_all", 5_000))
 
     first = order("ord_1")
@@ -48,13 +48,12 @@ async def _seed(engine: AsyncEngine, service: CommissionService) -> None:
 
 
 async def test_totals_per_status_and_net_of_clawbacks(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
 
-    async with engine.connect() as conn:
-        report = await service.get_report(
-            conn, "ref_1", period_from=None, period_to=None, status=None, limit=50, cursor=None
-        )
+    report = await service.get_report(
+        "ref_1", period_from=None, period_to=None, status=None, limit=50, cursor=None
+    )
 
     assert set(report.totals) == {
         StatusTotal(S.PAID, "eur", 1, 500, 500),
@@ -73,32 +72,29 @@ async def test_totals_per_status_and_net_of_clawbacks(engine: AsyncEngine) -> No
 
 
 async def test_period_filter_is_from_inclusive_to_exclusive(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
 
-    async with engine.connect() as conn:
-        report = await service.get_report(
-            conn,
-            "ref_1",
-            period_from=NOW - 9 * DAY,
-            period_to=NOW - 7 * DAY,
-            status=None,
-            limit=50,
-            cursor=None,
-        )
+    report = await service.get_report(
+        "ref_1",
+        period_from=NOW - 9 * DAY,
+        period_to=NOW - 7 * DAY,
+        status=None,
+        limit=50,
+        cursor=None,
+    )
 
     assert [c.order_id for c in report.items] == ["ord_4", "ord_2"]
     assert {(t.status, t.count) for t in report.totals} == {(S.REFUSED, 1), (S.HELD, 1)}
 
 
 async def test_status_filter_narrows_items_and_totals(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
 
-    async with engine.connect() as conn:
-        report = await service.get_report(
-            conn, "ref_1", period_from=None, period_to=None, status="paid", limit=50, cursor=None
-        )
+    report = await service.get_report(
+        "ref_1", period_from=None, period_to=None, status="paid", limit=50, cursor=None
+    )
 
     assert [c.order_id for c in report.items] == ["ord_3"]
     assert report.totals == (StatusTotal(S.PAID, "eur", 1, 500, 500),)
@@ -106,17 +102,16 @@ async def test_status_filter_narrows_items_and_totals(engine: AsyncEngine) -> No
 
 
 async def test_keyset_pages_cover_every_commission_once(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
     for i in range(5):  # same second: the id breaks the tie
         await Webhooks(engine, service, snapshot(f"ord_tie_{i}", user_id=f"u{i}")).deliver(paid(), now=NOW)
 
     pages, cursor = [], None
     while True:
-        async with engine.connect() as conn:
-            report = await service.get_report(
-                conn, "ref_1", period_from=None, period_to=None, status=None, limit=2, cursor=cursor
-            )
+        report = await service.get_report(
+            "ref_1", period_from=None, period_to=None, status=None, limit=2, cursor=cursor
+        )
         pages.append([c.order_id for c in report.items])
         cursor = report.next_cursor
         if cursor is None:
@@ -131,19 +126,18 @@ async def test_keyset_pages_cover_every_commission_once(engine: AsyncEngine) -> 
 
 
 async def test_a_forged_cursor_is_refused(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
-    async with engine.connect() as conn:
-        with pytest.raises(InvalidCursor):
-            await service.get_report(
-                conn, "ref_1", period_from=None, period_to=None, status=None, limit=2, cursor="abc"
-            )
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
+    with pytest.raises(InvalidCursor):
+        await service.get_report(
+            "ref_1", period_from=None, period_to=None, status=None, limit=2, cursor="abc"
+        )
 
 
 async def test_csv_streams_every_row_of_the_referrer(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
 
-    lines = [line async for line in service.stream_report_csv(engine, "ref_1")]
+    lines = [line async for line in service.stream_report_csv("ref_1")]
 
     rows = list(csv.reader(io.StringIO("".join(lines))))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -155,10 +149,12 @@ async def test_csv_streams_every_row_of_the_referrer(engine: AsyncEngine) -> Non
 
 
 async def test_csv_is_read_in_keyset_batches(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
 
-    lines = [line async for line in ReportQueries().csv_lines(engine, ReportFilter("ref_1"), batch=2)]
+    lines = [
+        line async for line in Reports().csv_lines(SqlPaymentStore(engine), ReportFilter("ref_1"), batch=2)
+    ]
 
     assert len(lines) == 1 + 6
     assert [line.split(",")[2] for line in lines[1:]] == [
@@ -172,22 +168,27 @@ async def test_csv_is_read_in_keyset_batches(engine: AsyncEngine) -> None:
 
 
 async def test_an_export_over_the_row_cap_is_refused_before_its_header(engine: AsyncEngine) -> None:
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)  # six rows for ref_1
-    queries = ReportQueries()
+    queries = Reports()
 
-    capped = queries.csv_lines(engine, ReportFilter("ref_1"), batch=2, max_rows=5)
+    capped = queries.csv_lines(SqlPaymentStore(engine), ReportFilter("ref_1"), batch=2, max_rows=5)
     with pytest.raises(ExportTooLarge, match="more than 5 rows"):
         await anext(capped)
-    exact = [line async for line in queries.csv_lines(engine, ReportFilter("ref_1"), batch=4, max_rows=6)]
+    exact = [
+        line
+        async for line in queries.csv_lines(
+            SqlPaymentStore(engine), ReportFilter("ref_1"), batch=4, max_rows=6
+        )
+    ]
     assert len(exact) == 1 + 6
 
 
 async def test_a_csv_export_holds_no_connection_between_batches(engine: AsyncEngine) -> None:
     """A slow reader (one that stops between lines) leaves every connection in the pool."""
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
-    lines = ReportQueries().csv_lines(engine, ReportFilter("ref_1"), batch=2)
+    lines = Reports().csv_lines(SqlPaymentStore(engine), ReportFilter("ref_1"), batch=2)
     await anext(lines)
     await anext(lines)  # mid-way through the first batch
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
@@ -197,10 +198,9 @@ async def test_a_csv_export_holds_no_connection_between_batches(engine: AsyncEng
 
 async def test_totals_for_any_period_equal_a_count_of_the_rows(engine: AsyncEngine) -> None:
     """Whole days come from the daily totals and partial days from the rows; both must agree with the rows."""
-    service = CommissionService(SETTINGS)
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     await _seed(engine, service)
-    async with engine.connect() as conn:
-        rows = [c async for c in _all_commissions(service, conn)]
+    rows = [c async for c in _all_commissions(service)]
     boundaries = [
         (None, None),
         (NOW - 9 * DAY, NOW - 7 * DAY),  # partial days at both ends, one whole day inside
@@ -210,8 +210,7 @@ async def test_totals_for_any_period_equal_a_count_of_the_rows(engine: AsyncEngi
         (None, NOW - 8 * DAY),
     ]
     for start, end in boundaries:
-        async with engine.connect() as conn:
-            report = await service.get_report(conn, "ref_1", period_from=start, period_to=end, limit=1)
+        report = await service.get_report("ref_1", period_from=start, period_to=end, limit=1)
         expected: dict[tuple[S, str], list[int]] = {}
         for c in rows:
             if (start is None or c.created_at >= start) and (end is None or c.created_at < end):
@@ -223,10 +222,10 @@ async def test_totals_for_any_period_equal_a_count_of_the_rows(engine: AsyncEngi
         assert got == expected, (start, end)
 
 
-async def _all_commissions(service: CommissionService, conn: AsyncConnection) -> AsyncIterator[Commission]:
+async def _all_commissions(service: CommissionService) -> AsyncIterator[Commission]:
     cursor = None
     while True:
-        report = await service.get_report(conn, "ref_1", limit=100, cursor=cursor)
+        report = await service.get_report("ref_1", limit=100, cursor=cursor)
         for item in report.items:
             yield item
         cursor = report.next_cursor

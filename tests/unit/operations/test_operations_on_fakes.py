@@ -44,7 +44,7 @@ class World:
             self.store,
             webhooks=processor,
             outbox=OutboxBacklog(self.store, self.clock),
-            commissions=CommissionService(service_settings()),
+            commissions=CommissionService(service_settings(), self.store),
             review=ReviewService(self.store, refunds, orchestrator, self.clock),
             clock=self.clock,
         )

@@ -4,7 +4,7 @@ import pytest
 
 from payments.domain.commission import CommissionStatus
 from payments.referrals.models import InvalidCursor, InvalidReportQuery
-from payments.referrals.report import ReportFilter, decode_cursor, encode_cursor
+from payments.referrals.reporting import ReportFilter, decode_cursor, encode_cursor
 
 
 def test_a_cursor_round_trips_to_utc() -> None:

@@ -34,6 +34,7 @@ from payments.adapters.db.operations_reads import SqlOperatorReads
 from payments.adapters.db.operator_log_repo import SqlOperatorLog
 from payments.adapters.db.outbox_repo import SqlOutboxRepository
 from payments.adapters.db.referral_tables import referral_identities
+from payments.adapters.db.referrals import SqlReferralRepositories
 from payments.adapters.db.repositories import (
     SqlDiffRepository,
     SqlEventRepository,
@@ -64,6 +65,7 @@ class SqlAlchemyPaymentTransaction:
         self.operator_reads = SqlOperatorReads(self.connection)
         self.operator_log = SqlOperatorLog(self.connection)
         self.sweeps = SqlSweepLeases(self.connection)
+        self.referrals = SqlReferralRepositories(self.connection)
 
     async def record_event(
         self,
@@ -402,6 +404,7 @@ class AsyncpgPaymentTransaction:
         self.operator_reads = SqlOperatorReads(self.connection)
         self.operator_log = SqlOperatorLog(self.connection)
         self.sweeps = SqlSweepLeases(self.connection)
+        self.referrals = SqlReferralRepositories(self.connection)
         self._held = _WriteBehind(raw)
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
         self._locked: tuple[tuple[str | None, ...], PaymentRecord | None] | None = None

@@ -14,16 +14,14 @@ async def get_referral_report(c: Container, request: pb.GetReferralReportRequest
     limit = request.limit if request.HasField("limit") else 50
     if not 1 <= limit <= 500:
         raise InvalidRequest("limit must be between 1 and 500", field="limit")
-    async with c.engine.connect() as conn:
-        report = await c.commissions.get_report(
-            conn,
-            referrer_id,
-            period_from=instant(getattr(request, "from") if request.HasField("from") else None, "from"),
-            period_to=instant(request.to if request.HasField("to") else None, "to"),
-            status=optional_text(request, "status", 16),
-            limit=limit,
-            cursor=optional_text(request, "cursor", 512),
-        )
+    report = await c.commissions.get_report(
+        referrer_id,
+        period_from=instant(getattr(request, "from") if request.HasField("from") else None, "from"),
+        period_to=instant(request.to if request.HasField("to") else None, "to"),
+        status=optional_text(request, "status", 16),
+        limit=limit,
+        cursor=optional_text(request, "cursor", 512),
+    )
     # The HTTP report's JSON, field for field: a field HTTP has and the proto lacks fails here, loudly.
     body = plain(report)
     filters = body.get("filters") or {}

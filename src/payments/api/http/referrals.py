@@ -37,8 +37,7 @@ def _may_see(caller: Caller, referrer_id: str) -> None:
 
 
 async def _commission_for(request: Request, caller: Caller, commission_id: str) -> Commission:
-    async with container(request).engine.connect() as conn:
-        commission = await container(request).commissions.get_commission(conn, commission_id)
+    commission = await container(request).commissions.get_commission(commission_id)
     if commission is None:
         raise CommissionNotFound(f"no commission {commission_id}")
     _may_see(caller, commission.referrer_id)
@@ -76,16 +75,14 @@ async def referral_report(
         return await _csv(request, referrer_id, period_from, period_to, status, for_referrer=not caller.admin)
     # A referrer's token gets the referrer's view: no customer identity, no guard's reason.
     read = c.commissions.get_report if caller.admin else c.commissions.get_referrer_report
-    async with c.engine.connect() as conn:
-        report = await read(
-            conn,
-            referrer_id,
-            period_from=period_from,
-            period_to=period_to,
-            status=status,
-            limit=limit,
-            cursor=cursor,
-        )
+    report = await read(
+        referrer_id,
+        period_from=period_from,
+        period_to=period_to,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
     body: dict[str, Any] = plain(report)
     body["commissions"] = body.pop("items")
     return body
@@ -102,7 +99,6 @@ async def _csv(
 ) -> StreamingResponse:
     c = container(request)
     lines = c.commissions.stream_report_csv(
-        c.export_engine(),
         referrer_id,
         period_from=period_from,
         period_to=period_to,
@@ -147,8 +143,7 @@ async def get_commission(
 async def commission_audit(commission_id: CommissionId, request: Request) -> list[dict[str, Any]]:
     """Admin only: entries carry customer ids and the guards' reasons."""
     await _commission_for(request, Caller(admin=True), commission_id)
-    async with container(request).engine.connect() as conn:
-        entries = await container(request).commissions.get_audit(conn, commission_id)
+    entries = await container(request).commissions.get_audit(commission_id)
     return plain(entries)  # type: ignore[no-any-return]
 
 
@@ -159,8 +154,7 @@ async def commission_audit(commission_id: CommissionId, request: Request) -> lis
 )
 async def pay_commission(commission_id: CommissionId, request: Request) -> dict[str, Any]:
     c = container(request)
-    async with c.engine.begin() as conn:
-        commission = await c.commissions.mark_commission_paid(conn, commission_id, ADMIN_ACTOR, c.clock())
+    commission = await c.commissions.mark_commission_paid(commission_id, ADMIN_ACTOR, c.clock())
     return plain(commission)  # type: ignore[no-any-return]
 
 
@@ -172,8 +166,7 @@ async def pay_commission(commission_id: CommissionId, request: Request) -> dict[
 )
 async def pay_referrer(referrer_id: ReferrerId, request: Request) -> dict[str, Any]:
     c = container(request)
-    async with c.engine.begin() as conn:
-        payout = await c.commissions.pay_referrer(conn, referrer_id, ADMIN_ACTOR, c.clock())
+    payout = await c.commissions.pay_referrer(referrer_id, ADMIN_ACTOR, c.clock())
     return plain(payout)  # type: ignore[no-any-return]
 
 
@@ -190,10 +183,7 @@ class Decision(BaseModel):
 )
 async def decide_held(commission_id: CommissionId, decision: Decision, request: Request) -> dict[str, Any]:
     c = container(request)
-    async with c.engine.begin() as conn:
-        commission = await c.commissions.decide_held(
-            conn, commission_id, decision.approve, ADMIN_ACTOR, c.clock()
-        )
+    commission = await c.commissions.decide_held(commission_id, decision.approve, ADMIN_ACTOR, c.clock())
     return plain(commission)  # type: ignore[no-any-return]
 
 
@@ -214,6 +204,5 @@ class BanOut(BaseModel):
 )
 async def ban_referrer(referrer_id: ReferrerId, ban: Ban, request: Request) -> dict[str, Any]:
     c = container(request)
-    async with c.engine.begin() as conn:
-        canceled = await c.commissions.ban_referrer(conn, referrer_id, ADMIN_ACTOR, ban.reason, c.clock())
+    canceled = await c.commissions.ban_referrer(referrer_id, ADMIN_ACTOR, ban.reason, c.clock())
     return {"referrer_id": referrer_id, "banned": True, "commissions_canceled": canceled}

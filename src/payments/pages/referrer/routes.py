@@ -103,30 +103,28 @@ async def dashboard(
     filters = urlencode(
         {"from": f"{period.first:%Y-%m}", "to": f"{period.last:%Y-%m}", "status": status or ""}
     )
-    async with c.engine.connect() as conn:
-        try:
-            report = await c.commissions.get_referrer_report(
-                conn,
-                session.subject,
-                period_from=period.start,
-                period_to=period.end,
-                status=status or None,
-                limit=PAGE_SIZE,
-                cursor=cursor or None,
-            )
-        except InvalidReportQuery as exc:
-            return page(
-                "referrer/dashboard.html",
-                {
-                    **base,
-                    "error": str(exc),
-                    "period": period,
-                    "from_text": f"{period.first:%Y-%m}",
-                    "to_text": f"{period.last:%Y-%m}",
-                },
-                422,
-            )
-        by_month = await c.commissions.earnings_by_period(conn, session.subject, period.months)
+    try:
+        report = await c.commissions.get_referrer_report(
+            session.subject,
+            period_from=period.start,
+            period_to=period.end,
+            status=status or None,
+            limit=PAGE_SIZE,
+            cursor=cursor or None,
+        )
+    except InvalidReportQuery as exc:
+        return page(
+            "referrer/dashboard.html",
+            {
+                **base,
+                "error": str(exc),
+                "period": period,
+                "from_text": f"{period.first:%Y-%m}",
+                "to_text": f"{period.last:%Y-%m}",
+            },
+            422,
+        )
+    by_month = await c.commissions.earnings_by_period(session.subject, period.months)
     currencies = sorted({net.currency for month in by_month for net in month})
     charts = []
     for currency in currencies:
@@ -170,8 +168,8 @@ async def csv(
         period = Period.of(period_from, period_to, c.clock())
     except PeriodError as exc:
         return page("error.html", {"title": "Not a period", "message": str(exc)}, 422)
+    # The exports run on their own small pool: downloads never take the webhooks' connections.
     lines = c.commissions.stream_report_csv(
-        c.export_engine(),  # the exports' own small pool: downloads never take the webhooks' connections
         session.subject,
         period_from=period.start,
         period_to=period.end,

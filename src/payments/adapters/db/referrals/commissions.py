@@ -1,4 +1,5 @@
-"""Rows of the referral tables in and out (SQLAlchemy Core, the same statements on both backends).
+"""Commissions, adjustments, payouts, bans and referrer locks in and out (SQLAlchemy Core, the same
+statements on both backends); the Protocol is ``CommissionRepository`` in ``referrals/ports.py``.
 
 Reads meant to be followed by a write take the row lock (``FOR UPDATE`` on PostgreSQL; SQLite has one
 writer at a time already). Every transaction locks commission rows before the audit chain head, and
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import RowMapping, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.referral_tables import (
     referral_adjustments,
@@ -22,9 +23,11 @@ from payments.adapters.db.referral_tables import (
     referral_payouts,
     referral_referrer_locks,
 )
-from payments.domain.commission import CommissionStatus
-from payments.referrals.models import Adjustment, Commission, PayoutLine
-from payments.referrals.portable import insert_ignoring_conflicts, utc, utc_or_none
+from payments.adapters.db.referrals.portable import insert_ignoring_conflicts
+from payments.adapters.db.repositories import ConnectionSource
+from payments.adapters.db.timestamps import as_utc as utc
+from payments.adapters.db.timestamps import as_utc_or_none as utc_or_none
+from payments.domain.commission import Adjustment, Commission, CommissionStatus, PayoutLine
 
 _c = referral_commissions
 _a = referral_adjustments
@@ -77,26 +80,28 @@ def chunks(ids: Sequence[str]) -> list[Sequence[str]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
-class CommissionRepository:
-    async def get(
-        self, conn: AsyncConnection, commission_id: str, *, for_update: bool = False
-    ) -> Commission | None:
+class SqlCommissionRepository:
+    def __init__(self, connection: ConnectionSource) -> None:
+        self._connection = connection
+
+    async def get(self, commission_id: str, *, for_update: bool = False) -> Commission | None:
+        conn = await self._connection()
         query = select(_c).where(_c.c.id == commission_id)
         if for_update:
             query = query.with_for_update()
         row = (await conn.execute(query)).mappings().first()
         return commission_from_row(row) if row is not None else None
 
-    async def get_by_order(
-        self, conn: AsyncConnection, order_id: str, *, for_update: bool = False
-    ) -> Commission | None:
+    async def get_by_order(self, order_id: str, *, for_update: bool = False) -> Commission | None:
+        conn = await self._connection()
         query = select(_c).where(_c.c.order_id == order_id)
         if for_update:
             query = query.with_for_update()
         row = (await conn.execute(query)).mappings().first()
         return commission_from_row(row) if row is not None else None
 
-    async def insert(self, conn: AsyncConnection, commission: Commission) -> None:
+    async def insert(self, commission: Commission) -> None:
+        conn = await self._connection()
         await conn.execute(
             insert(_c).values(
                 id=commission.id,
@@ -122,8 +127,9 @@ class CommissionRepository:
             )
         )
 
-    async def save(self, conn: AsyncConnection, before: Commission, after: Commission) -> None:
+    async def save(self, before: Commission, after: Commission) -> None:
         """Write the fields that change after accrual; guarded by the status read under the row lock."""
+        conn = await self._connection()
         result = await conn.execute(
             update(_c)
             .where(_c.c.id == after.id, _c.c.status == before.status.value)
@@ -142,10 +148,10 @@ class CommissionRepository:
 
     async def lock_by_status(
         self,
-        conn: AsyncConnection,
         referrer_id: str,
         statuses: Sequence[CommissionStatus],
     ) -> list[Commission]:
+        conn = await self._connection()
         query = (
             select(_c)
             .where(_c.c.referrer_id == referrer_id, _c.c.status.in_([s.value for s in statuses]))
@@ -154,10 +160,9 @@ class CommissionRepository:
         )
         return [commission_from_row(row) for row in (await conn.execute(query)).mappings()]
 
-    async def lock_due(
-        self, conn: AsyncConnection, now: datetime, after_id: str, limit: int
-    ) -> list[Commission]:
+    async def lock_due(self, now: datetime, after_id: str, limit: int) -> list[Commission]:
         """Pending commissions whose hold is over; rows a webhook holds right now are left to the next run."""
+        conn = await self._connection()
         query = (
             select(_c)
             .where(
@@ -171,22 +176,48 @@ class CommissionRepository:
         )
         return [commission_from_row(row) for row in (await conn.execute(query)).mappings()]
 
-    async def set_status(
-        self,
-        conn: AsyncConnection,
-        ids: Sequence[str],
-        from_status: CommissionStatus,
-        values: dict[str, Any],
-    ) -> int:
-        changed = 0
-        for part in chunks(ids):
-            result = await conn.execute(
-                update(_c).where(_c.c.id.in_(part), _c.c.status == from_status.value).values(**values)
-            )
-            changed += max(result.rowcount, 0)
-        return changed
+    async def save_all(self, moves: Sequence[tuple[Commission, Commission]]) -> None:
+        """``save`` for many rows whose amounts do not change (release, payout, ban): one UPDATE per
+        batch of rows moving alike, each guarded by the status read under the row locks."""
 
-    async def count_recent(self, conn: AsyncConnection, referrer_id: str, since: datetime) -> int:
+        def alike(move: tuple[Commission, Commission]) -> tuple[Any, ...]:
+            before, after = move
+            return (
+                before.status.value,
+                after.status.value,
+                after.reason or "",
+                after.status_before_hold.value if after.status_before_hold else "",
+                after.paid_at.isoformat() if after.paid_at else "",
+                after.payout_id or "",
+                after.updated_at.isoformat(),
+            )
+
+        if any(before.amount != after.amount for before, after in moves):
+            raise ValueError("save_all moves statuses only; an amount changes through save")
+        conn = await self._connection()
+        for _, group in groupby(sorted(moves, key=alike), key=alike):
+            batch = list(group)
+            before, after = batch[0]
+            for part in chunks([a.id for _, a in batch]):
+                result = await conn.execute(
+                    update(_c)
+                    .where(_c.c.id.in_(part), _c.c.status == before.status.value)
+                    .values(
+                        status=after.status.value,
+                        reason=after.reason,
+                        status_before_hold=(
+                            after.status_before_hold.value if after.status_before_hold else None
+                        ),
+                        paid_at=utc_or_none(after.paid_at),
+                        payout_id=after.payout_id,
+                        updated_at=utc(after.updated_at),
+                    )
+                )
+                if result.rowcount != len(part):
+                    raise RuntimeError("a commission changed under its row lock")
+
+    async def count_recent(self, referrer_id: str, since: datetime) -> int:
+        conn = await self._connection()
         query = (
             select(func.count())
             .select_from(_c)
@@ -199,13 +230,13 @@ class CommissionRepository:
         return int(await conn.scalar(query) or 0)
 
     # -- adjustments ---------------------------------------------------------------------------------
-    async def adjustments_total(self, conn: AsyncConnection, commission_id: str) -> int:
+    async def adjustments_total(self, commission_id: str) -> int:
+        conn = await self._connection()
         query = select(func.coalesce(func.sum(_a.c.amount), 0)).where(_a.c.commission_id == commission_id)
         return int(await conn.scalar(query) or 0)
 
-    async def insert_adjustment(
-        self, conn: AsyncConnection, adjustment: Adjustment, commission_created_at: datetime
-    ) -> None:
+    async def insert_adjustment(self, adjustment: Adjustment, commission_created_at: datetime) -> None:
+        conn = await self._connection()
         await conn.execute(
             insert(_a).values(
                 id=adjustment.id,
@@ -222,11 +253,13 @@ class CommissionRepository:
             )
         )
 
-    async def adjustments_of(self, conn: AsyncConnection, commission_id: str) -> list[Adjustment]:
+    async def adjustments_of(self, commission_id: str) -> list[Adjustment]:
+        conn = await self._connection()
         query = select(_a).where(_a.c.commission_id == commission_id).order_by(_a.c.created_at, _a.c.id)
         return [adjustment_from_row(row) for row in (await conn.execute(query)).mappings()]
 
-    async def lock_unsettled_adjustments(self, conn: AsyncConnection, referrer_id: str) -> list[Adjustment]:
+    async def lock_unsettled_adjustments(self, referrer_id: str) -> list[Adjustment]:
+        conn = await self._connection()
         query = (
             select(_a)
             .where(_a.c.referrer_id == referrer_id, _a.c.payout_id.is_(None))
@@ -235,9 +268,8 @@ class CommissionRepository:
         )
         return [adjustment_from_row(row) for row in (await conn.execute(query)).mappings()]
 
-    async def settle_adjustments(
-        self, conn: AsyncConnection, ids: Sequence[str], payout_id: str, now: datetime
-    ) -> None:
+    async def settle_adjustments(self, ids: Sequence[str], payout_id: str, now: datetime) -> None:
+        conn = await self._connection()
         for part in chunks(ids):
             await conn.execute(
                 update(_a)
@@ -248,13 +280,13 @@ class CommissionRepository:
     # -- payouts and bans ----------------------------------------------------------------------------
     async def insert_payout(
         self,
-        conn: AsyncConnection,
         payout_id: str,
         referrer_id: str,
         actor: str,
         now: datetime,
         lines: Sequence[PayoutLine],
     ) -> None:
+        conn = await self._connection()
         await conn.execute(
             insert(referral_payouts).values(
                 id=payout_id, referrer_id=referrer_id, actor=actor, created_at=utc(now)
@@ -276,8 +308,9 @@ class CommissionRepository:
             ],
         )
 
-    async def lock_referrer(self, conn: AsyncConnection, referrer_id: str) -> None:
+    async def lock_referrer(self, referrer_id: str) -> None:
         """Hold the referrer's lock row until the transaction ends (take it before any commission row)."""
+        conn = await self._connection()
         await insert_ignoring_conflicts(
             conn, referral_referrer_locks, [{"referrer_id": referrer_id}], ["referrer_id"]
         )
@@ -288,21 +321,22 @@ class CommissionRepository:
         )
         await conn.execute(query)
 
-    async def banned_among(self, conn: AsyncConnection, referrer_ids: Sequence[str]) -> set[str]:
+    async def banned_among(self, referrer_ids: Sequence[str]) -> set[str]:
+        conn = await self._connection()
         found: set[str] = set()
         for part in chunks(sorted(set(referrer_ids))):
             query = select(referral_bans.c.referrer_id).where(referral_bans.c.referrer_id.in_(part))
             found.update((await conn.execute(query)).scalars())
         return found
 
-    async def is_banned(self, conn: AsyncConnection, referrer_id: str) -> bool:
+    async def is_banned(self, referrer_id: str) -> bool:
+        conn = await self._connection()
         query = select(referral_bans.c.referrer_id).where(referral_bans.c.referrer_id == referrer_id)
         return (await conn.execute(query)).first() is not None
 
-    async def ban(
-        self, conn: AsyncConnection, referrer_id: str, reason: str, actor: str, now: datetime
-    ) -> bool:
+    async def ban(self, referrer_id: str, reason: str, actor: str, now: datetime) -> bool:
         """True when this call banned the referrer, False when they already were."""
+        conn = await self._connection()
         inserted = await insert_ignoring_conflicts(
             conn,
             referral_bans,
@@ -311,7 +345,8 @@ class CommissionRepository:
         )
         return inserted == 1
 
-    async def unban(self, conn: AsyncConnection, referrer_id: str) -> bool:
+    async def unban(self, referrer_id: str) -> bool:
         """True when this call lifted a ban, False when there was none."""
+        conn = await self._connection()
         result = await conn.execute(delete(referral_bans).where(referral_bans.c.referrer_id == referrer_id))
         return int(result.rowcount) == 1

@@ -1,4 +1,4 @@
-"""The few statements that differ between PostgreSQL and SQLite, behind one function each."""
+"""The few referral statements that differ between PostgreSQL and SQLite, behind one function each."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from payments.adapters.db.timestamps import as_utc as utc
-from payments.adapters.db.timestamps import as_utc_or_none as utc_or_none
-from payments.ids import new_id
-
-__all__ = ["insert_ignoring_conflicts", "new_id", "upsert_adding", "utc", "utc_or_none"]
 
 
 async def insert_ignoring_conflicts(

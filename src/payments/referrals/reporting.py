@@ -1,11 +1,9 @@
-"""A referrer's report: totals computed by the database, and commissions paged by keyset.
+"""Reporting: a referrer's totals, net of clawbacks, one page of commissions, earnings per period, CSV.
 
-Totals are GROUP BY queries: over the daily totals for the whole days of the period and over the
-commissions for the partial days at its edges (see ``totals``), and over the referrer's adjustments by
-currency. Their cost follows the number of days in the period, not the number of commissions.
-
-Pages are ordered newest first on (created_at, id) and continue from an opaque cursor holding the last
-row's key, which an index on (referrer_id, created_at, id) serves without OFFSET.
+The database computes the totals (``ReportRepository``: daily totals for whole days, commissions for the
+partial days at the period's edges, adjustments by currency), so their cost follows the number of days
+in the period, not the number of commissions. Pages are ordered newest first on (created_at, id) and
+continue from an opaque cursor holding the last row's key (keyset, no OFFSET).
 """
 
 from __future__ import annotations
@@ -17,14 +15,9 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from payments.adapters.db.referral_tables import referral_adjustments, referral_commissions
 from payments.domain.audit_chain import iso
-from payments.domain.commission import EARNING_STATUSES, CommissionStatus
+from payments.domain.commission import EARNING_STATUSES, CommissionFilter, CommissionStatus
 from payments.domain.text import in_report_range, unstorable_reason
 from payments.referrals.csv_rows import (
     CSV_COLUMNS,
@@ -34,7 +27,6 @@ from payments.referrals.csv_rows import (
     referrer_values,
 )
 from payments.referrals.models import (
-    Commission,
     CurrencyNet,
     ExportTooLarge,
     InvalidCursor,
@@ -42,11 +34,8 @@ from payments.referrals.models import (
     Report,
     StatusTotal,
 )
-from payments.referrals.repository import commission_from_row
-from payments.referrals.totals import DailyTotals
-
-_c = referral_commissions
-_a = referral_adjustments
+from payments.referrals.ports import ReportRepository
+from payments.unit_of_work import UnitOfWorkFactory
 
 MAX_PAGE = 500
 MAX_ID = 40  # referral_commissions.id
@@ -55,11 +44,8 @@ CSV_MAX_ROWS = 100_000  # one download; beyond it, narrow the period (ExportTooL
 
 
 @dataclass(frozen=True, slots=True)
-class ReportFilter:
-    referrer_id: str
-    period_from: datetime | None = None  # inclusive, on created_at
-    period_to: datetime | None = None  # exclusive
-    status: CommissionStatus | None = None
+class ReportFilter(CommissionFilter):
+    """A ``CommissionFilter`` checked as a caller's report query: ``of`` refuses what cannot be answered."""
 
     @classmethod
     def of(
@@ -75,16 +61,6 @@ class ReportFilter:
         if reason := unstorable_reason(referrer_id):
             raise InvalidReportQuery(f"referrer_id {reason}")
         return cls(referrer_id, start, end, parsed)
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = [_c.c.referrer_id == self.referrer_id]
-        if self.period_from is not None:
-            where.append(_c.c.created_at >= self.period_from)
-        if self.period_to is not None:
-            where.append(_c.c.created_at < self.period_to)
-        if self.status is not None:
-            where.append(_c.c.status == self.status.value)
-        return where
 
     def describe(self) -> dict[str, str | None]:
         return {
@@ -123,19 +99,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return at, commission_id
 
 
-class ReportQueries:
-    def __init__(self, daily: DailyTotals | None = None) -> None:
-        self._daily = daily or DailyTotals()
-
+class Reports:
     async def report(
-        self, conn: AsyncConnection, where: ReportFilter, limit: int, cursor: str | None
+        self, reports: ReportRepository, where: ReportFilter, limit: int, cursor: str | None
     ) -> Report:
         if limit < 1:
             raise InvalidReportQuery("limit must be at least 1")
         limit = min(limit, MAX_PAGE)
-        totals = await self._totals(conn, where)
-        net = await self._net(conn, where, totals)
-        rows = await self._page(conn, where, limit + 1, decode_cursor(cursor) if cursor else None)
+        after = decode_cursor(cursor) if cursor else None
+        totals = await self._totals(reports, where)
+        net = await self._net(reports, where, totals)
+        rows = await reports.page(where, limit + 1, after)
         items = tuple(rows[:limit])
         next_cursor = encode_cursor(items[-1].created_at, items[-1].id) if len(rows) > limit else None
         return Report(
@@ -147,38 +121,38 @@ class ReportQueries:
             filters=where.describe(),
         )
 
-    async def earnings(self, conn: AsyncConnection, where: ReportFilter) -> tuple[CurrencyNet, ...]:
+    async def earnings(self, reports: ReportRepository, where: ReportFilter) -> tuple[CurrencyNet, ...]:
         """The report's ``net`` alone (no page): what a chart of several periods asks once per period."""
-        return await self._net(conn, where, await self._totals(conn, where))
+        return await self._net(reports, where, await self._totals(reports, where))
 
     async def csv_lines(
         self,
-        engine: AsyncEngine,
+        exports: UnitOfWorkFactory,
         where: ReportFilter,
         batch: int = CSV_BATCH,
         *,
         for_referrer: bool = False,
         max_rows: int = CSV_MAX_ROWS,
     ) -> AsyncIterator[str]:
-        """The admin's columns, or with ``for_referrer`` the referrer's (see ``referrer_view``).
+        """The admin's columns, or with ``for_referrer`` the referrer's (``csv_rows``).
 
-        Each batch borrows a connection for its one query and gives it back before its lines are sent,
-        so a slow reader holds no connection and no transaction. An export larger than ``max_rows`` is
-        refused (ExportTooLarge) before the header, rather than cut short by a file that looks whole.
+        Each batch is a unit of work of its own that ends before its lines are sent, so a slow reader
+        holds no connection and no transaction. An export larger than ``max_rows`` is refused
+        (ExportTooLarge) before the header, rather than cut short by a file that looks whole.
         """
-        async with engine.connect() as conn:
-            beyond = select(_c.c.id).where(*where.conditions()).offset(max_rows).limit(1)
-            if (await conn.execute(beyond)).first() is not None:
-                raise ExportTooLarge(
-                    f"the export matches more than {max_rows} rows; narrow it with from/to or status"
-                )
+        async with exports() as uow:
+            too_large = await uow.referrals.reports.more_than(where, max_rows)
+        if too_large:
+            raise ExportTooLarge(
+                f"the export matches more than {max_rows} rows; narrow it with from/to or status"
+            )
         values = referrer_values if for_referrer else admin_values
         yield csv_line(REFERRER_CSV_COLUMNS if for_referrer else CSV_COLUMNS)
         after: tuple[datetime, str] | None = None
         sent = 0
         while sent < max_rows:  # rows added during the export are newer than its first page: not in it
-            async with engine.connect() as conn:
-                rows = await self._page(conn, where, min(batch, max_rows - sent), after)
+            async with exports() as uow:
+                rows = await uow.referrals.reports.page(where, min(batch, max_rows - sent), after)
             for commission in rows:
                 yield csv_line(values(commission))
             sent += len(rows)
@@ -186,17 +160,15 @@ class ReportQueries:
                 return
             after = (rows[-1].created_at, rows[-1].id)
 
-    async def _totals(self, conn: AsyncConnection, where: ReportFilter) -> tuple[StatusTotal, ...]:
-        sums = await self._daily.sum(
-            conn, where.referrer_id, where.period_from, where.period_to, where.status
-        )
+    async def _totals(self, reports: ReportRepository, where: ReportFilter) -> tuple[StatusTotal, ...]:
+        sums = await reports.totals(where)
         return tuple(
             StatusTotal(status, currency, count, original, amount)
             for (status, currency), (count, original, amount) in sorted(sums.items())
         )
 
     async def _net(
-        self, conn: AsyncConnection, where: ReportFilter, totals: tuple[StatusTotal, ...]
+        self, reports: ReportRepository, where: ReportFilter, totals: tuple[StatusTotal, ...]
     ) -> tuple[CurrencyNet, ...]:
         gross: dict[str, int] = defaultdict(int)
         current: dict[str, int] = defaultdict(int)
@@ -207,7 +179,7 @@ class ReportQueries:
                 current[total.currency] += total.amount
             if total.status is CommissionStatus.PAID:
                 paid[total.currency] += total.amount
-        adjusted = await self._adjustments(conn, where)
+        adjusted = await reports.adjustments(where)
         result = []
         for currency in sorted(set(gross) | set(adjusted)):
             adj_total, unsettled, settled = adjusted.get(currency, (0, 0, 0))
@@ -224,42 +196,5 @@ class ReportQueries:
             )
         return tuple(result)
 
-    async def _adjustments(
-        self, conn: AsyncConnection, where: ReportFilter
-    ) -> dict[str, tuple[int, int, int]]:
-        """Per currency: all, unsettled and settled adjustments of the selected commissions."""
-        if where.status not in (None, CommissionStatus.PAID):
-            return {}  # only a paid commission is ever adjusted, and paid is final
-        conditions: list[ColumnElement[bool]] = [_a.c.referrer_id == where.referrer_id]
-        if where.period_from is not None:
-            conditions.append(_a.c.commission_created_at >= where.period_from)
-        if where.period_to is not None:
-            conditions.append(_a.c.commission_created_at < where.period_to)
-        unsettled_amount = case((_a.c.payout_id.is_(None), _a.c.amount), else_=0)
-        settled_amount = case((_a.c.payout_id.is_not(None), _a.c.amount), else_=0)
-        query = (
-            select(
-                _a.c.currency,
-                func.coalesce(func.sum(_a.c.amount), 0).label("total"),
-                func.coalesce(func.sum(unsettled_amount), 0).label("unsettled"),
-                func.coalesce(func.sum(settled_amount), 0).label("settled"),
-            )
-            .where(*conditions)
-            .group_by(_a.c.currency)
-        )
-        return {
-            row.currency: (int(row.total), int(row.unsettled), int(row.settled))
-            for row in await conn.execute(query)
-        }
 
-    async def _page(
-        self, conn: AsyncConnection, where: ReportFilter, limit: int, after: tuple[datetime, str] | None
-    ) -> list[Commission]:
-        query: Select[Any] = select(_c).where(*where.conditions())
-        if after is not None:
-            query = query.where(tuple_(_c.c.created_at, _c.c.id) < tuple_(after[0], after[1]))
-        query = query.order_by(_c.c.created_at.desc(), _c.c.id.desc()).limit(limit)
-        return [commission_from_row(row) for row in (await conn.execute(query)).mappings()]
-
-
-__all__ = ["CSV_COLUMNS", "ReportFilter", "ReportQueries", "decode_cursor", "encode_cursor"]
+__all__ = ["CSV_COLUMNS", "ReportFilter", "Reports", "decode_cursor", "encode_cursor"]
