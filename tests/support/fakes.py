@@ -59,6 +59,7 @@ from payments.webhooks.ports import PaymentStore
 from payments.webhooks.processor import ChargeRefunds
 from tests.support.fake_events import FakeEventRepository
 from tests.support.fake_operations import FakeOperatorLog, FakeOperatorReads
+from tests.support.fake_referrals import FakeReferralRepositories, ReferralTables
 
 T = TypeVar("T")
 
@@ -111,6 +112,7 @@ class Tables:
     identities: set[tuple[str, str, str]] = field(default_factory=set)
     sweeps: dict[str, SweepRow] = field(default_factory=dict)
     operator_actions: dict[str, OperatorAction] = field(default_factory=dict)
+    referrals: ReferralTables = field(default_factory=ReferralTables)
 
     def copy(self) -> Tables:
         return Tables(
@@ -122,6 +124,7 @@ class Tables:
             identities=set(self.identities),
             sweeps=dict(self.sweeps),
             operator_actions=dict(self.operator_actions),
+            referrals=self.referrals.copy(),
         )
 
     def put_payment(self, row: PaymentRecord) -> None:
@@ -403,6 +406,7 @@ class FakeUnitOfWork:
         self.operator_reads = FakeOperatorReads(tables)
         self.operator_log = FakeOperatorLog(tables)
         self.sweeps = FakeSweepLeases(tables)
+        self.referrals = FakeReferralRepositories(tables.referrals, tables.identities)
 
     async def record_event(
         self,

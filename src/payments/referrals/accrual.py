@@ -69,8 +69,8 @@ class Accrual:
             )
         if after.referrer_id is None:
             return
-        # Only referred payments go further, through the referral repositories (on PostgreSQL a savepoint
-        # inside the webhook's asyncpg transaction).
+        # Only referred payments go further, through the referral repositories (SQLAlchemy statements in the
+        # same transaction on the asyncpg fast path).
         repos = tx.referrals
         if newly_succeeded:
             await self.accrue(repos, after, cause, now)

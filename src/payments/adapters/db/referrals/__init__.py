@@ -12,7 +12,7 @@ from payments.adapters.db.repositories import ConnectionSource
 
 class SqlReferralRepositories:
     """Built once per unit of work; each repository asks the unit of work for its connection when it
-    runs, so on PostgreSQL the first one opens the savepoint the referral statements share."""
+    runs, so on PostgreSQL the writes the unit of work holds back are sent before a referral statement."""
 
     def __init__(self, connection: ConnectionSource) -> None:
         self.commissions = SqlCommissionRepository(connection)
