@@ -89,7 +89,7 @@ class WebhookProcessor:
             self._config.tolerance_seconds,
             now=int(self._clock().timestamp()),
         )
-        problem = envelope_problem(event)
+        problem = envelope_problem(event, payload)
         if problem is not None:
             raise SignatureError("malformed_payload", problem)
         return await self.process(event, payload.decode("utf-8"))

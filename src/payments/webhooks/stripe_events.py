@@ -228,12 +228,14 @@ HANDLED_TYPES = frozenset(_HANDLERS)
 _MAX_CREATED = 2**53  # Stripe sends unix seconds; anything past this is not a time we can store
 
 
-def envelope_problem(event: dict[str, Any]) -> str | None:
+def envelope_problem(event: dict[str, Any], raw: bytes | None = None) -> str | None:
     """Why the ledger could not store this event as it is, or None.
 
     Checked before any write: a value the database cannot hold (an over-long id, a NUL, a lone surrogate,
     a non-integer ``created``) would fail the insert, fail the failure record too, and be answered 500
-    for a delivery that can never succeed.
+    for a delivery that can never succeed. ``raw``, the UTF-8 text the event was parsed from, spares the
+    re-encoding when it holds no backslash-u escape: only an escape can bring a NUL or a lone surrogate into
+    text that decoded as UTF-8 and parsed as strict JSON.
     """
     event_id, type_ = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
@@ -248,6 +250,8 @@ def envelope_problem(event: dict[str, Any]) -> str | None:
     api_version = event.get("api_version")
     if api_version is not None and (not isinstance(api_version, str) or len(api_version) > 64):
         return "api_version must be a short string"
+    if raw is not None and b"\\u" not in raw:
+        return None
     try:
         text = json.dumps(event, ensure_ascii=False)
         text.encode("utf-8")  # a lone surrogate cannot be encoded, nor stored
