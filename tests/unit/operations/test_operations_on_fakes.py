@@ -4,11 +4,17 @@ came of it, refused ones too; a payment's file is found by any of its ids; the q
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
+
+import pytest
 
 from payments.checkout.service import CreatePayment, PaymentService
-from payments.domain.payment_state import PaymentFacts
+from payments.domain.commission import Commission, CommissionStatus
+from payments.domain.payment import PaymentSnapshot
+from payments.domain.payment_state import PaymentFacts, PaymentStatus
+from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
-from payments.operations.actions import OUTBOX_RETRY, REVIEW_ACCEPT, OperatorActions
+from payments.operations.actions import COMMISSION_APPROVE, OUTBOX_RETRY, REVIEW_ACCEPT, OperatorActions
 from payments.operations.attention import EVENTS, OUTBOX, REVIEW, AttentionQueues
 from payments.operations.lookup import MAX_QUERY, PaymentLookup
 from payments.outbox.backlog import OutboxBacklog
@@ -19,7 +25,8 @@ from payments.review.service import ReviewService
 from payments.webhooks.idempotency import WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.processor import WebhookConfig, WebhookProcessor
-from tests.support.clock import FakeClock
+from tests.support.clock import NOW, FakeClock
+from tests.support.fake_operations import FakeOperatorLog
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts
 from tests.support.service import service_settings
 
@@ -40,11 +47,12 @@ class World:
             self.clock,
             refunds=self.stripe,
         )
+        self.commissions = CommissionService(service_settings(), self.store)
         self.ops = OperatorActions(
             self.store,
             webhooks=processor,
             outbox=OutboxBacklog(self.store, self.clock),
-            commissions=CommissionService(service_settings(), self.store),
+            commissions=self.commissions,
             review=ReviewService(self.store, refunds, orchestrator, self.clock),
             clock=self.clock,
         )
@@ -57,6 +65,32 @@ class World:
         found = EventFacts(payment_intent_id=f"pi_{order_id}", facts=paid)
         await apply_facts(self.store, payment.id, found, f"evt_{order_id}", self.clock())
         return payment.id
+
+    async def held_commission(self, order_id: str) -> Commission:
+        """A referred payment Stripe calls risky: its commission waits for a person."""
+        before = PaymentSnapshot(
+            payment_id=f"pay_{order_id}",
+            order_id=order_id,
+            user_id=f"user_{order_id}",
+            amount=10_000,
+            currency="eur",
+            referrer_id="ref_1",
+            customer_email=f"{order_id}@example.com",
+            status=PaymentStatus.OPEN,
+            facts=PaymentFacts(),
+        )
+        paid = PaymentFacts(
+            succeeded=True, amount_received=10_000, currency_received="eur", risk_level="elevated"
+        )
+        async with self.store() as tx:
+            after = before.with_facts(before.facts.merge(paid))
+            await self.commissions.on_payment_changed(
+                tx, before, after, Cause(f"evt_{order_id}", "test"), NOW
+            )
+        return self.commission(order_id)
+
+    def commission(self, order_id: str) -> Commission:
+        return next(c for c in self.store.tables.referrals.commissions.values() if c.order_id == order_id)
 
     def log(self) -> list[tuple[str, str, str, bool]]:
         # In the order recorded: the clock stands still, so the times cannot tell.
@@ -138,3 +172,31 @@ async def test_the_landing_page_counts_what_waits_and_shows_the_last_delivery_er
     assert found.queue(OUTBOX).count == 2
     assert found.queue(EVENTS).count == 0
     assert found.last_outbox_error == "grpc UNAVAILABLE"
+
+
+async def test_a_commission_decision_and_its_log_entry_commit_together() -> None:
+    w = World()
+    held = await w.held_commission("ord_risky")
+    assert held.status is CommissionStatus.HELD
+    w.clock.advance(timedelta(days=31))
+    outcome = await w.ops.decide_commission(held.id, True, ACTOR)
+    assert (outcome.ok, w.commission("ord_risky").status) == (True, CommissionStatus.APPROVED)
+    assert w.log() == [(ACTOR, COMMISSION_APPROVE, held.id, True)]
+
+    again = await w.ops.decide_commission(held.id, True, ACTOR)  # not held any more: refused, logged
+    assert not again.ok
+    assert w.log()[-1] == (ACTOR, COMMISSION_APPROVE, held.id, False)
+
+
+async def test_a_decision_whose_log_entry_fails_is_not_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = World()
+    held = await w.held_commission("ord_risky")
+    w.clock.advance(timedelta(days=31))
+
+    async def broken(self: FakeOperatorLog, entry: object) -> None:
+        raise RuntimeError("the log is down")
+
+    monkeypatch.setattr(FakeOperatorLog, "record", broken)
+    with pytest.raises(RuntimeError, match="the log is down"):
+        await w.ops.decide_commission(held.id, True, ACTOR)
+    assert w.commission("ord_risky").status is CommissionStatus.HELD  # no decision without its record
