@@ -86,14 +86,11 @@ async def events_list(settings: Settings, status: str | None, limit: int) -> int
 
 
 async def payment_review(settings: Settings, payment_id: str, decision: str) -> int:
+    # Through the operator actions, as the console does: the decision moves money, so it is logged.
     async with _container(settings) as c:
-        try:
-            payment = await c.review.review(payment_id, decision)
-        except ServiceError as exc:
-            _out(f"{payment_id}: {exc.message}")
-            return 1
-    _out(f"{payment.id}: {payment.status}")
-    return 0
+        outcome = await c.operator.review_payment(payment_id, decision, CLI_ACTOR)
+    _out(outcome.message if outcome.ok else f"{payment_id}: {outcome.message}")
+    return 0 if outcome.ok else 1
 
 
 async def events_replay(settings: Settings, event_id: str) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments import commands
+from payments.adapters.db.tables import operator_actions
 from payments.housekeeping import run_once
 from payments.observability.metrics import PAYMENTS_NEEDING_REVIEW
 from tests.support import stripe_events as se
@@ -82,6 +84,20 @@ async def test_the_cli_resolves_a_review(
         pid = await _underpaid(svc, "ord_rv4")
     settings = service_settings(database_url=database_url)
     assert await commands.payment_review(settings, pid, "accept") == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"{pid}: succeeded"
+    assert capsys.readouterr().out.splitlines()[-1] == f"payment {pid} reviewed (accept): now succeeded"
     assert await commands.payment_review(settings, pid, "accept") == 1
     assert "not waiting for review" in capsys.readouterr().out
+    # Both the decision and the refused second one are in the operator log, as the console's are.
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(
+                operator_actions.c.actor,
+                operator_actions.c.action,
+                operator_actions.c.subject,
+                operator_actions.c.ok,
+            ).order_by(operator_actions.c.at)
+        )
+        assert [tuple(r) for r in rows] == [
+            ("cli", "review.accept", pid, True),
+            ("cli", "review.accept", pid, False),
+        ]
