@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
@@ -169,6 +167,12 @@ class EventRepository(Protocol):
         """Drop settled events received before ``older_than``; failed and deferred ones stay for a person."""
         ...
 
+    async def failed_for_retry(
+        self, now: datetime, max_attempts: int, limit: int, spacing: timedelta
+    ) -> list[str]:
+        """Failed events due another automatic try (the k-th waits k * spacing), never a livemode mismatch."""
+        ...
+
 
 class OperatorReads(Protocol):
     """What the operator console reads: the queues a person may have to look at, and a payment's file."""
@@ -260,6 +264,7 @@ class UnitOfWork(Protocol):
         *,
         payment_id: str | None = None,
         ref: str | None = None,
+        error: str | None = None,
     ) -> None: ...
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
@@ -312,13 +317,6 @@ class UnitOfWork(Protocol):
     # -- referrals ---------------------------------------------------------------------------------
     async def record_identities(self, user_id: str, hashes: Sequence[tuple[str, str]], now: datetime) -> None:
         """(kind, value hash) pairs a paying user is known by; already known ones are left alone."""
-        ...
-
-    async def connection(self) -> AsyncConnection:
-        """A SQLAlchemy connection inside this same transaction, for the statements not listed here.
-
-        Being replaced by repositories (below); no new caller.
-        """
         ...
 
     # -- repositories over this same transaction ----------------------------------------------------

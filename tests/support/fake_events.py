@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from payments.records import EventNeedingLook, EventStatus
@@ -32,3 +32,16 @@ class FakeEventRepository:
         for event_id in gone:
             del self._t.events[event_id]
         return len(gone)
+
+    async def failed_for_retry(
+        self, now: datetime, max_attempts: int, limit: int, spacing: timedelta
+    ) -> list[str]:
+        due = [
+            e
+            for e in self._t.events.values()
+            if e.status is EventStatus.FAILED
+            and 1 <= e.attempts < max_attempts
+            and e.received_at <= now - spacing * e.attempts
+            and not (e.last_error or "").startswith("LivemodeMismatch")
+        ]
+        return [e.id for e in sorted(due, key=lambda e: (e.created, e.id))[:limit]]

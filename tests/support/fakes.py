@@ -442,10 +442,16 @@ class FakeUnitOfWork:
         *,
         payment_id: str | None = None,
         ref: str | None = None,
+        error: str | None = None,
     ) -> None:
         row = self._t.events[event_id]
         self._t.events[event_id] = replace(
-            row, status=status, payment_id=payment_id, ref=ref, last_error=None, attempts=row.attempts + 1
+            row,
+            status=status,
+            payment_id=payment_id,
+            ref=ref,
+            last_error=error[:1000] if error else None,
+            attempts=row.attempts + 1,
         )
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:

@@ -10,7 +10,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from payments.adapters.db import events_repo
 from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
 from payments.domain.payment_state import PaymentFacts
@@ -148,8 +147,8 @@ class WebhookProcessor:
         (``payments events list``, then ``replay``).
         """
         async with self._store.transaction() as tx:
-            ids = await events_repo.failed_for_retry(
-                await tx.connection(), self._clock(), max_attempts, limit, spacing=timedelta(seconds=30)
+            ids = await tx.events.failed_for_retry(
+                self._clock(), max_attempts, limit, spacing=timedelta(seconds=30)
             )
         applied = 0
         for event_id in ids:
@@ -245,8 +244,7 @@ class WebhookProcessor:
                 if found.refunds_unexplained(PaymentFacts.from_json(record.facts)):
                     # A charge.refunded without its refunds: they must be listed from Stripe, which is
                     # not done under this lock. Failed, not processed: housekeeping's retry replays it.
-                    await events_repo.mark(
-                        await tx.connection(),
+                    await tx.mark_event(
                         stored.id,
                         EventStatus.FAILED,
                         self._clock(),

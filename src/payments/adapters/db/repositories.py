@@ -7,7 +7,7 @@ the writes it holds back, so a repository read sees them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -140,3 +140,8 @@ class SqlEventRepository:
 
     async def prune(self, older_than: datetime) -> int:
         return await events_repo.prune(await self._connection(), older_than)
+
+    async def failed_for_retry(
+        self, now: datetime, max_attempts: int, limit: int, spacing: timedelta
+    ) -> list[str]:
+        return await events_repo.failed_for_retry(await self._connection(), now, max_attempts, limit, spacing)

@@ -88,8 +88,9 @@ class SqlAlchemyPaymentTransaction:
         *,
         payment_id: str | None = None,
         ref: str | None = None,
+        error: str | None = None,
     ) -> None:
-        await events_repo.mark(self._conn, event_id, status, now, payment_id=payment_id, ref=ref)
+        await events_repo.mark(self._conn, event_id, status, now, payment_id=payment_id, ref=ref, error=error)
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
         return await events_repo.deferred_for(self._conn, list(refs))
@@ -240,7 +241,7 @@ _MARK_EVENT = _Write(
     "mark_event",
     (
         """UPDATE stripe_events SET status = $2, processed_at = $3, payment_id = $4, ref = $5,
-           last_error = NULL, attempts = attempts + 1 WHERE id = $1""",
+           last_error = $6, attempts = attempts + 1 WHERE id = $1""",
     ),
     frozenset({"stripe_events"}),
 )
@@ -458,8 +459,11 @@ class AsyncpgPaymentTransaction:
         *,
         payment_id: str | None = None,
         ref: str | None = None,
+        error: str | None = None,
     ) -> None:
-        await self._held.add(_MARK_EVENT, event_id, status.value, now, payment_id, ref)
+        await self._held.add(
+            _MARK_EVENT, event_id, status.value, now, payment_id, ref, error[:1000] if error else None
+        )
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
         if self._none_waiting is not None and all(ref == self._none_waiting for ref in refs):
