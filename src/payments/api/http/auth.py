@@ -1,4 +1,8 @@
-"""Bearer tokens: the service/admin token for ``/v1`` calls; a referrer's JWT for its own report."""
+"""Bearer tokens: the service/admin token for ``/v1`` calls; a referrer's JWT for its own report.
+
+A refusal is ``payments.errors.Unauthenticated`` (a bad referrer token its subclass ``invalid_token``), so
+it answers through the one error model as gRPC's does: the same body, 401 and ``WWW-Authenticate``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from payments.bootstrap import Container
+from payments.errors import Unauthenticated
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +43,7 @@ def _is_service_token(c: Container, token: str | None) -> bool:
 
 def require_service(request: Request) -> None:
     if not _is_service_token(container(request), _bearer(request)):
-        raise HTTPException(401, "a valid service token is required", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthenticated("a valid service token is required")
 
 
 class ServiceRoute(APIRoute):
@@ -65,15 +70,13 @@ def service_or_referrer(request: Request) -> Caller:
     if c.settings.api_token is not None and token is not None and _is_service_token(c, token):
         return Caller(admin=True)
     if token is not None and c.settings.jwt_secret is not None:
-        from payments.referrals.access import InvalidReferrerToken, referrer_from_token
+        from payments.referrals.access import referrer_from_token
 
-        try:
-            return Caller(
-                admin=False,
-                referrer_id=referrer_from_token(token, c.settings.jwt_secret, c.settings.token_policy()),
-            )
-        except InvalidReferrerToken:
-            raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
+        # InvalidReferrerToken (code invalid_token) goes to the error model as it is.
+        return Caller(
+            admin=False,
+            referrer_id=referrer_from_token(token, c.settings.jwt_secret, c.settings.token_policy()),
+        )
     if _is_service_token(c, token):
         return Caller(admin=True)
-    raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
+    raise Unauthenticated("a valid token is required")
