@@ -3,6 +3,9 @@ certificates made for this run."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments import bootstrap
 from payments.adapters.orders import OrdersUnavailable, orders_client_from_url
 from payments.api.grpc.server import start_grpc_server
+from payments.config import ConfigError
 from payments.generated.payments.v1 import payments_pb2 as pb
 from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from tests.support.certs import Pki, make_pki
@@ -133,7 +137,55 @@ async def test_the_orders_client_reaches_orders_over_mutual_tls(pki: Pki) -> Non
 
 
 def test_orders_tls_files_need_a_tls_url(pki: Pki) -> None:
-    with pytest.raises(ValueError, match="grpcs://"):
+    with pytest.raises(ConfigError, match="grpcs://"):
         orders_client_from_url("grpc://orders:50051", ca_file=pki.ca)
-    with pytest.raises(ValueError, match="go together"):
+    with pytest.raises(ConfigError, match="PAYMENTS_ORDERS_TLS_CERT_FILE is set without"):
         orders_client_from_url("grpcs://orders:50051", cert_file=pki.client_cert)
+
+
+def _serve(tmp_path: Path, **tls: Path) -> subprocess.CompletedProcess[str]:
+    """``payments serve`` as an operator starts it, with only the given Orders TLS files set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    env.update(
+        PAYMENTS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}",
+        PAYMENTS_STRIPE_API_KEY="sk_test_unused",
+        PAYMENTS_STRIPE_API_BASE="http://127.0.0.1:9",  # no emulator; nothing is sent before the refusal
+        PAYMENTS_ORDERS_URL="grpcs://orders.internal:50051",
+        **{f"PAYMENTS_ORDERS_TLS_{name.upper()}_FILE": str(path) for name, path in tls.items()},
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "payments.cli", "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_bad_orders_tls_combination_stops_serve_with_one_line_naming_it(pki: Pki, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    cert, key = "PAYMENTS_ORDERS_TLS_CERT_FILE", "PAYMENTS_ORDERS_TLS_KEY_FILE"
+    cases = [
+        ({"cert": pki.client_cert}, f"{cert} is set without {key}"),
+        ({"key": pki.client_key}, f"{key} is set without {cert}"),
+        ({"ca": missing}, f"PAYMENTS_ORDERS_TLS_CA_FILE: cannot read {missing}"),
+        # A key that is not the certificate's: refused at start, not at the first delivery's handshake.
+        ({"cert": pki.client_cert, "key": pki.rogue_key}, f"{cert} and {key}"),
+    ]
+    for tls, named in cases:
+        done = _serve(tmp_path, **tls)
+        assert done.returncode == 2, (tls, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout, tls
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("payments: "), (tls, done.stderr)
+        assert named in lines[0], (tls, lines[0])
+
+
+def test_good_orders_tls_files_give_a_client(pki: Pki) -> None:
+    client = orders_client_from_url(
+        "https://orders.internal", ca_file=pki.ca, cert_file=pki.client_cert, key_file=pki.client_key
+    )
+    assert client is not None
+    with pytest.raises(ConfigError, match=r"PAYMENTS_ORDERS_TLS_CA_FILE: .* holds no PEM certificate"):
+        orders_client_from_url("grpcs://orders:50051", ca_file=pki.client_key)
