@@ -15,11 +15,13 @@ from typing import Any
 
 from payments.domain.audit_chain import GENESIS_HASH, ChainHead, ChainRecord, StoredEntry
 from payments.domain.commission import (
+    EARNING_STATUSES,
     Adjustment,
     Commission,
     CommissionFilter,
     CommissionStatus,
     PayoutLine,
+    ReferrerEarnings,
 )
 from payments.referrals.ports import TotalsKey, TotalsValue
 from payments.unit_of_work import ConcurrentWrite
@@ -279,6 +281,31 @@ class FakeReportRepository:
 
     async def more_than(self, where: CommissionFilter, rows: int) -> bool:
         return len(self._selected(where)) > rows
+
+    async def top_referrers(self, limit: int) -> list[ReferrerEarnings]:
+        sums: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for c in self._t.commissions.values():
+            if c.status in EARNING_STATUSES:
+                count, gross, current = sums.get((c.referrer_id, c.currency), (0, 0, 0))
+                sums[(c.referrer_id, c.currency)] = (count + 1, gross + c.original_amount, current + c.amount)
+        order = sorted(sums.items(), key=lambda item: (-item[1][1], item[0]))[:limit]
+
+        def ban_of(referrer_id: str) -> tuple[datetime | None, str | None]:
+            ban = self._t.bans.get(referrer_id)
+            return (ban[2], ban[0]) if ban else (None, None)
+
+        ranked = [
+            ReferrerEarnings(referrer, currency, count, gross, current, *ban_of(referrer))
+            for (referrer, currency), (count, gross, current) in order
+        ]
+        listed = {r.referrer_id for r in ranked}
+        newest_bans = sorted(self._t.bans.items(), key=lambda item: item[1][2], reverse=True)[:limit]
+        ranked += [
+            ReferrerEarnings(referrer, "", 0, 0, 0, at, reason)
+            for referrer, (reason, _actor, at) in newest_bans
+            if referrer not in listed
+        ]
+        return ranked
 
     def _selected(self, where: CommissionFilter) -> list[Commission]:
         return [

@@ -109,6 +109,19 @@ class PayoutLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ReferrerEarnings:
+    """One referrer's earnings in one currency, as the console ranks them, with their ban if any."""
+
+    referrer_id: str
+    currency: str
+    commissions: int
+    gross: int  # original amounts of the earning commissions
+    current: int  # what those commissions are worth now, before paid commissions' adjustments
+    banned_at: datetime | None
+    ban_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CommissionFilter:
     """Which of a referrer's commissions a report or export covers: [period_from, period_to) on
     created_at, and one status or all."""
@@ -209,6 +222,7 @@ __all__ = [
     "CommissionRule",
     "CommissionStatus",
     "PayoutLine",
+    "ReferrerEarnings",
     "adjustments_to_settle",
     "as_utc",
     "commission_for",

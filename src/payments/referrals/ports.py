@@ -19,6 +19,7 @@ from payments.domain.commission import (
     CommissionFilter,
     CommissionStatus,
     PayoutLine,
+    ReferrerEarnings,
 )
 
 TotalsKey = tuple[CommissionStatus, str]  # status, currency
@@ -134,6 +135,10 @@ class ReportRepository(Protocol):
         ...
 
     async def more_than(self, where: CommissionFilter, rows: int) -> bool: ...
+
+    async def top_referrers(self, limit: int) -> list[ReferrerEarnings]:
+        """The referrers who earned most, per currency, with their bans; then banned ones not among them."""
+        ...
 
 
 class ReferralRepositories(Protocol):

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from payments.config import Settings
-from payments.domain.commission import CommissionRule
+from payments.domain.commission import CommissionRule, ReferrerEarnings
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.state_diff import Cause
 from payments.referrals.accrual import Accrual
@@ -32,6 +32,8 @@ from payments.referrals.recording import ChangeRecorder
 from payments.referrals.referrer_view import ReferrerReport, report_for_referrer
 from payments.referrals.reporting import ReportFilter, Reports
 from payments.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+TOP_REFERRERS = 100
 
 
 class CommissionService:
@@ -159,6 +161,12 @@ class CommissionService:
         wheres = [ReportFilter.of(referrer_id, start, end, None) for start, end in periods]
         async with self._uow() as uow:
             return [await self.reports.earnings(uow.referrals.reports, where) for where in wheres]
+
+    async def top_referrers(self, limit: int = TOP_REFERRERS) -> list[ReferrerEarnings]:
+        """For the console: the referrers who earned most (per currency), then banned ones without
+        earnings, each with their ban (so each can be unbanned)."""
+        async with self._uow() as uow:
+            return await uow.referrals.reports.top_referrers(limit)
 
     async def stream_report_csv(
         self,

@@ -190,3 +190,14 @@ async def test_report_csv_and_audit_chain() -> None:
 
     verdict = await shop.service.verify_audit_chain()
     assert (verdict.ok, verdict.count) == (True, 3)
+
+
+async def test_the_console_ranks_referrers_by_what_they_earned_and_lists_bans_without_earnings() -> None:
+    shop = Shop()
+    await shop.paid("ord_1", amount=10_000)
+    await shop.service.ban_referrer("ref_idle", "admin:alice", "spam", NOW)
+    ranked = await shop.service.top_referrers()
+    assert [(r.referrer_id, r.currency, r.commissions, r.gross, r.ban_reason) for r in ranked] == [
+        ("ref_1", "eur", 1, 1_000, None),
+        ("ref_idle", "", 0, 0, "spam"),
+    ]

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from payments.operations import lookup, referrers
+from payments.operations import lookup
 from payments.operations.actions import OperatorActions, Outcome
 from payments.pages import web
 from payments.pages.forms import FormError, read_form
@@ -141,7 +141,7 @@ async def referral_programme(request: Request) -> Response:
     if session is None:
         return _signin_page(request, 401)
     c = web.container(request)
-    ranked = await referrers.top_referrers(c.engine)
+    ranked = await c.commissions.top_referrers()
     last = await c.operator.last_audit_verification()
     return await _render(
         request,

@@ -14,14 +14,27 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, select, tuple_
 
-from payments.adapters.db.referral_tables import referral_adjustments, referral_commissions
+from payments.adapters.db.referral_tables import (
+    referral_adjustments,
+    referral_bans,
+    referral_commissions,
+    referral_daily_totals,
+)
 from payments.adapters.db.referrals.commissions import commission_from_row
 from payments.adapters.db.referrals.totals import SqlDailyTotals, TotalsKey, TotalsValue
 from payments.adapters.db.repositories import ConnectionSource
-from payments.domain.commission import Commission, CommissionFilter, CommissionStatus
+from payments.adapters.db.timestamps import as_utc_or_none
+from payments.domain.commission import (
+    EARNING_STATUSES,
+    Commission,
+    CommissionFilter,
+    CommissionStatus,
+    ReferrerEarnings,
+)
 
 _c = referral_commissions
 _a = referral_adjustments
+_t = referral_daily_totals
 
 
 def _conditions(where: CommissionFilter) -> list[ColumnElement[bool]]:
@@ -85,3 +98,56 @@ class SqlReportRepository:
         """Whether more than ``rows`` commissions match (without counting them all)."""
         beyond = select(_c.c.id).where(*_conditions(where)).offset(rows).limit(1)
         return (await (await self._connection()).execute(beyond)).first() is not None
+
+    async def top_referrers(self, limit: int) -> list[ReferrerEarnings]:
+        """Per referrer and currency, from the daily totals (their cost follows days, not commissions),
+        the ``limit`` who earned most; then banned referrers not among them, newest ban first."""
+        gross = func.sum(_t.c.original_amount)
+        query = (
+            select(
+                _t.c.referrer_id,
+                _t.c.currency,
+                func.sum(_t.c.count).label("commissions"),
+                gross.label("gross"),
+                func.sum(_t.c.amount).label("current"),
+                referral_bans.c.banned_at,
+                referral_bans.c.reason,
+            )
+            .join(referral_bans, referral_bans.c.referrer_id == _t.c.referrer_id, isouter=True)
+            .where(_t.c.status.in_([s.value for s in EARNING_STATUSES]))
+            .group_by(_t.c.referrer_id, _t.c.currency, referral_bans.c.banned_at, referral_bans.c.reason)
+            .having(func.sum(_t.c.count) > 0)
+            .order_by(gross.desc(), _t.c.referrer_id, _t.c.currency)
+            .limit(limit)
+        )
+        conn = await self._connection()
+        rows = (await conn.execute(query)).all()
+        banned_only = (
+            (
+                await conn.execute(
+                    select(referral_bans).order_by(referral_bans.c.banned_at.desc()).limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        ranked = [
+            ReferrerEarnings(
+                referrer_id=row.referrer_id,
+                currency=row.currency,
+                commissions=int(row.commissions),
+                gross=int(row.gross or 0),
+                current=int(row.current or 0),
+                banned_at=as_utc_or_none(row.banned_at),
+                ban_reason=row.reason,
+            )
+            for row in rows
+        ]
+        # A banned referrer with nothing earned still needs its unban button.
+        listed = {r.referrer_id for r in ranked}
+        ranked += [
+            ReferrerEarnings(b["referrer_id"], "", 0, 0, 0, as_utc_or_none(b["banned_at"]), b["reason"])
+            for b in banned_only
+            if b["referrer_id"] not in listed
+        ]
+        return ranked
