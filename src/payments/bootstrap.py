@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.adapters.db.engine import create_engine, create_export_engine
 from payments.adapters.db.probe import DatabaseProbe
 from payments.adapters.db.unit_of_work import SqlPaymentStore
-from payments.adapters.orders import orders_client_from_url
+from payments.adapters.orders import OrdersSettingsError, orders_client_from_url
 from payments.adapters.orders.port import OrdersClient
 from payments.adapters.redis_marks import RedisSeenMarks
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.checkout.history import OrderHistory
 from payments.checkout.service import PaymentService
-from payments.config import EMULATOR_API_KEY, Settings
+from payments.config import EMULATOR_API_KEY, ConfigError, Settings
 from payments.observability.readiness import Check, Readiness
 from payments.operations.actions import OperatorActions
 from payments.operations.attention import AttentionQueues
@@ -123,12 +123,15 @@ def build(
     checks: dict[str, Check] = {"database": DatabaseProbe(engine).answers}
     if redis is not None:
         checks["redis"] = redis.ping
-    orders = orders_client_from_url(
-        settings.orders_url,
-        ca_file=settings.orders_tls_ca_file,
-        cert_file=settings.orders_tls_cert_file,
-        key_file=settings.orders_tls_key_file,
-    )
+    try:
+        orders = orders_client_from_url(
+            settings.orders_url,
+            ca_file=settings.orders_tls_ca_file,
+            cert_file=settings.orders_tls_cert_file,
+            key_file=settings.orders_tls_key_file,
+        )
+    except OrdersSettingsError as exc:
+        raise ConfigError(str(exc)) from None
     refunds = RefundService(store, gateway, orchestrator, clock)
     review = ReviewService(store, refunds, orchestrator, clock)
     outbox = OutboxBacklog(store, clock)

@@ -18,9 +18,8 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments import bootstrap
-from payments.adapters.orders import OrdersUnavailable, orders_client_from_url
+from payments.adapters.orders import OrdersSettingsError, OrdersUnavailable, orders_client_from_url
 from payments.api.grpc.server import start_grpc_server
-from payments.config import ConfigError
 from payments.generated.payments.v1 import payments_pb2 as pb
 from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
 from tests.support.certs import Pki, make_pki
@@ -137,9 +136,9 @@ async def test_the_orders_client_reaches_orders_over_mutual_tls(pki: Pki) -> Non
 
 
 def test_orders_tls_files_need_a_tls_url(pki: Pki) -> None:
-    with pytest.raises(ConfigError, match="grpcs://"):
+    with pytest.raises(OrdersSettingsError, match="grpcs://"):
         orders_client_from_url("grpc://orders:50051", ca_file=pki.ca)
-    with pytest.raises(ConfigError, match="PAYMENTS_ORDERS_TLS_CERT_FILE is set without"):
+    with pytest.raises(OrdersSettingsError, match="PAYMENTS_ORDERS_TLS_CERT_FILE is set without"):
         orders_client_from_url("grpcs://orders:50051", cert_file=pki.client_cert)
 
 
@@ -187,5 +186,7 @@ def test_good_orders_tls_files_give_a_client(pki: Pki) -> None:
         "https://orders.internal", ca_file=pki.ca, cert_file=pki.client_cert, key_file=pki.client_key
     )
     assert client is not None
-    with pytest.raises(ConfigError, match=r"PAYMENTS_ORDERS_TLS_CA_FILE: .* holds no PEM certificate"):
+    with pytest.raises(
+        OrdersSettingsError, match=r"PAYMENTS_ORDERS_TLS_CA_FILE: .* holds no PEM certificate"
+    ):
         orders_client_from_url("grpcs://orders:50051", ca_file=pki.client_key)

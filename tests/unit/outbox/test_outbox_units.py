@@ -12,8 +12,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from payments.adapters.db.outbox_repo import due_heads
 from payments.adapters.db.timestamps import as_utc
-from payments.adapters.orders import GrpcOrdersClient, HttpOrdersClient, orders_client_from_url
-from payments.config import ConfigError
+from payments.adapters.orders import (
+    GrpcOrdersClient,
+    HttpOrdersClient,
+    OrdersSettingsError,
+    orders_client_from_url,
+)
 from payments.outbox.relay import backoff_seconds
 from payments.records import OutboxMessage
 from tests.support.clock import NOW
@@ -63,7 +67,7 @@ async def test_http_urls_give_the_http_client(url: str) -> None:
     "url", ["grpc://orders", "grpc://orders:1/x", "grpc://orders:port", "amqp://orders", "orders:50051"]
 )
 def test_bad_orders_urls_are_refused(url: str) -> None:
-    with pytest.raises(ConfigError, match="PAYMENTS_ORDERS_URL"):
+    with pytest.raises(OrdersSettingsError, match="PAYMENTS_ORDERS_URL"):
         orders_client_from_url(url)
 
 

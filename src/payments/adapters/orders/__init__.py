@@ -7,9 +7,14 @@ from urllib.parse import urlsplit
 
 from payments.adapters.orders.grpc_client import GrpcOrdersClient, OrdersTls
 from payments.adapters.orders.http_client import HttpOrdersClient
-from payments.adapters.orders.port import OrdersClient, OrdersError, OrdersRejected, OrdersUnavailable
+from payments.adapters.orders.port import (
+    OrdersClient,
+    OrdersError,
+    OrdersRejected,
+    OrdersSettingsError,
+    OrdersUnavailable,
+)
 from payments.adapters.orders.tls_files import read_tls_files
-from payments.config import ConfigError
 
 __all__ = [
     "GrpcOrdersClient",
@@ -17,6 +22,7 @@ __all__ = [
     "OrdersClient",
     "OrdersError",
     "OrdersRejected",
+    "OrdersSettingsError",
     "OrdersTls",
     "OrdersUnavailable",
     "orders_client_from_url",
@@ -33,7 +39,7 @@ def orders_client_from_url(
     """``grpc://host:port`` (plain text), ``grpcs://host:port`` (TLS) or ``http(s)://...``; None (or blank)
     means notifications wait in the outbox. The TLS files (a private CA instead of the system's roots, a
     client certificate and key for mutual TLS) apply to ``grpcs://`` and ``https://``. A setting that cannot
-    work is a ``ConfigError`` naming it (``payments`` prints it as one line and exits 2)."""
+    work is an ``OrdersSettingsError`` naming it (``payments`` prints it as one line and exits 2)."""
     if url is None or not url.strip():
         return None
     url = url.strip()
@@ -41,7 +47,9 @@ def orders_client_from_url(
     scheme = parts.scheme.lower()
     tls_files = ca_file is not None or cert_file is not None or key_file is not None
     if tls_files and scheme not in ("grpcs", "https"):
-        raise ConfigError("PAYMENTS_ORDERS_TLS_* settings need a grpcs:// or https:// PAYMENTS_ORDERS_URL")
+        raise OrdersSettingsError(
+            "PAYMENTS_ORDERS_TLS_* settings need a grpcs:// or https:// PAYMENTS_ORDERS_URL"
+        )
     files = read_tls_files(ca_file, cert_file, key_file) if tls_files else None
     if scheme in ("grpc", "grpcs"):
         try:
@@ -49,7 +57,9 @@ def orders_client_from_url(
         except ValueError:  # a port that is not a number, or out of range
             port = None
         if not parts.hostname or port is None or parts.path not in ("", "/"):
-            raise ConfigError("PAYMENTS_ORDERS_URL must look like grpc://host:port or grpcs://host:port")
+            raise OrdersSettingsError(
+                "PAYMENTS_ORDERS_URL must look like grpc://host:port or grpcs://host:port"
+            )
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         tls = None
         if scheme == "grpcs":
@@ -61,8 +71,8 @@ def orders_client_from_url(
         return GrpcOrdersClient(f"{host}:{port}", tls=tls)
     if scheme in ("http", "https"):
         if not parts.hostname:
-            raise ConfigError("PAYMENTS_ORDERS_URL must look like http(s)://host[:port][/base]")
+            raise OrdersSettingsError("PAYMENTS_ORDERS_URL must look like http(s)://host[:port][/base]")
         if files is None:
             return HttpOrdersClient(url)
         return HttpOrdersClient(url, verify=files.context)
-    raise ConfigError("PAYMENTS_ORDERS_URL must start with grpc://, grpcs://, http:// or https://")
+    raise OrdersSettingsError("PAYMENTS_ORDERS_URL must start with grpc://, grpcs://, http:// or https://")

@@ -7,6 +7,12 @@ from typing import Protocol
 from payments.domain.state_diff import OrderUpdate
 
 
+class OrdersSettingsError(ValueError):
+    """``PAYMENTS_ORDERS_URL`` or a ``PAYMENTS_ORDERS_TLS_*`` file cannot work; the message names the setting
+    in one line. ``bootstrap`` turns it into the ``ConfigError`` every entry point reports without a
+    traceback (adapters do not import the settings)."""
+
+
 class OrdersError(Exception):
     """Orders did not take the update. The message is short and carries no secrets: it is stored."""
 

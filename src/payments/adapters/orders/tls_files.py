@@ -1,6 +1,7 @@
 """The ``PAYMENTS_ORDERS_TLS_*`` files, checked at start: a wrong combination or an unreadable file is a
-one-line ``ConfigError`` naming the setting, never a traceback, and never a first failure at the first
-delivery (gRPC reads the bytes as they are and would only fail at the handshake)."""
+one-line ``OrdersSettingsError`` (``bootstrap`` makes it a ``ConfigError``) naming the setting, never a
+traceback, and never a first failure at the first delivery (gRPC takes the bytes as they are and would
+only fail at the handshake)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from payments.config import ConfigError
+from payments.adapters.orders.port import OrdersSettingsError
 
 CA = "PAYMENTS_ORDERS_TLS_CA_FILE"
 CERT = "PAYMENTS_ORDERS_TLS_CERT_FILE"
@@ -27,7 +28,9 @@ def _read(path: Path, setting: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{setting}: cannot read {path} ({exc.strerror or type(exc).__name__})") from None
+        raise OrdersSettingsError(
+            f"{setting}: cannot read {path} ({exc.strerror or type(exc).__name__})"
+        ) from None
 
 
 def _no_passphrase() -> bytes:
@@ -37,9 +40,9 @@ def _no_passphrase() -> bytes:
 
 def read_tls_files(ca: Path | None, cert: Path | None, key: Path | None) -> TlsFiles:
     if cert is not None and key is None:
-        raise ConfigError(f"{CERT} is set without {KEY}: a client certificate needs its private key")
+        raise OrdersSettingsError(f"{CERT} is set without {KEY}: a client certificate needs its private key")
     if key is not None and cert is None:
-        raise ConfigError(f"{KEY} is set without {CERT}: a private key needs its client certificate")
+        raise OrdersSettingsError(f"{KEY} is set without {CERT}: a private key needs its client certificate")
     ca_bytes = _read(ca, CA) if ca is not None else None
     cert_bytes = _read(cert, CERT) if cert is not None else None
     key_bytes = _read(key, KEY) if key is not None else None
@@ -47,12 +50,12 @@ def read_tls_files(ca: Path | None, cert: Path | None, key: Path | None) -> TlsF
         # A private CA replaces the system's roots, as gRPC's root_certificates does.
         context = ssl.create_default_context(cadata=ca_bytes.decode("ascii") if ca_bytes else None)
     except (ssl.SSLError, UnicodeDecodeError):
-        raise ConfigError(f"{CA}: {ca} holds no PEM certificate") from None
+        raise OrdersSettingsError(f"{CA}: {ca} holds no PEM certificate") from None
     if cert is not None and key is not None:
         try:
             context.load_cert_chain(str(cert), str(key), password=_no_passphrase)
         except (ssl.SSLError, OSError):
-            raise ConfigError(
+            raise OrdersSettingsError(
                 f"{CERT} and {KEY}: {cert} and {key} are not a PEM certificate and its private key "
                 "(unencrypted)"
             ) from None
