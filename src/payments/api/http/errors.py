@@ -10,13 +10,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payments.api.schemas import PaymentOut
 from payments.checkout.cancel import AlreadyPaid
 from payments.errors import ErrorKind, ServiceError
+from payments.pages.not_found import page_error
 
 HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,
@@ -100,7 +101,11 @@ def install(app: FastAPI) -> None:
         return error_response(HTTP_STATUS[ErrorKind.INVALID], "validation_error", message, field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # A person who mistypes a console or dashboard address gets a page, not the API's JSON.
+        html = page_error(request.url.path, exc.status_code)
+        if html is not None:
+            return html
         code = {
             401: "unauthorized",
             403: "forbidden",

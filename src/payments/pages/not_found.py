@@ -1,0 +1,31 @@
+"""What a person gets for an address under the pages that no route answers: a page, not the API's JSON.
+
+The API's error handler asks ``page_error`` first; ``None`` means the path is not the pages' and the
+JSON error model answers as for any ``/v1`` call.
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import HTMLResponse
+
+from payments.pages.rendering import page
+
+# Each area of the pages, by the prefix of its addresses: the name people know it by, and its home.
+_AREAS = {"/console": "console", "/referrer": "dashboard"}
+_ANSWERS = {
+    404: ("Page not found", "There is no page at this address."),
+    405: ("Not allowed", "This page cannot be opened that way."),
+}
+
+
+def page_error(path: str, status: int) -> HTMLResponse | None:
+    """The pages' HTML answer for a routing error (404, 405) under their prefixes; else None."""
+    answer = _ANSWERS.get(status)
+    if answer is None:
+        return None
+    for prefix, area in _AREAS.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            title, message = answer
+            context = {"title": title, "message": message, "area": area, "home": prefix}
+            return page("not_found.html", context, status)
+    return None
