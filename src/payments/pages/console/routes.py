@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+import structlog
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from payments.operations import lookup
 from payments.operations.actions import OperatorActions, Outcome
 from payments.pages import web
+from payments.pages.console.signin_limit import SignInLimiter
 from payments.pages.forms import FormError, read_form
 from payments.pages.rendering import page
 from payments.pages.sessions import ADMIN, CONSOLE_LIFETIME, Session
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 Id = Annotated[str, Path(min_length=1, max_length=255)]
 
@@ -27,9 +31,11 @@ ACTOR = "console:admin"
 FLASH_WINDOW = timedelta(minutes=10)
 
 
-def _signin_page(request: Request, status: int, error: str | None = None) -> Response:
+def _signin_page(
+    request: Request, status: int, error: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     c = web.container(request)
-    return page(
+    answer = page(
         "console/signin.html",
         {
             "error": error,
@@ -38,6 +44,15 @@ def _signin_page(request: Request, status: int, error: str | None = None) -> Res
         },
         status=status,
     )
+    answer.headers.update(headers or {})
+    return answer
+
+
+def _limiter(request: Request) -> SignInLimiter:
+    state = request.app.state
+    if not hasattr(state, "console_signin_limiter"):
+        state.console_signin_limiter = SignInLimiter()
+    return state.console_signin_limiter  # type: ignore[no-any-return]
 
 
 def _session(request: Request) -> Session | None:
@@ -80,6 +95,18 @@ async def signin(request: Request) -> Response:
     expected = c.settings.api_token
     if expected is None or signer is None:
         return _signin_page(request, 503)
+    limiter, client = _limiter(request), request.client.host if request.client else "unknown"
+    # Checked before the credential is read: once refused, not even the right one gets in until it ends.
+    wait = limiter.retry_after(client)
+    if wait is not None:
+        log.warning("console.signin_throttled", client=limiter.hashed(client), retry_after=wait)
+        minutes = math.ceil(wait / 60)
+        return _signin_page(
+            request,
+            429,
+            f"Too many wrong credentials from here: try again in {minutes} min.",
+            {"Retry-After": str(wait)},
+        )
     if not web.same_origin(request):
         return _signin_page(request, 403, "This form must be sent from this site.")
     try:
@@ -88,7 +115,10 @@ async def signin(request: Request) -> Response:
         return _signin_page(request, exc.status, exc.message)
     given = form.get("token", "")
     if not given or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        limiter.failed(client)
+        log.info("console.signin_refused", client=limiter.hashed(client))
         return _signin_page(request, 401, "That is not the admin credential.")
+    limiter.succeeded(client)
     value, _ = signer.issue(ADMIN, "admin", CONSOLE_LIFETIME)
     response = web.see_other(PATH)
     web.set_session_cookie(request, response, COOKIE, value, PATH, int(CONSOLE_LIFETIME.total_seconds()))
