@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import create_engine, create_export_engine
@@ -25,6 +26,7 @@ from payments.operations.attention import AttentionQueues
 from payments.operations.lookup import PaymentLookup
 from payments.outbox.backlog import OutboxBacklog
 from payments.outbox.relay import OutboxRelay
+from payments.referrals.models import ExportsBusy
 from payments.referrals.service import CommissionService
 from payments.refunds.service import RefundService
 from payments.review.service import ReviewService
@@ -85,16 +87,26 @@ class Container:
         await self.engine.dispose()
 
 
-class _ExportStore:
-    """The CSV exports' units of work, over the container's export pool (opened on first use)."""
+class ExportStore:
+    """The CSV exports' units of work, over the container's export pool (opened on first use). A pool with
+    no connection free within its timeout is ExportsBusy, which the download routes answer 503."""
 
     def __init__(self) -> None:
         self.engine: Callable[[], AsyncEngine] | None = None
 
     def __call__(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[UnitOfWork]:
         if self.engine is None:
             raise RuntimeError("the export store is used before its container is built")
-        return SqlPaymentStore(self.engine())()
+        try:
+            async with SqlPaymentStore(self.engine())() as uow:
+                yield uow
+        except sqlalchemy.exc.TimeoutError:
+            # Only waiting for a pooled connection raises it.
+            raise ExportsBusy("every export connection is busy") from None
 
 
 def build(
@@ -115,7 +127,7 @@ def build(
     gateway = gateway or StripeGateway(api_key, settings.effective_api_base())
     redis = RedisSeenMarks(settings.redis_url) if settings.redis_url else None
     store = SqlPaymentStore(engine)
-    exports = _ExportStore()
+    exports = ExportStore()
     commissions = CommissionService(settings, store, exports)
     orchestrator = PaymentOrchestrator(commissions)
     idempotency = WebhookIdempotencyService(store, redis, clock)

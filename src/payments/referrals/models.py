@@ -13,7 +13,7 @@ from payments.domain.commission import (
     CommissionStatus,
     PayoutLine,
 )
-from payments.errors import FailedPrecondition, InvalidRequest, NotFound, ServiceError
+from payments.errors import FailedPrecondition, InvalidRequest, NotFound, ServiceError, UpstreamError
 
 
 class CommissionError(ServiceError):
@@ -48,6 +48,12 @@ class InvalidCursor(InvalidReportQuery):
 
 class ExportTooLarge(InvalidReportQuery):
     code = "export_too_large"
+
+
+class ExportsBusy(CommissionError, UpstreamError):
+    """Every connection of the CSV exports' own pool is in use; the same download may work shortly."""
+
+    code = "exports_busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,8 @@ __all__ = [
     "CommissionError",
     "CommissionNotFound",
     "CurrencyNet",
+    "ExportTooLarge",
+    "ExportsBusy",
     "InvalidCursor",
     "InvalidReportQuery",
     "NothingToPay",

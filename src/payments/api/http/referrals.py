@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import sqlalchemy.exc
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
@@ -18,7 +17,7 @@ from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFro
 from payments.api.plain import plain
 from payments.domain.text import storable_str
 from payments.errors import ErrorKind, Forbidden
-from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
+from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, ExportsBusy, Payout
 from payments.referrals.referrer_view import ReferrerCommission, for_referrer
 
 router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID))
@@ -108,8 +107,8 @@ async def _csv(
     try:
         # A bad filter or too large an export raises here, before any byte of the answer is sent.
         header = await anext(lines)
-    except sqlalchemy.exc.TimeoutError:
-        raise HTTPException(503, "every export connection is busy", {"Retry-After": "5"}) from None
+    except ExportsBusy as exc:
+        raise HTTPException(503, exc.message, {"Retry-After": "5"}) from None
 
     async def body() -> AsyncIterator[str]:
         yield header

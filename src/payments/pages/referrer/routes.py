@@ -17,7 +17,7 @@ from payments.pages.referrer.period import Period, PeriodError
 from payments.pages.rendering import SECURITY_HEADERS, page
 from payments.pages.sessions import REFERRER, REFERRER_LIFETIME, Session
 from payments.referrals.access import InvalidReferrerToken, referrer_from_token
-from payments.referrals.models import InvalidReportQuery
+from payments.referrals.models import ExportsBusy, InvalidReportQuery
 
 router = APIRouter(prefix="/referrer", include_in_schema=False)
 
@@ -180,6 +180,9 @@ async def csv(
         header = await anext(lines)  # a bad filter raises here, before any byte of the answer is sent
     except InvalidReportQuery as exc:
         return page("error.html", {"title": "Not a filter", "message": str(exc)}, 422)
+    except ExportsBusy:
+        message = "Every download is in use right now; please try again in a few seconds."
+        return page("error.html", {"title": "Busy", "message": message}, 503)
 
     async def body() -> AsyncIterator[str]:
         yield header
