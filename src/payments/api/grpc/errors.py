@@ -28,10 +28,16 @@ def from_validation(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(f"{field}: {first['msg']}", code="validation_error", field=field or None)
 
 
-async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: ServiceError) -> NoReturn:
-    """Ends the call with the error's status; details read ``code: message`` as on every RPC so far."""
+async def abort(
+    context: grpc.aio.ServicerContext[Any, Any],
+    exc: ServiceError,
+    extra: tuple[tuple[str, str | bytes], ...] = (),
+) -> NoReturn:
+    """Ends the call with the error's status; details read ``code: message`` as on every RPC so far.
+    ``extra`` is more trailing metadata (a ``-bin`` key carries bytes, such as a serialized message)."""
     status = GRPC_STATUS[exc.kind]
-    metadata: tuple[tuple[str, str], ...] = (("error-code", exc.code),)
+    metadata: tuple[tuple[str, str | bytes], ...] = (("error-code", exc.code),)
     if exc.field:
         metadata += (("error-field", exc.field),)
+    metadata += extra
     await context.abort(status, f"{exc.code}: {exc.message}", trailing_metadata=metadata)

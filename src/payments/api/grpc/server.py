@@ -17,6 +17,7 @@ from payments.api.grpc.referral_report import get_referral_report
 from payments.api.grpc.tls import server_credentials
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
 from payments.bootstrap import Container
+from payments.checkout.cancel import AlreadyPaid
 from payments.errors import InvalidRequest, ServiceError, Unauthenticated
 from payments.generated.payments.v1 import payments_pb2 as pb
 from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
@@ -30,6 +31,17 @@ T = TypeVar("T")
 def payment_message(p: PaymentRecord) -> pb.Payment:
     """The HTTP answer's fields, so both APIs always say the same (None leaves an optional unset)."""
     return pb.Payment(**PaymentOut.of(p).model_dump(mode="json"))
+
+
+PAYMENT_METADATA = "payment-bin"
+
+
+def _payment_metadata(exc: ServiceError) -> tuple[tuple[str, bytes], ...]:
+    """already_paid / order_already_paid carry the payment as it now is, as HTTP's 409 body does: a
+    serialized ``payments.v1.Payment`` under the trailing metadata key ``payment-bin``."""
+    if isinstance(exc, AlreadyPaid):
+        return ((PAYMENT_METADATA, payment_message(exc.payment).SerializeToString()),)
+    return ()
 
 
 def _optional(message: Any, name: str) -> Any:
@@ -59,7 +71,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
                 raise from_validation(exc) from None
         except ServiceError as exc:
             GRPC_REQUESTS.labels(name, GRPC_STATUS[exc.kind].name).inc()
-            await abort(context, exc)
+            await abort(context, exc, _payment_metadata(exc))
         GRPC_REQUESTS.labels(name, "OK").inc()
         return result
 

@@ -36,8 +36,14 @@ class OrderStateDiff(_message.Message):
     seq: _builtins.int
     """Per order, from 1, without gaps."""
     from_state: _builtins.str
+    """pending, paid, payment_failed, expired, canceled, needs_review, partially_refunded, refunded, disputed.
+    from_state is the previous diff's to_state. A paid order hears "paid" before any later state.
+    needs_review: Stripe took another amount or currency (amount_paid and currency say what it took);
+    do not ship; it ends "paid" (a person accepted it) or "refunded".
+    """
     to_state: _builtins.str
     amount_paid: _builtins.int
+    """Under needs_review, what Stripe received (not a payment yet)."""
     amount_refunded: _builtins.int
     currency: _builtins.str
     cause_event_id: _builtins.str

@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class PaymentsStub:
-    """Missing associated documentation comment in .proto file."""
+    """Errors: the status code follows the error's kind; trailing metadata "error-code" holds the stable code
+    (as HTTP's error.code) and "error-field" the field to blame, if any. FAILED_PRECONDITION already_paid and
+    order_already_paid also hold the payment as it now is in "payment-bin": a serialized Payment (binary
+    metadata), the same the HTTP 409 body's "payment" holds.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -67,12 +71,17 @@ class PaymentsStub:
 
 
 class PaymentsServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Errors: the status code follows the error's kind; trailing metadata "error-code" holds the stable code
+    (as HTTP's error.code) and "error-field" the field to blame, if any. FAILED_PRECONDITION already_paid and
+    order_already_paid also hold the payment as it now is in "payment-bin": a serialized Payment (binary
+    metadata), the same the HTTP 409 body's "payment" holds.
+    """
 
     def CreatePayment(self, request, context):
         """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
         (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
-        failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
+        failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid
+        with the paid Payment in "payment-bin".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,7 +103,7 @@ class PaymentsServicer:
 
     def CancelPayment(self, request, context):
         """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
-        Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+        Paid meanwhile: FAILED_PRECONDITION already_paid, the Payment as it now is in "payment-bin".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -155,7 +164,11 @@ def add_PaymentsServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Payments:
-    """Missing associated documentation comment in .proto file."""
+    """Errors: the status code follows the error's kind; trailing metadata "error-code" holds the stable code
+    (as HTTP's error.code) and "error-field" the field to blame, if any. FAILED_PRECONDITION already_paid and
+    order_already_paid also hold the payment as it now is in "payment-bin": a serialized Payment (binary
+    metadata), the same the HTTP 409 body's "payment" holds.
+    """
 
     @staticmethod
     def CreatePayment(request,

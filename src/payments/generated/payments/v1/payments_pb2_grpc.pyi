@@ -29,6 +29,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PaymentsStub:
+    """Errors: the status code follows the error's kind; trailing metadata "error-code" holds the stable code
+    (as HTTP's error.code) and "error-field" the field to blame, if any. FAILED_PRECONDITION already_paid and
+    order_already_paid also hold the payment as it now is in "payment-bin": a serialized Payment (binary
+    metadata), the same the HTTP 409 body's "payment" holds.
+    """
+
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
@@ -36,7 +42,8 @@ class PaymentsStub:
     CreatePayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.CreatePaymentRequest, _payments_pb2.CreatePaymentResponse]
     """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
     (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
-    failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
+    failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid
+    with the paid Payment in "payment-bin".
     """
     GetPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.Payment]
     """By id, or the order's latest attempt by order_id."""
@@ -44,7 +51,7 @@ class PaymentsStub:
     """Every attempt of the order, oldest first."""
     CancelPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.CancelPaymentRequest, _payments_pb2.Payment]
     """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
-    Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+    Paid meanwhile: FAILED_PRECONDITION already_paid, the Payment as it now is in "payment-bin".
     """
     RefundPayment: _grpc.UnaryUnaryMultiCallable[_payments_pb2.RefundPaymentRequest, _payments_pb2.Refund]
     """More than what remains fails with FAILED_PRECONDITION and Stripe is not called."""
@@ -52,11 +59,18 @@ class PaymentsStub:
 
 @_typing.type_check_only
 class PaymentsAsyncStub(PaymentsStub):
+    """Errors: the status code follows the error's kind; trailing metadata "error-code" holds the stable code
+    (as HTTP's error.code) and "error-field" the field to blame, if any. FAILED_PRECONDITION already_paid and
+    order_already_paid also hold the payment as it now is in "payment-bin": a serialized Payment (binary
+    metadata), the same the HTTP 409 body's "payment" holds.
+    """
+
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.CreatePaymentRequest, _payments_pb2.CreatePaymentResponse]  # type: ignore[assignment]
     """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
     (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
-    failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
+    failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid
+    with the paid Payment in "payment-bin".
     """
     GetPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetPaymentRequest, _payments_pb2.Payment]  # type: ignore[assignment]
     """By id, or the order's latest attempt by order_id."""
@@ -64,13 +78,19 @@ class PaymentsAsyncStub(PaymentsStub):
     """Every attempt of the order, oldest first."""
     CancelPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.CancelPaymentRequest, _payments_pb2.Payment]  # type: ignore[assignment]
     """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
-    Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+    Paid meanwhile: FAILED_PRECONDITION already_paid, the Payment as it now is in "payment-bin".
     """
     RefundPayment: _aio.UnaryUnaryMultiCallable[_payments_pb2.RefundPaymentRequest, _payments_pb2.Refund]  # type: ignore[assignment]
     """More than what remains fails with FAILED_PRECONDITION and Stripe is not called."""
     GetReferralReport: _aio.UnaryUnaryMultiCallable[_payments_pb2.GetReferralReportRequest, _payments_pb2.ReferralReport]  # type: ignore[assignment]
 
 class PaymentsServicer(metaclass=_abc_1.ABCMeta):
+    """Errors: the status code follows the error's kind; trailing metadata "error-code" holds the stable code
+    (as HTTP's error.code) and "error-field" the field to blame, if any. FAILED_PRECONDITION already_paid and
+    order_already_paid also hold the payment as it now is in "payment-bin": a serialized Payment (binary
+    metadata), the same the HTTP 409 body's "payment" holds.
+    """
+
     @_abc_1.abstractmethod
     def CreatePayment(
         self,
@@ -79,7 +99,8 @@ class PaymentsServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_payments_pb2.CreatePaymentResponse, _abc.Awaitable[_payments_pb2.CreatePaymentResponse]]:
         """An order's payments are its attempts. While one is live (open/processing) the same terms answer it
         (created = false) and other terms fail with ALREADY_EXISTS; once the latest ended unpaid (expired,
-        failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid.
+        failed, canceled) a new attempt is created; once one was paid: FAILED_PRECONDITION order_already_paid
+        with the paid Payment in "payment-bin".
         """
 
     @_abc_1.abstractmethod
@@ -105,7 +126,7 @@ class PaymentsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_payments_pb2.Payment, _abc.Awaitable[_payments_pb2.Payment]]:
         """Expires the Checkout Session (or cancels the PaymentIntent) at Stripe; the payment becomes canceled.
-        Paid meanwhile: FAILED_PRECONDITION already_paid (GetPayment shows it as it now is).
+        Paid meanwhile: FAILED_PRECONDITION already_paid, the Payment as it now is in "payment-bin".
         """
 
     @_abc_1.abstractmethod
