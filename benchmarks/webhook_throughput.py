@@ -37,8 +37,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.loadgen import Result, post_request, run
-from payments.adapters.stripe_gateway.signature import sign_payload
 from payments.migrations_runner import upgrade_to_head
+from payments.webhooks.signature import sign_payload
 
 ADMIN_DSN = os.environ.get("PAYMENTS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "whsec_bench"

@@ -14,7 +14,6 @@ from payments.adapters.db.engine import create_engine, create_export_engine
 from payments.adapters.db.probe import DatabaseProbe
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import OrdersSettingsError, orders_client_from_url
-from payments.adapters.orders.port import OrdersClient
 from payments.adapters.redis_marks import RedisSeenMarks
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.checkout.history import OrderHistory
@@ -24,6 +23,7 @@ from payments.observability.readiness import Check, Readiness
 from payments.operations.actions import OperatorActions
 from payments.operations.attention import AttentionQueues
 from payments.operations.lookup import PaymentLookup
+from payments.orders_port import OrdersClient
 from payments.outbox.backlog import OutboxBacklog
 from payments.outbox.relay import OutboxRelay
 from payments.referrals.models import ExportsBusy

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.stripe_gateway.signature import sign_payload
 from payments.observability.logging import redact_text
+from payments.webhooks.signature import sign_payload
 from tests.support.service import SECRET, running_service
 
 pytestmark = pytest.mark.drill

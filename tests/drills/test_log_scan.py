@@ -22,8 +22,8 @@ import httpx
 import pytest
 import stripe
 
-from payments.adapters.stripe_gateway.signature import sign_payload
 from payments.referrals.access import issue_referrer_token
+from payments.webhooks.signature import sign_payload
 from tests.drills.conftest import DrillDb
 from tests.support import stripe_events as se
 from tests.support.orders_server import GrpcOrdersServer

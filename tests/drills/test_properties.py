@@ -27,7 +27,7 @@ from payments.adapters.db import schema
 from payments.adapters.db.engine import create_engine
 from payments.adapters.db.referral_tables import referral_commissions
 from payments.adapters.db.tables import order_state_diffs, refunds, stripe_events
-from payments.adapters.stripe_gateway.signature import sign_payload
+from payments.webhooks.signature import sign_payload
 from payments.webhooks.stripe_events import HANDLED_TYPES, envelope_problem
 from tests.support import stripe_events as se
 from tests.support.service import SECRET, Service, running_service

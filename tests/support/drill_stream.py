@@ -33,9 +33,9 @@ from payments.adapters.db import payments_repo
 from payments.adapters.db.engine import create_engine
 from payments.adapters.db.referral_tables import referral_commissions
 from payments.adapters.db.tables import order_state_diffs, payments, refunds, stripe_events
-from payments.adapters.stripe_gateway.signature import sign_payload
 from payments.domain.commission import remaining_after_refunds
 from payments.domain.payment_state import PaymentFacts
+from payments.webhooks.signature import sign_payload
 from tests.support import stripe_events as se
 from tests.support.clock import NOW
 

@@ -12,11 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import diffs_repo, payments_repo
 from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
-from payments.adapters.stripe_gateway.client import CheckoutSession, IntentState, PaymentIntent, SessionState
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
+from payments.stripe_port import (
+    CheckoutSession,
+    GatewayError,
+    GatewayErrorKind,
+    IntentState,
+    PaymentIntent,
+    SessionState,
+)
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
 

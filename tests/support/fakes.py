@@ -25,16 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
 
-from payments.adapters.stripe_gateway.client import (
-    CheckoutRequest,
-    CheckoutSession,
-    IntentState,
-    PaymentIntent,
-    PaymentIntentRequest,
-    Refund,
-    SessionState,
-)
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.ports import CheckoutGateway
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundStatus
 from payments.domain.state_diff import Cause, StateDiff
@@ -53,6 +43,17 @@ from payments.records import (
     StoredEvent,
 )
 from payments.refunds.ports import RefundGateway
+from payments.stripe_port import (
+    CheckoutRequest,
+    CheckoutSession,
+    GatewayError,
+    GatewayErrorKind,
+    IntentState,
+    PaymentIntent,
+    PaymentIntentRequest,
+    Refund,
+    SessionState,
+)
 from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.ports import PaymentStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from payments.adapters.stripe_gateway.client import Refund, StripeGateway
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.adapters.stripe_gateway.client import StripeGateway
+from payments.stripe_port import GatewayError, GatewayErrorKind, Refund
 
 
 class RefundGateway(StripeGateway):

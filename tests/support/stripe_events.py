@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from payments.adapters.stripe_gateway.signature import sign_payload
+from payments.webhooks.signature import sign_payload
 
 API_VERSION = "2026-10-28.endive"
 _seq = itertools.count(1)

@@ -12,8 +12,6 @@ from datetime import datetime
 
 import structlog
 
-from payments.adapters.stripe_gateway.client import IntentState, SessionState
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.ports import CheckoutGateway
 from payments.domain.attempts import ENDED_UNPAID, idempotency_key, is_paid
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
@@ -21,6 +19,7 @@ from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import FailedPrecondition, NotFound, UpstreamError
 from payments.records import PaymentRecord
+from payments.stripe_port import GatewayError, GatewayErrorKind, IntentState, SessionState
 from payments.unit_of_work import UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 

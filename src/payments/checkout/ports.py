@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from payments.adapters.stripe_gateway.client import (
+from payments.stripe_port import (
     CheckoutRequest,
     CheckoutSession,
     IntentState,

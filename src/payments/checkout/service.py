@@ -16,8 +16,6 @@ from enum import StrEnum
 
 import structlog
 
-from payments.adapters.stripe_gateway.client import CheckoutRequest, PaymentIntentRequest
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout import cancel
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.ports import CheckoutGateway
@@ -31,6 +29,7 @@ from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError, U
 from payments.ids import new_id
 from payments.observability.tracing import tracer
 from payments.records import PaymentRecord
+from payments.stripe_port import CheckoutRequest, GatewayError, GatewayErrorKind, PaymentIntentRequest
 from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from payments.adapters.orders.port import OrdersClient, OrdersError, OrdersRejected, OrdersUnavailable
 from payments.observability.metrics import OUTBOX_DELIVERIES
+from payments.orders_port import OrdersClient, OrdersError, OrdersRejected, OrdersUnavailable
 from payments.records import OutboxMessage
 from payments.unit_of_work import UnitOfWorkFactory
 

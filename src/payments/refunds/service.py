@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from payments.adapters.stripe_gateway.client import Refund
-from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
@@ -17,6 +15,7 @@ from payments.errors import Conflict, FailedPrecondition, InvalidRequest, NotFou
 from payments.observability.tracing import tracer
 from payments.records import REQUESTED, RefundRecord
 from payments.refunds.ports import RefundGateway
+from payments.stripe_port import GatewayError, Refund
 from payments.unit_of_work import UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 

@@ -10,8 +10,6 @@ from typing import Any, Protocol
 
 import structlog
 
-from payments.adapters.stripe_gateway.errors import GatewayError
-from payments.adapters.stripe_gateway.signature import SignatureError, verify_and_parse
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
@@ -19,10 +17,12 @@ from payments.errors import Conflict, NotFound, ServiceError, UpstreamError
 from payments.observability.metrics import WEBHOOK_EVENTS, WEBHOOK_LIVEMODE_MISMATCH
 from payments.observability.tracing import span
 from payments.records import EventStatus, PaymentRecord
+from payments.stripe_port import GatewayError
 from payments.unit_of_work import UnitOfWork
 from payments.webhooks.idempotency import Handled, Outcome, WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.ports import PaymentStore
+from payments.webhooks.signature import SignatureError, verify_and_parse
 from payments.webhooks.stripe_events import (
     MalformedEvent,
     envelope_problem,

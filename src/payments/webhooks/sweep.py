@@ -24,9 +24,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from payments.adapters.stripe_gateway.errors import GatewayError
 from payments.errors import ServiceError, UpstreamError
 from payments.observability.metrics import EVENTS_SWEPT
+from payments.stripe_port import GatewayError
 from payments.unit_of_work import ConcurrentWrite, UnitOfWorkFactory
 from payments.webhooks.processor import WebhookProcessor
 from payments.webhooks.stripe_events import envelope_problem

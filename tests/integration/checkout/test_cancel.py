@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlPaymentStore
-from payments.adapters.stripe_gateway.client import CheckoutSession
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts
 from payments.errors import Conflict, UpstreamError
+from payments.stripe_port import CheckoutSession, GatewayError, GatewayErrorKind
 from tests.support.clock import NOW
 from tests.support.fake_gateway import FakeGateway, apply_facts, chain
 from tests.support.service import running_service, service_settings

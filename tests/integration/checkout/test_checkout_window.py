@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlPaymentStore
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.service import CreatePayment, PaymentService
 from payments.errors import UpstreamError, UpstreamRefused
+from payments.stripe_port import GatewayError, GatewayErrorKind
 from tests.support.clock import NOW
 from tests.support.fake_gateway import FakeGateway, chain
 from tests.support.service import service_settings

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.unit_of_work import SqlPaymentStore
-from payments.adapters.stripe_gateway.client import CheckoutSession, PaymentIntent
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.errors import Conflict, InvalidRequest, UpstreamError
+from payments.stripe_port import CheckoutSession, GatewayError, GatewayErrorKind, PaymentIntent
 from tests.support.clock import NOW
 from tests.support.service import service_settings
 

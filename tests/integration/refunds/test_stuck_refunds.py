@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import refunds_repo
 from payments.adapters.db.unit_of_work import SqlPaymentStore
-from payments.adapters.stripe_gateway.client import Refund
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.errors import UpstreamError
 from payments.refunds.service import RefundPayment, RefundService
+from payments.stripe_port import GatewayError, GatewayErrorKind, Refund
 from tests.support import stripe_events as se
 from tests.support.clock import NOW
 from tests.support.service import Service, running_service

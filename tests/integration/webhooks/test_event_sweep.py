@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.tables import event_sweeps
 from payments.adapters.db.unit_of_work import SqlPaymentStore
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
+from payments.stripe_port import GatewayError, GatewayErrorKind
 from payments.webhooks.sweep import EventSweep, SweepConfig
 from tests.support import stripe_events as se
 from tests.support.clock import NOW

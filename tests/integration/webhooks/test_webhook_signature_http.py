@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.stripe_gateway.signature import sign_payload
+from payments.webhooks.signature import sign_payload
 from tests.support import stripe_events as se
 from tests.support.service import SECRET, running_service
 

@@ -8,7 +8,6 @@ from typing import Any
 import grpc
 import pytest
 
-from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.api.grpc.errors import GRPC_STATUS, abort
 from payments.api.http.errors import HTTP_STATUS, service_error_response
 from payments.errors import (
@@ -22,6 +21,7 @@ from payments.errors import (
 )
 from payments.referrals.access import InvalidReferrerToken
 from payments.referrals.models import CommissionConflict, CommissionNotFound, InvalidCursor, NothingToPay
+from payments.webhooks.signature import SignatureError
 
 
 def test_every_kind_has_an_answer_on_both_transports() -> None:

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from payments.adapters.stripe_gateway.errors import GatewayErrorKind
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.errors import NotFound, UpstreamError
+from payments.stripe_port import GatewayErrorKind
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, chain
 from tests.support.service import service_settings

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from payments.adapters.stripe_gateway.errors import GatewayErrorKind
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, UpstreamError, UpstreamRefused
+from payments.stripe_port import GatewayErrorKind
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts, chain
 from tests.support.service import service_settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from payments.adapters.orders.port import OrdersError, OrdersRejected, OrdersUnavailable
 from payments.domain.state_diff import OrderUpdate
+from payments.orders_port import OrdersError, OrdersRejected, OrdersUnavailable
 from payments.outbox.backlog import OutboxBacklog
 from payments.outbox.relay import OutboxRelay
 from payments.records import OutboxMessage

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from payments.adapters.stripe_gateway.errors import GatewayErrorKind
 from payments.checkout.service import CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import FailedPrecondition, UpstreamError
 from payments.records import REQUESTED
 from payments.refunds.service import RefundPayment, RefundService
+from payments.stripe_port import GatewayErrorKind
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts, chain

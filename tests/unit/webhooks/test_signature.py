@@ -14,7 +14,7 @@ import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from payments.adapters.stripe_gateway.signature import SignatureError, sign_payload, verify_and_parse
+from payments.webhooks.signature import SignatureError, sign_payload, verify_and_parse
 
 NOW = 1_760_000_000
 TOLERANCE = 300

@@ -7,14 +7,14 @@ from urllib.parse import urlsplit
 
 from payments.adapters.orders.grpc_client import GrpcOrdersClient, OrdersTls
 from payments.adapters.orders.http_client import HttpOrdersClient
-from payments.adapters.orders.port import (
+from payments.adapters.orders.tls_files import read_tls_files
+from payments.orders_port import (
     OrdersClient,
     OrdersError,
     OrdersRejected,
     OrdersSettingsError,
     OrdersUnavailable,
 )
-from payments.adapters.orders.tls_files import read_tls_files
 
 __all__ = [
     "GrpcOrdersClient",

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import grpc
 import grpc.aio
 
-from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
 from payments.adapters.orders.wire import rfc3339
 from payments.domain.state_diff import OrderUpdate
 from payments.generated.orders.v1 import orders_pb2, orders_pb2_grpc
+from payments.orders_port import OrdersRejected, OrdersUnavailable
 
 # Codes that say "not now" rather than "not this": the same request may well succeed later.
 _RETRYABLE = frozenset(

@@ -6,9 +6,9 @@ import ssl
 
 import httpx
 
-from payments.adapters.orders.port import OrdersRejected, OrdersUnavailable
 from payments.adapters.orders.wire import diff_json
 from payments.domain.state_diff import OrderUpdate
+from payments.orders_port import OrdersRejected, OrdersUnavailable
 
 # 4xx that mean "not now" rather than "not this".
 _RETRYABLE_4XX = frozenset({408, 425, 429})

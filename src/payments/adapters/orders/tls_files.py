@@ -9,7 +9,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from payments.adapters.orders.port import OrdersSettingsError
+from payments.orders_port import OrdersSettingsError
 
 CA = "PAYMENTS_ORDERS_TLS_CA_FILE"
 CERT = "PAYMENTS_ORDERS_TLS_CERT_FILE"

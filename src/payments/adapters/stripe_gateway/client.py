@@ -9,93 +9,26 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import stripe
 
-from payments.adapters.stripe_gateway.errors import GatewayError, GatewayErrorKind
 from payments.observability.metrics import STRIPE_CALLS, STRIPE_LATENCY
 from payments.observability.tracing import span
+from payments.stripe_port import (
+    CheckoutRequest,
+    CheckoutSession,
+    GatewayError,
+    GatewayErrorKind,
+    IntentState,
+    PaymentIntent,
+    PaymentIntentRequest,
+    Refund,
+    SessionState,
+    WebhookEndpoint,
+)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutRequest:
-    amount: int
-    currency: str
-    description: str
-    client_reference_id: str
-    customer_email: str | None
-    success_url: str
-    cancel_url: str
-    expires_at: int
-    metadata: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutSession:
-    id: str
-    url: str
-    payment_intent_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentIntentRequest:
-    amount: int
-    currency: str
-    description: str
-    customer_email: str | None
-    metadata: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentIntent:
-    id: str
-    client_secret: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class SessionState:
-    """A Checkout Session as it stands at Stripe (after an expire call, or read back)."""
-
-    id: str
-    status: str  # open | complete | expired
-    payment_status: str  # paid | unpaid | no_payment_required
-    amount_total: int
-    currency: str
-    payment_intent_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class IntentState:
-    """A PaymentIntent as it stands at Stripe (after a cancel call, or read back)."""
-
-    id: str
-    status: str
-    amount_received: int
-    currency: str
-    charge_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Refund:
-    id: str
-    amount: int
-    currency: str
-    status: str
-    payment_intent_id: str | None
-    charge_id: str | None
-    created: int
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEndpoint:
-    id: str
-    secret: str
 
 
 class StripeGateway:

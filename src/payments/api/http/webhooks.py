@@ -18,12 +18,12 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from payments.adapters.stripe_gateway.signature import SignatureError
 from payments.api.http.errors import HTTP_STATUS
 from payments.api.http.limits import body_limit_for
 from payments.errors import ServiceError
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from payments.webhooks.processor import WebhookProcessor
+from payments.webhooks.signature import SignatureError
 
 log = structlog.get_logger(__name__)
 
