@@ -136,6 +136,8 @@ async def test_the_orders_client_reaches_orders_over_mutual_tls(pki: Pki) -> Non
 
 
 def test_orders_tls_files_need_a_tls_url(pki: Pki) -> None:
+    with pytest.raises(OrdersSettingsError, match="PAYMENTS_ORDERS_URL is not"):
+        orders_client_from_url(None, ca_file=pki.ca)
     with pytest.raises(OrdersSettingsError, match="grpcs://"):
         orders_client_from_url("grpc://orders:50051", ca_file=pki.ca)
     with pytest.raises(OrdersSettingsError, match="PAYMENTS_ORDERS_TLS_CERT_FILE is set without"):

@@ -40,12 +40,14 @@ def orders_client_from_url(
     means notifications wait in the outbox. The TLS files (a private CA instead of the system's roots, a
     client certificate and key for mutual TLS) apply to ``grpcs://`` and ``https://``. A setting that cannot
     work is an ``OrdersSettingsError`` naming it (``payments`` prints it as one line and exits 2)."""
+    tls_files = ca_file is not None or cert_file is not None or key_file is not None
     if url is None or not url.strip():
+        if tls_files:  # someone meant TLS towards an Orders they forgot to name: say so, do not ignore it
+            raise OrdersSettingsError("PAYMENTS_ORDERS_TLS_* settings are set but PAYMENTS_ORDERS_URL is not")
         return None
     url = url.strip()
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    tls_files = ca_file is not None or cert_file is not None or key_file is not None
     if tls_files and scheme not in ("grpcs", "https"):
         raise OrdersSettingsError(
             "PAYMENTS_ORDERS_TLS_* settings need a grpcs:// or https:// PAYMENTS_ORDERS_URL"
