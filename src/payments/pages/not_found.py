@@ -1,4 +1,5 @@
-"""What a person gets for an address under the pages that no route answers: a page, not the API's JSON.
+"""What a person gets for an address under the pages that no route answers (or whose parts are not valid):
+a page, not the API's JSON.
 
 The API's error handler asks ``page_error`` first; ``None`` means the path is not the pages' and the
 JSON error model answers as for any ``/v1`` call.
@@ -15,17 +16,19 @@ _AREAS = {"/console": "console", "/referrer": "dashboard"}
 _ANSWERS = {
     404: ("Page not found", "There is no page at this address."),
     405: ("Not allowed", "This page cannot be opened that way."),
+    422: ("Not a valid address", "Part of this address is not valid."),
 }
 
 
-def page_error(path: str, status: int) -> HTMLResponse | None:
-    """The pages' HTML answer for a routing error (404, 405) under their prefixes; else None."""
+def page_error(path: str, status: int, detail: str | None = None) -> HTMLResponse | None:
+    """The pages' HTML answer for a routing or validation error (404, 405, 422) under their prefixes,
+    ``detail`` (the field and what is wrong with it) in place of the generic message; else None."""
     answer = _ANSWERS.get(status)
     if answer is None:
         return None
     for prefix, area in _AREAS.items():
         if path == prefix or path.startswith(prefix + "/"):
-            title, message = answer
+            title, message = answer[0], detail or answer[1]
             context = {"title": title, "message": message, "area": area, "home": prefix}
             return page("not_found.html", context, status)
     return None

@@ -93,11 +93,14 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        html = page_error(request.url.path, HTTP_STATUS[ErrorKind.INVALID], message)
+        if html is not None:
+            return html
         return error_response(HTTP_STATUS[ErrorKind.INVALID], "validation_error", message, field)
 
     @app.exception_handler(StarletteHTTPException)
