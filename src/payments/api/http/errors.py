@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from payments.api.schemas import PaymentOut
 from payments.checkout.cancel import AlreadyPaid
 from payments.errors import ErrorKind, ServiceError
-from payments.pages.not_found import page_error
+from payments.pages.error_pages import page_error
 
 HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,

@@ -30,5 +30,5 @@ def page_error(path: str, status: int, detail: str | None = None) -> HTMLRespons
         if path == prefix or path.startswith(prefix + "/"):
             title, message = answer[0], detail or answer[1]
             context = {"title": title, "message": message, "area": area, "home": prefix}
-            return page("not_found.html", context, status)
+            return page("address_error.html", context, status)
     return None
