@@ -106,10 +106,24 @@ def _run_emulator(args: argparse.Namespace) -> int:
     os.execv(sys.executable, command)  # noqa: S606 - our own interpreter and module
 
 
+def _settings() -> Settings:
+    """The environment's settings; a value of the wrong shape is a ConfigError naming its variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Names and reasons only: pydantic's own text repeats the value, which may be a secret.
+        reasons = [
+            f"PAYMENTS_{'_'.join(str(p) for p in e['loc'][:1]).upper()}: {e['msg']}" for e in exc.errors()
+        ]
+        raise ConfigError("; ".join(reasons)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings()
+        settings = _settings()
         configure_logging(settings.log_level, secrets=_secret_values(settings))
         return _dispatch(args, settings)
     except ConfigError as exc:

@@ -1,0 +1,27 @@
+"""A setting of the wrong shape stops any ``payments`` command with one line naming it, like every other
+configuration error: no traceback, and never the value itself (it may be a secret)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_a_malformed_setting_is_one_line_naming_it_without_its_value() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
+    env.update(PAYMENTS_HTTP_PORT="not-a-port-s3cr3t", PAYMENTS_WEBHOOK_TOLERANCE_SECONDS="99999")
+    done = subprocess.run(
+        [sys.executable, "-m", "payments.cli", "events", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("payments: "), done.stderr
+    assert "PAYMENTS_HTTP_PORT: " in lines[0] and "PAYMENTS_WEBHOOK_TOLERANCE_SECONDS: " in lines[0]
+    assert "s3cr3t" not in lines[0] and "99999" not in lines[0]
