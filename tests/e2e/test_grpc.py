@@ -128,11 +128,14 @@ async def test_cancel_and_list_order_payments_over_grpc(stack: Stack, channel: g
     again = await client.CreatePayment(request, metadata=AUTH)
     assert again.created and again.payment.attempt == 2 and again.payment.id != first.id
     await _pay(stack, again.payment)
-    details = await _fails_with(
-        client.CancelPayment(pb.CancelPaymentRequest(payment_id=again.payment.id), metadata=AUTH),
-        grpc.StatusCode.FAILED_PRECONDITION,
-    )
-    assert "already_paid" in details
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await client.CancelPayment(pb.CancelPaymentRequest(payment_id=again.payment.id), metadata=AUTH)
+    assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "already_paid" in (refused.value.details() or "")
+    # As HTTP's 409 body, the payment as it now is travels with the refusal.
+    trailing = dict(refused.value.trailing_metadata() or ())
+    paid = pb.Payment.FromString(trailing["payment-bin"])
+    assert (paid.id, paid.status) == (again.payment.id, "succeeded")
     await _fails_with(client.CreatePayment(request, metadata=AUTH), grpc.StatusCode.FAILED_PRECONDITION)
     listed = await client.ListOrderPayments(pb.ListOrderPaymentsRequest(order_id=order), metadata=AUTH)
     assert [(p.attempt, p.status) for p in listed.payments] == [(1, "canceled"), (2, "succeeded")]
