@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from tests.drills.conftest import SECRET, DrillDb
+from tests.drills.conftest import SECRET, TOKEN, DrillDb
 from tests.support.drill_infra import Hold, Replica, pg_ctl, pg_ready, pg_start_and_wait, reach, together
 from tests.support.drill_stream import (
     ResendingSender,
@@ -83,6 +83,14 @@ async def test_postgres_restart_mid_stream_gives_5xx_then_exactly_once(drill_db:
         sender.check_answers()
         settled = await assert_exactly_once(drill_db.url, plan, context=context)
         print(settled.summary())
+        # The same process serves every path again, not only the webhooks whose retries drew fresh
+        # connections: a read through a service's unit of work must not meet a connection that died.
+        async with httpx.AsyncClient(
+            base_url=replica.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        ) as client:
+            for planned in plan.payments:
+                answer = await client.get(f"/v1/payments/{planned.payment_id}")
+                assert answer.status_code == 200, f"{planned.payment_id}: {answer.status_code} {answer.text}"
     finally:
         if not pg_ready():
             await asyncio.to_thread(pg_start_and_wait)

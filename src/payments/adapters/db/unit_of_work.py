@@ -608,16 +608,25 @@ class SqlPaymentStore:
             return
         async with self._inside_ours.connect() as conn:
             raw: Any = (await conn.get_raw_connection()).driver_connection
-            tx = AsyncpgPaymentTransaction(raw, conn)
-            outer = raw.transaction()
-            await outer.start()
             try:
-                yield tx
-                await tx.flush()
+                tx = AsyncpgPaymentTransaction(raw, conn)
+                outer = raw.transaction()
+                await outer.start()
+                try:
+                    yield tx
+                    await tx.flush()
+                except BaseException:
+                    if not raw.is_closed():
+                        await outer.rollback()
+                    raise
+                await outer.commit()
             except BaseException:
-                await outer.rollback()
+                # A connection the server ended (a restart, a kill) failed here outside SQLAlchemy's
+                # statements, so its pool would hand it out again, and every later request would fail
+                # on it: it is thrown away instead.
+                if raw.is_closed():
+                    await conn.invalidate()
                 raise
-            await outer.commit()
 
     async def event_status(self, event_id: str) -> EventStatus | None:
         async with self._engine.connect() as conn:
