@@ -380,6 +380,16 @@ class _WriteBehind:
         return rows[0] if rows else None
 
 
+async def _rolled_back(raw: Any, outer: Any) -> bool:
+    if raw.is_closed():
+        return False
+    try:
+        await outer.rollback()
+    except Exception:
+        return False
+    return True
+
+
 def _payment(row: Any) -> PaymentRecord:
     values = {name: row[name] for name in PaymentRecord.__slots__}
     facts = values["facts"]
@@ -608,23 +618,18 @@ class SqlPaymentStore:
             return
         async with self._inside_ours.connect() as conn:
             raw: Any = (await conn.get_raw_connection()).driver_connection
+            tx = AsyncpgPaymentTransaction(raw, conn)
+            outer = raw.transaction()
             try:
-                tx = AsyncpgPaymentTransaction(raw, conn)
-                outer = raw.transaction()
                 await outer.start()
-                try:
-                    yield tx
-                    await tx.flush()
-                except BaseException:
-                    if not raw.is_closed():
-                        await outer.rollback()
-                    raise
+                yield tx
+                await tx.flush()
                 await outer.commit()
             except BaseException:
-                # A connection the server ended (a restart, a kill) failed here outside SQLAlchemy's
-                # statements, so its pool would hand it out again, and every later request would fail
-                # on it: it is thrown away instead.
-                if raw.is_closed():
+                # Statements here run past SQLAlchemy, so its pool never learns that a connection broke
+                # (the server restarted or ended it, the protocol was cut mid-operation): one that cannot
+                # roll back cleanly is thrown away, or it would fail whoever drew it next.
+                if not await _rolled_back(raw, outer):
                     await conn.invalidate()
                 raise
 
