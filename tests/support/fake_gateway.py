@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db import diffs_repo, payments_repo
-from payments.adapters.db.unit_of_work import SqlAlchemyPaymentTransaction
+from payments.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
@@ -124,7 +124,7 @@ async def apply_facts(engine: AsyncEngine, payment_id: str, facts: PaymentFacts,
         record = await payments_repo.get(conn, payment_id, for_update=True)
         assert record is not None
         await PaymentOrchestrator().apply(
-            SqlAlchemyPaymentTransaction(conn),
+            SqlAlchemyUnitOfWork(conn),
             record,
             EventFacts(payment_id=payment_id, facts=facts),
             Cause(event_id, "test.event"),

@@ -1,6 +1,6 @@
 """What refunds need from Stripe; ``adapters/stripe_gateway/client.py::StripeGateway`` serves it.
 
-Every call raises ``GatewayError`` (``adapters/stripe_gateway/errors.py``) when Stripe fails or refuses.
+Every call raises ``GatewayError`` (``payments/stripe_port.py``) when Stripe fails or refuses.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from payments.records import STATUS_RANK, EventStatus, IncomingEvent, PaymentRec
 # -- SQLAlchemy (SQLite, and any non-asyncpg PostgreSQL driver) -------------------------------------
 
 
-class SqlAlchemyPaymentTransaction:
+class SqlAlchemyUnitOfWork:
     """Each operation is the repository function it names, on the caller's connection."""
 
     def __init__(self, conn: AsyncConnection) -> None:
@@ -403,7 +403,7 @@ _EVENTS = frozenset({"stripe_events"})
 _PAYMENTS = frozenset({"payments"})
 
 
-class AsyncpgPaymentTransaction:
+class AsyncpgUnitOfWork:
     def __init__(self, raw: Any, conn: AsyncConnection) -> None:
         self._raw = raw
         self._conn = conn
@@ -614,11 +614,11 @@ class SqlPaymentStore:
     async def transaction(self) -> AsyncIterator[Any]:
         if not self._fast:
             async with self._engine.begin() as conn:
-                yield SqlAlchemyPaymentTransaction(conn)
+                yield SqlAlchemyUnitOfWork(conn)
             return
         async with self._inside_ours.connect() as conn:
             raw: Any = (await conn.get_raw_connection()).driver_connection
-            tx = AsyncpgPaymentTransaction(raw, conn)
+            tx = AsyncpgUnitOfWork(raw, conn)
             outer = raw.transaction()
             try:
                 await outer.start()
