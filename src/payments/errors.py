@@ -20,6 +20,7 @@ class ErrorKind(StrEnum):
     CONFLICT = "conflict"  # clashes with an earlier request (an idempotency key reused for other terms)
     FAILED_PRECONDITION = "failed_precondition"  # the resource's state forbids it now (over-refund)
     UNAVAILABLE = "unavailable"  # a dependency failed; the same request may succeed later
+    BUSY = "busy"  # we are at capacity for this kind of request; the same request works after a pause
 
 
 class ServiceError(Exception):
@@ -82,6 +83,14 @@ class UpstreamError(ServiceError):
     def __init__(self, message: str, *, code: str | None = None, retryable: bool = True) -> None:
         super().__init__(message, code=code)
         self.retryable = retryable
+
+
+class Busy(ServiceError):
+    """A bounded resource of ours is full (the CSV exports' pool); answered with when to try again."""
+
+    code = "busy"
+    kind = ErrorKind.BUSY
+    retry_after_seconds = 5
 
 
 class UpstreamRefused(ServiceError):

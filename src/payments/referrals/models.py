@@ -13,7 +13,7 @@ from payments.domain.commission import (
     CommissionStatus,
     PayoutLine,
 )
-from payments.errors import FailedPrecondition, InvalidRequest, NotFound, ServiceError, UpstreamError
+from payments.errors import Busy, FailedPrecondition, InvalidRequest, NotFound, ServiceError
 
 
 class CommissionError(ServiceError):
@@ -50,7 +50,7 @@ class ExportTooLarge(InvalidReportQuery):
     code = "export_too_large"
 
 
-class ExportsBusy(CommissionError, UpstreamError):
+class ExportsBusy(CommissionError, Busy):
     """Every connection of the CSV exports' own pool is in use; the same download may work shortly."""
 
     code = "exports_busy"

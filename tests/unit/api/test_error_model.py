@@ -20,7 +20,13 @@ from payments.errors import (
     UpstreamError,
 )
 from payments.referrals.access import InvalidReferrerToken
-from payments.referrals.models import CommissionConflict, CommissionNotFound, InvalidCursor, NothingToPay
+from payments.referrals.models import (
+    CommissionConflict,
+    CommissionNotFound,
+    ExportsBusy,
+    InvalidCursor,
+    NothingToPay,
+)
 from payments.webhooks.signature import SignatureError
 
 
@@ -41,6 +47,7 @@ CASES = [
     (NothingToPay("nothing approved"), 409, "FAILED_PRECONDITION", "nothing_to_pay"),
     (InvalidCursor("not ours"), 422, "INVALID_ARGUMENT", "invalid_cursor"),
     (UpstreamError("Stripe is down", code="stripe_api"), 502, "UNAVAILABLE", "stripe_api"),
+    (ExportsBusy("every export connection is busy"), 503, "RESOURCE_EXHAUSTED", "exports_busy"),
 ]
 
 
@@ -84,3 +91,8 @@ async def test_grpc_carries_the_stable_code_and_field_in_trailing_metadata() -> 
         "invalid_request: amount must be positive",
         (("error-code", "invalid_request"), ("error-field", "amount")),
     )
+
+
+def test_a_busy_answer_says_when_to_try_again() -> None:
+    response = service_error_response(ExportsBusy("every export connection is busy"))
+    assert response.headers["Retry-After"] == "5"

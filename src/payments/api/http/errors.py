@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payments.api.schemas import PaymentOut
 from payments.checkout.cancel import AlreadyPaid
-from payments.errors import ErrorKind, ServiceError
+from payments.errors import Busy, ErrorKind, ServiceError
 from payments.pages.error_pages import page_error
 
 HTTP_STATUS: dict[ErrorKind, int] = {
@@ -28,6 +28,7 @@ HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.CONFLICT: 409,
     ErrorKind.FAILED_PRECONDITION: 409,
     ErrorKind.UNAVAILABLE: 502,
+    ErrorKind.BUSY: 503,
 }
 
 _DESCRIPTIONS = {
@@ -74,6 +75,8 @@ def service_error_response(exc: ServiceError) -> JSONResponse:
     response = error_response(HTTP_STATUS[exc.kind], exc.code, exc.message, exc.field)
     if exc.kind is ErrorKind.UNAUTHENTICATED:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, Busy):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
     return response
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -17,7 +17,7 @@ from payments.api.http.params import CommissionId, Cursor, ReferrerId, ReportFro
 from payments.api.plain import plain
 from payments.domain.text import storable_str
 from payments.errors import ErrorKind, Forbidden
-from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, ExportsBusy, Payout
+from payments.referrals.models import AuditEntry, Commission, CommissionNotFound, Payout
 from payments.referrals.referrer_view import ReferrerCommission, for_referrer
 
 router = APIRouter(prefix="/v1", responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID))
@@ -54,7 +54,7 @@ async def _commission_for(request: Request, caller: Caller, commission_id: str) 
                 "text/csv": {"schema": {"type": "string"}},
             },
         },
-        **error_responses(ErrorKind.FORBIDDEN, extra=(503,)),
+        **error_responses(ErrorKind.FORBIDDEN, ErrorKind.BUSY),
     },
 )
 async def referral_report(
@@ -104,11 +104,8 @@ async def _csv(
         status=status,
         for_referrer=for_referrer,
     )
-    try:
-        # A bad filter or too large an export raises here, before any byte of the answer is sent.
-        header = await anext(lines)
-    except ExportsBusy as exc:
-        raise HTTPException(503, exc.message, {"Retry-After": "5"}) from None
+    # A bad filter, too large an export or a full export pool raises here, before any byte is sent.
+    header = await anext(lines)
 
     async def body() -> AsyncIterator[str]:
         yield header
