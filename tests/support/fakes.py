@@ -10,6 +10,7 @@
   ``ChargeRefunds``. It records every call, keeps Stripe's idempotency (the same key answers the same
   object) and Stripe's refusals (no expiring a completed session, no canceling a succeeded intent), and
   can be told to fail the next call of a kind with a ``GatewayError``, before or after Stripe acted.
+  The integration tests use it too, behind a ``PaymentService`` on a real database.
 
 Neither knows SQL: a service needing ``uow.connection()`` fails here with NotImplementedError, which is
 the signal to give it a repository method instead.
@@ -691,6 +692,9 @@ class FakeStripeGateway:
 
     def __init__(self, *, refund_status: str = "succeeded") -> None:
         self.calls: list[GatewayCall] = []
+        # Each Checkout Session request as sent, with its key, refused ones too: what a test of the
+        # parameters (the expiry window) reads.
+        self.checkout_requests: list[tuple[CheckoutRequest, str]] = []
         self.sessions: dict[str, SessionState] = {}
         self.intents: dict[str, IntentState] = {}
         self.refunds: list[Refund] = []  # oldest first
@@ -714,6 +718,10 @@ class FakeStripeGateway:
         """The next call of ``method`` raises ``GatewayError(kind)``; with ``after_effect``, only after
         Stripe has done what was asked (the answer was lost on the way back)."""
         error = GatewayError(kind, f"fake Stripe: {kind.value}", code=code, param=param)
+        self.fail_next_with(method, error, after_effect=after_effect)
+
+    def fail_next_with(self, method: str, error: GatewayError, *, after_effect: bool = False) -> None:
+        """As ``fail_next``, with the very error a test built (its message, code and param)."""
         self._failures.setdefault(method, []).append(_Failure(error, after_effect))
 
     def pay_session(self, session_id: str) -> None:
@@ -730,8 +738,13 @@ class FakeStripeGateway:
     def calls_to(self, method: str) -> list[GatewayCall]:
         return [c for c in self.calls if c.method == method]
 
+    def keys_of(self, method: str) -> list[str | None]:
+        """The idempotency keys the calls of ``method`` were sent under, in order."""
+        return [c.idempotency_key for c in self.calls_to(method)]
+
     # -- CheckoutGateway -------------------------------------------------------------------------------
     async def create_checkout_session(self, req: CheckoutRequest, *, idempotency_key: str) -> CheckoutSession:
+        self.checkout_requests.append((req, idempotency_key))
         return await self._call(
             "create_checkout_session",
             req.metadata.get("payment_id", ""),

@@ -18,22 +18,23 @@ from payments.checkout.service import CheckoutMode, CreatePayment, PaymentServic
 from payments.domain.payment_state import DisputePhase, PaymentFacts
 from payments.errors import Conflict, NotFound
 from tests.support.clock import NOW
-from tests.support.fake_gateway import FakeGateway, apply_facts, chain
+from tests.support.fakes import FakeStripeGateway
+from tests.support.payment_steps import apply_facts, chain
 from tests.support.service import service_settings
 
 CMD = CreatePayment(order_id="ord_1", user_id="u_1", amount=2500, currency="eur")
 PAID = PaymentFacts(succeeded=True, amount_received=2500, currency_received="eur")
 
 
-def _service(engine: AsyncEngine, gateway: FakeGateway) -> PaymentService:
-    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
+def _service(engine: AsyncEngine, gateway: FakeStripeGateway) -> PaymentService:
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), lambda: NOW)
 
 
 @pytest.mark.parametrize("ending", ["expired", "failed", "canceled"])
 async def test_an_order_whose_payment_ended_unpaid_pays_again_with_a_new_payment(
     engine: AsyncEngine, ending: str
 ) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PaymentFacts(**{ending: True}), "evt_end")
@@ -42,7 +43,7 @@ async def test_an_order_whose_payment_ended_unpaid_pays_again_with_a_new_payment
 
     assert second.created and second.payment.id != first.id and second.payment.attempt == 2
     assert second.payment.status == "open" and second.payment.checkout_url
-    assert gateway.keys("session") == [
+    assert gateway.keys_of("create_checkout_session") == [
         f"{first.id}:checkout_session",
         f"{second.payment.id}:checkout_session",
     ]
@@ -52,7 +53,7 @@ async def test_an_order_whose_payment_ended_unpaid_pays_again_with_a_new_payment
 
 
 async def test_the_order_history_is_one_chain_across_attempts(engine: AsyncEngine) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
     second = (await service.create_payment(replace(CMD, amount=2600))).payment
@@ -70,7 +71,7 @@ async def test_the_order_history_is_one_chain_across_attempts(engine: AsyncEngin
 
 
 async def test_a_late_fact_about_a_replaced_attempt_tells_orders_nothing(engine: AsyncEngine) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
     await service.create_payment(CMD)
@@ -80,7 +81,7 @@ async def test_a_late_fact_about_a_replaced_attempt_tells_orders_nothing(engine:
 
 
 async def test_money_on_a_replaced_attempt_still_reaches_orders_in_the_chain(engine: AsyncEngine) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
     second = (await service.create_payment(CMD)).payment
@@ -94,7 +95,7 @@ async def test_money_on_a_replaced_attempt_still_reaches_orders_in_the_chain(eng
 
 
 async def test_a_live_payment_answers_the_same_terms_and_refuses_others(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     first = await service.create_payment(CMD)
     again = await service.create_payment(CMD)
@@ -115,7 +116,7 @@ async def test_a_live_payment_answers_the_same_terms_and_refuses_others(engine: 
     ],
 )
 async def test_a_paid_order_takes_no_further_attempt(engine: AsyncEngine, facts: PaymentFacts) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, facts, "evt_paid")
     with pytest.raises(AlreadyPaid) as info:
@@ -125,21 +126,24 @@ async def test_a_paid_order_takes_no_further_attempt(engine: AsyncEngine, facts:
 
 
 async def test_a_declined_intent_is_canceled_at_stripe_before_the_next_attempt(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     cmd = replace(CMD, mode=CheckoutMode.PAYMENT_INTENT)
     first = (await service.create_payment(cmd)).payment
     await apply_facts(engine, first.id, PaymentFacts(failed=True), "evt_declined")
     second = await service.create_payment(cmd)
     assert second.created and second.payment.attempt == 2
-    assert gateway.intents[first.stripe_payment_intent_id or ""]["status"] == "canceled"
-    assert gateway.keys("intent") == [f"{first.id}:payment_intent", f"{second.payment.id}:payment_intent"]
+    assert gateway.intents[first.stripe_payment_intent_id or ""].status == "canceled"
+    assert gateway.keys_of("create_payment_intent") == [
+        f"{first.id}:payment_intent",
+        f"{second.payment.id}:payment_intent",
+    ]
 
 
 async def test_a_declined_intent_paid_meanwhile_with_another_card_is_the_orders_payment(
     engine: AsyncEngine,
 ) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     cmd = replace(CMD, mode=CheckoutMode.PAYMENT_INTENT)
     first = (await service.create_payment(cmd)).payment
@@ -152,7 +156,7 @@ async def test_a_declined_intent_paid_meanwhile_with_another_card_is_the_orders_
 
 
 async def test_twenty_concurrent_requests_make_one_payment(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     results = await asyncio.gather(*(service.create_payment(CMD) for _ in range(20)))
     assert sum(r.created for r in results) == 1 and len({r.payment.id for r in results}) == 1
@@ -160,7 +164,7 @@ async def test_twenty_concurrent_requests_make_one_payment(engine: AsyncEngine) 
 
 
 async def test_twenty_concurrent_requests_after_an_expiry_make_one_new_attempt(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
@@ -171,7 +175,7 @@ async def test_twenty_concurrent_requests_after_an_expiry_make_one_new_attempt(e
 
 
 async def test_the_database_refuses_a_second_live_payment_for_an_order(engine: AsyncEngine) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     first = (await service.create_payment(CMD)).payment
     async with engine.connect() as conn:
         row = dict((await conn.execute(select(payments).where(payments.c.id == first.id))).mappings().one())
@@ -182,7 +186,7 @@ async def test_the_database_refuses_a_second_live_payment_for_an_order(engine: A
 
 
 async def test_unknown_orders_are_not_found(engine: AsyncEngine) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     with pytest.raises(NotFound):
         await service.list_order_payments("ord_none")
     with pytest.raises(NotFound):
@@ -192,7 +196,7 @@ async def test_unknown_orders_are_not_found(engine: AsyncEngine) -> None:
 async def test_an_idempotency_key_answers_its_own_payment_even_after_a_new_attempt(
     engine: AsyncEngine,
 ) -> None:
-    service = _service(engine, FakeGateway())
+    service = _service(engine, FakeStripeGateway())
     first = (await service.create_payment(replace(CMD, idempotency_key="k1"))).payment
     await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
     replay = await service.create_payment(replace(CMD, idempotency_key="k1"))

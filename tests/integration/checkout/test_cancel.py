@@ -15,27 +15,28 @@ from payments.domain.payment_state import PaymentFacts
 from payments.errors import Conflict, UpstreamError
 from payments.stripe_port import CheckoutSession, GatewayError, GatewayErrorKind
 from tests.support.clock import NOW
-from tests.support.fake_gateway import FakeGateway, apply_facts, chain
+from tests.support.fakes import FakeStripeGateway
+from tests.support.payment_steps import apply_facts, chain
 from tests.support.service import running_service, service_settings
 
 CMD = CreatePayment(order_id="ord_c", user_id="u_1", amount=2500, currency="eur")
 PI_CMD = replace(CMD, mode=CheckoutMode.PAYMENT_INTENT)
 
 
-def _service(engine: AsyncEngine, gateway: FakeGateway) -> PaymentService:
-    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
+def _service(engine: AsyncEngine, gateway: FakeStripeGateway) -> PaymentService:
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), lambda: NOW)
 
 
 async def test_cancel_expires_the_session_and_the_payment_is_canceled(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(CMD)).payment
     canceled = await service.cancel_payment(payment.id)
     assert canceled.status == "canceled"
-    assert gateway.sessions[payment.stripe_checkout_session_id or ""]["status"] == "expired"
+    assert gateway.sessions[payment.stripe_checkout_session_id or ""].status == "expired"
     assert await chain(engine, "ord_c") == [(1, "pending", "canceled")]
     again = await service.cancel_payment(payment.id)  # nothing more to do, nothing more said
-    assert again.status == "canceled" and len(gateway.keys("expire")) == 1
+    assert again.status == "canceled" and len(gateway.keys_of("expire_checkout_session")) == 1
     await apply_facts(engine, payment.id, PaymentFacts(expired=True), "evt_session_expired")
     assert (await service.get_payment(payment.id)).status == "canceled"
     assert len(await chain(engine, "ord_c")) == 1
@@ -44,7 +45,7 @@ async def test_cancel_expires_the_session_and_the_payment_is_canceled(engine: As
 async def test_a_session_paid_before_the_cancel_reached_stripe_is_answered_already_paid(
     engine: AsyncEngine,
 ) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(CMD)).payment
     gateway.pay_session(payment.stripe_checkout_session_id or "")  # the webhook has not arrived yet
@@ -55,16 +56,16 @@ async def test_a_session_paid_before_the_cancel_reached_stripe_is_answered_alrea
 
 
 async def test_cancel_cancels_a_payment_intent_at_stripe(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(PI_CMD)).payment
     canceled = await service.cancel_payment(payment.id)
     assert canceled.status == "canceled"
-    assert gateway.intents[payment.stripe_payment_intent_id or ""]["status"] == "canceled"
+    assert gateway.intents[payment.stripe_payment_intent_id or ""].status == "canceled"
 
 
 async def test_an_intent_that_succeeded_meanwhile_is_answered_already_paid(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(PI_CMD)).payment
     gateway.pay_intent(payment.stripe_payment_intent_id or "")
@@ -74,7 +75,7 @@ async def test_an_intent_that_succeeded_meanwhile_is_answered_already_paid(engin
 
 
 async def test_a_paid_payment_is_not_canceled_and_stripe_is_not_called(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(CMD)).payment
     await apply_facts(
@@ -82,23 +83,24 @@ async def test_a_paid_payment_is_not_canceled_and_stripe_is_not_called(engine: A
     )
     with pytest.raises(AlreadyPaid):
         await service.cancel_payment(payment.id)
-    assert gateway.keys("expire") == []
+    assert gateway.keys_of("expire_checkout_session") == []
 
 
 async def test_an_expired_payment_is_answered_as_it_is(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(CMD)).payment
     await apply_facts(engine, payment.id, PaymentFacts(expired=True), "evt_expired")
     assert (await service.cancel_payment(payment.id)).status == "expired"
-    assert gateway.keys("expire") == []
+    assert gateway.keys_of("expire_checkout_session") == []
 
 
 async def test_a_payment_being_processed_cannot_be_canceled(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     service = _service(engine, gateway)
     payment = (await service.create_payment(PI_CMD)).payment
-    gateway.intents[payment.stripe_payment_intent_id or ""]["status"] = "processing"
+    intent_id = payment.stripe_payment_intent_id or ""
+    gateway.intents[intent_id] = replace(gateway.intents[intent_id], status="processing")
     with pytest.raises(Conflict) as info:
         await service.cancel_payment(payment.id)
     assert info.value.code == "payment_processing"
@@ -106,7 +108,7 @@ async def test_a_payment_being_processed_cannot_be_canceled(engine: AsyncEngine)
 
 
 async def test_stripe_down_changes_nothing(engine: AsyncEngine) -> None:
-    class Down(FakeGateway):
+    class Down(FakeStripeGateway):
         async def expire_checkout_session(self, session_id: str, *, idempotency_key: str) -> Any:
             raise GatewayError(GatewayErrorKind.UNAVAILABLE, "down")
 
@@ -123,7 +125,7 @@ async def test_a_cancel_while_stripe_opens_the_session_leaves_nothing_payable(
 ) -> None:
     holder: dict[str, PaymentService] = {}
 
-    class CancelDuringCreate(FakeGateway):
+    class CancelDuringCreate(FakeStripeGateway):
         async def create_checkout_session(self, req: Any, *, idempotency_key: str) -> CheckoutSession:
             # The cancel lands while our create call is at Stripe.
             canceled = await holder["service"].cancel_payment(req.metadata["payment_id"])
@@ -134,14 +136,14 @@ async def test_a_cancel_while_stripe_opens_the_session_leaves_nothing_payable(
     service = holder["service"] = _service(engine, gateway)
     result = await service.create_payment(CMD)
     assert result.payment.status == "canceled"
-    assert [s["status"] for s in gateway.sessions.values()] == ["expired"]
+    assert [s.status for s in gateway.sessions.values()] == ["expired"]
 
 
 async def test_over_http_cancel_lists_and_already_paid_carries_the_payment(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     async with running_service(engine) as svc:
         c = svc.container
-        c.payments = PaymentService(SqlPaymentStore(engine), gateway, c.settings, c.clock, c.orchestrator)  # type: ignore[arg-type]
+        c.payments = PaymentService(SqlPaymentStore(engine), gateway, c.settings, c.clock, c.orchestrator)
         body = {"order_id": "ord_h", "user_id": "u_1", "amount": 700, "currency": "eur"}
         first = (await svc.http.post("/v1/payments", json=body)).json()
         canceled = await svc.http.post(f"/v1/payments/{first['id']}/cancel")

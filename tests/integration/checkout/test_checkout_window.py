@@ -13,7 +13,8 @@ from payments.checkout.service import CreatePayment, PaymentService
 from payments.errors import UpstreamError, UpstreamRefused
 from payments.stripe_port import GatewayError, GatewayErrorKind
 from tests.support.clock import NOW
-from tests.support.fake_gateway import FakeGateway, chain
+from tests.support.fakes import FakeStripeGateway
+from tests.support.payment_steps import chain
 from tests.support.service import service_settings
 
 CMD = CreatePayment(order_id="ord_w", user_id="u_1", amount=2500, currency="eur")
@@ -28,22 +29,30 @@ class Clock:
         return self.now
 
 
-def _service(engine: AsyncEngine, gateway: FakeGateway, clock: Clock) -> PaymentService:
-    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), clock)  # type: ignore[arg-type]
+def _service(engine: AsyncEngine, gateway: FakeStripeGateway, clock: Clock) -> PaymentService:
+    return PaymentService(SqlPaymentStore(engine), gateway, service_settings(), clock)
+
+
+def _failing(*errors: GatewayError) -> FakeStripeGateway:
+    """A gateway whose next create calls raise ``errors``, in order."""
+    gateway = FakeStripeGateway()
+    for error in errors:
+        gateway.fail_next_with("create_checkout_session", error)
+    return gateway
 
 
 @pytest.mark.parametrize("delay_minutes", [1, 27, 28, 29, 45, 61, 24 * 60, 3 * 24 * 60])
 async def test_a_retry_any_time_later_sends_stripe_a_window_it_accepts(
     engine: AsyncEngine, delay_minutes: int
 ) -> None:
-    gateway, clock = FakeGateway(create_errors=[DOWN]), Clock()
+    gateway, clock = _failing(DOWN), Clock()
     service = _service(engine, gateway, clock)
     with pytest.raises(UpstreamError):
         await service.create_payment(CMD)
     clock.now = NOW + timedelta(minutes=delay_minutes)
     result = await service.create_payment(CMD)
     assert result.payment.checkout_url
-    (_, first, key1), (_, second, key2) = [c for c in gateway.calls if c[0] == "session"]
+    (first, key1), (second, key2) = gateway.checkout_requests
     for request, sent_at in ((first, NOW), (second, clock.now)):
         lifetime = request.expires_at - int(sent_at.timestamp())
         assert 30 * 60 < lifetime < 24 * 3600, (delay_minutes, lifetime)
@@ -59,23 +68,23 @@ async def test_a_retry_any_time_later_sends_stripe_a_window_it_accepts(
 
 
 async def test_the_window_is_renewed_only_when_stripe_would_refuse_it(engine: AsyncEngine) -> None:
-    gateway, clock = FakeGateway(create_errors=[DOWN, DOWN, DOWN]), Clock()
+    gateway, clock = _failing(DOWN, DOWN, DOWN), Clock()
     service = _service(engine, gateway, clock)
     for minutes in (0, 10, 29):  # 60 min lifetime: 50 min left is fine, 31 min left is too close
         clock.now = NOW + timedelta(minutes=minutes)
         with pytest.raises(UpstreamError):
             await service.create_payment(CMD)
-    keys = gateway.keys("session")
+    keys = gateway.keys_of("create_checkout_session")
     assert keys[0] == keys[1] and keys[2] is not None and keys[2].endswith(":checkout_session:1")
     record = (await service.create_payment(CMD)).payment
-    assert record.stripe_key_generation == 1 and gateway.keys("session")[3] == keys[2]
+    assert record.stripe_key_generation == 1 and gateway.keys_of("create_checkout_session")[3] == keys[2]
 
 
 async def test_stripe_refusing_the_request_ends_the_attempt_and_the_order_can_pay_again(
     engine: AsyncEngine,
 ) -> None:
     refused = GatewayError(GatewayErrorKind.INVALID, "bad", code="parameter_invalid", param="success_url")
-    gateway, clock = FakeGateway(create_errors=[refused]), Clock()
+    gateway, clock = _failing(refused), Clock()
     service = _service(engine, gateway, clock)
     with pytest.raises(UpstreamRefused) as info:
         await service.create_payment(CMD)

@@ -14,7 +14,7 @@ from payments.api.grpc.server import start_grpc_server
 from payments.checkout.service import PaymentService
 from payments.generated.payments.v1 import payments_pb2 as pb
 from payments.generated.payments.v1 import payments_pb2_grpc as pb_grpc
-from tests.support.fake_gateway import FakeGateway
+from tests.support.fakes import FakeStripeGateway
 from tests.support.processes import free_port
 from tests.support.service import TOKEN, service_settings
 
@@ -26,11 +26,11 @@ def _trailing(error: grpc.aio.AioRpcError) -> dict[str, str | bytes]:
 
 
 async def test_already_paid_carries_the_payment_over_a_real_grpc_call(engine: AsyncEngine) -> None:
-    gateway = FakeGateway()
+    gateway = FakeStripeGateway()
     container = bootstrap.build(service_settings(), engine=engine)
     container.payments = PaymentService(
         SqlPaymentStore(engine),
-        gateway,  # type: ignore[arg-type]
+        gateway,
         container.settings,
         container.clock,
         container.orchestrator,
