@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,23 +50,59 @@ from payments.domain.stripe_facts import EventFacts
 from payments.ids import new_id
 from payments.records import STATUS_RANK, EventStatus, IncomingEvent, PaymentRecord, StoredEvent
 
+
+class _Repositories:
+    """The repositories of a unit of work, built on first use: most units of work (a webhook's) touch none
+    of them, and building nine per transaction was measurable on the webhook path."""
+
+    async def connection(self) -> AsyncConnection:
+        raise NotImplementedError
+
+    @cached_property
+    def payments(self) -> SqlPaymentRepository:
+        return SqlPaymentRepository(self.connection)
+
+    @cached_property
+    def refunds(self) -> SqlRefundRepository:
+        return SqlRefundRepository(self.connection)
+
+    @cached_property
+    def diffs(self) -> SqlDiffRepository:
+        return SqlDiffRepository(self.connection)
+
+    @cached_property
+    def outbox(self) -> SqlOutboxRepository:
+        return SqlOutboxRepository(self.connection)
+
+    @cached_property
+    def events(self) -> SqlEventRepository:
+        return SqlEventRepository(self.connection)
+
+    @cached_property
+    def operator_reads(self) -> SqlOperatorReads:
+        return SqlOperatorReads(self.connection)
+
+    @cached_property
+    def operator_log(self) -> SqlOperatorLog:
+        return SqlOperatorLog(self.connection)
+
+    @cached_property
+    def sweeps(self) -> SqlSweepLeases:
+        return SqlSweepLeases(self.connection)
+
+    @cached_property
+    def referrals(self) -> SqlReferralRepositories:
+        return SqlReferralRepositories(self.connection)
+
+
 # -- SQLAlchemy (SQLite, and any non-asyncpg PostgreSQL driver) -------------------------------------
 
 
-class SqlAlchemyUnitOfWork:
+class SqlAlchemyUnitOfWork(_Repositories):
     """Each operation is the repository function it names, on the caller's connection."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-        self.payments = SqlPaymentRepository(self.connection)
-        self.refunds = SqlRefundRepository(self.connection)
-        self.diffs = SqlDiffRepository(self.connection)
-        self.outbox = SqlOutboxRepository(self.connection)
-        self.events = SqlEventRepository(self.connection)
-        self.operator_reads = SqlOperatorReads(self.connection)
-        self.operator_log = SqlOperatorLog(self.connection)
-        self.sweeps = SqlSweepLeases(self.connection)
-        self.referrals = SqlReferralRepositories(self.connection)
 
     async def record_event(
         self,
@@ -403,19 +440,10 @@ _EVENTS = frozenset({"stripe_events"})
 _PAYMENTS = frozenset({"payments"})
 
 
-class AsyncpgUnitOfWork:
+class AsyncpgUnitOfWork(_Repositories):
     def __init__(self, raw: Any, conn: AsyncConnection) -> None:
         self._raw = raw
         self._conn = conn
-        self.payments = SqlPaymentRepository(self.connection)
-        self.refunds = SqlRefundRepository(self.connection)
-        self.diffs = SqlDiffRepository(self.connection)
-        self.outbox = SqlOutboxRepository(self.connection)
-        self.events = SqlEventRepository(self.connection)
-        self.operator_reads = SqlOperatorReads(self.connection)
-        self.operator_log = SqlOperatorLog(self.connection)
-        self.sweeps = SqlSweepLeases(self.connection)
-        self.referrals = SqlReferralRepositories(self.connection)
         self._held = _WriteBehind(raw)
         # (the ids looked up, the payment found and locked) by record_event, for find_payment to answer
         self._locked: tuple[tuple[str | None, ...], PaymentRecord | None] | None = None
