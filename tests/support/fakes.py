@@ -12,8 +12,8 @@
   can be told to fail the next call of a kind with a ``GatewayError``, before or after Stripe acted.
   The integration tests use it too, behind a ``PaymentService`` on a real database.
 
-Neither knows SQL: a service needing ``uow.connection()`` fails here with NotImplementedError, which is
-the signal to give it a repository method instead.
+Neither knows SQL: the ``UnitOfWork`` Protocol offers services repositories only, so there is nothing
+here for a service to send SQL to.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 from payments.checkout.ports import CheckoutGateway
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundStatus
@@ -574,9 +574,6 @@ class FakeUnitOfWork:
 
     async def record_identities(self, user_id: str, hashes: Sequence[tuple[str, str]], now: datetime) -> None:
         self._t.identities.update((user_id, kind, digest) for kind, digest in hashes)
-
-    async def connection(self) -> NoReturn:
-        raise NotImplementedError("the in-memory unit of work has no SQL connection: use a repository method")
 
 
 class FakeStore:

@@ -86,10 +86,3 @@ async def test_a_unit_of_work_inside_another_is_refused_instead_of_waiting_for_i
     with pytest.raises(RuntimeError):
         async with store(), store():
             pass
-
-
-async def test_the_fake_has_no_sql_connection() -> None:
-    store = FakeStore()
-    with pytest.raises(NotImplementedError):
-        async with store() as uow:
-            await uow.connection()
