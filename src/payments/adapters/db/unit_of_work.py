@@ -18,11 +18,8 @@ that touched a repository: two round trips for nothing).
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -31,6 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
+from payments.adapters.db.hot_statements import (
+    DEFERRED_FOR,
+    EVENT_STATUS_FOR_UPDATE,
+    FIND_PAYMENT,
+    GET_PAYMENT_FOR_UPDATE,
+    MARK_EVENT,
+    RECORD_EVENT,
+    RECORD_EVENT_AND_LOCK,
+    HeldWrites,
+    Write,
+    compose,
+    payment_of,
+)
 from payments.adapters.db.operations_reads import SqlOperatorReads
 from payments.adapters.db.operator_log_repo import SqlOperatorLog
 from payments.adapters.db.outbox_repo import SqlOutboxRepository
@@ -47,8 +57,7 @@ from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
-from payments.ids import new_id
-from payments.records import STATUS_RANK, EventStatus, IncomingEvent, PaymentRecord, StoredEvent
+from payments.records import EventStatus, IncomingEvent, PaymentRecord, StoredEvent
 
 
 class _Repositories:
@@ -218,144 +227,6 @@ class SqlAlchemyUnitOfWork(_Repositories):
 
 # -- asyncpg ----------------------------------------------------------------------------------------
 
-_PAYMENT_COLUMNS = ", ".join(PaymentRecord.__slots__)
-
-_RECORD_EVENT = """
-INSERT INTO stripe_events (id, type, livemode, api_version, stripe_created, payload, status, attempts,
-                           received_at, processed_at, payment_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9)
-ON CONFLICT DO NOTHING RETURNING id
-"""
-_PAYMENT_BY_REFS = (
-    "id = {} OR stripe_checkout_session_id = {} OR stripe_payment_intent_id = {} OR stripe_charge_id = {}"
-)
-# The ledger row and the payment lock in one round trip. The lookup only runs once the insert is done
-# (``EXISTS (SELECT 1 FROM ins)`` is evaluated first, as a one-time filter), so the locks are taken in
-# the same order as by two statements (the event id, then the payment) and a concurrent copy of the same
-# event that waits on the id never holds the payment. A duplicate locks nothing and finds nothing.
-#
-# ``waiting`` counts the deferred events that wait on the event's PaymentIntent (a refund that arrived
-# before the checkout's completion): when there are none, the completion that links the PaymentIntent
-# skips its deferred-events query. One that is deferred after this statement is applied by the sweep
-# (``sweep_deferred``), as one deferred after that query always was.
-_RECORD_EVENT_AND_LOCK = f"""
-WITH ins AS ({_RECORD_EVENT})
-SELECT (SELECT count(*) FROM ins) AS inserted,
-       (SELECT count(*) FROM stripe_events
-        WHERE status = '{EventStatus.DEFERRED.value}' AND ref = $12 AND $12 IS NOT NULL) AS waiting,
-       found.*
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-    SELECT {_PAYMENT_COLUMNS} FROM payments
-    WHERE ({_PAYMENT_BY_REFS.format("$10", "$11", "$12", "$13")}) AND EXISTS (SELECT 1 FROM ins)
-    LIMIT 1 FOR UPDATE
-) AS found ON true
-"""  # noqa: S608
-_EVENT_STATUS_FOR_UPDATE = "SELECT status FROM stripe_events WHERE id = $1 FOR UPDATE"
-_DEFERRED_FOR = f"""
-SELECT id, type, status, payload, attempts FROM stripe_events
-WHERE status = '{EventStatus.DEFERRED.value}' AND ref = ANY($1::varchar[])
-ORDER BY stripe_created, id FOR UPDATE
-"""  # noqa: S608 - our own constants only, here and below
-_FIND_PAYMENT = f"""
-SELECT {_PAYMENT_COLUMNS} FROM payments WHERE {_PAYMENT_BY_REFS.format("$1", "$2", "$3", "$4")}
-LIMIT 1 FOR UPDATE
-"""  # noqa: S608
-_GET_PAYMENT_FOR_UPDATE = f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE"  # noqa: S608
-
-
-@dataclass(frozen=True, slots=True)
-class _Write:
-    """A statement held back: CTE bodies ({0}, {1}.. name this write's own CTEs) and the tables it
-    touches (read or written); $1.. number its own parameters."""
-
-    key: str
-    parts: tuple[str, ...]
-    tables: frozenset[str]
-
-
-_MARK_EVENT = _Write(
-    "mark_event",
-    (
-        """UPDATE stripe_events SET status = $2, processed_at = $3, payment_id = $4, ref = $5,
-           last_error = $6, attempts = attempts + 1 WHERE id = $1""",
-    ),
-    frozenset({"stripe_events"}),
-)
-_SAVE_STATE = _Write(
-    "save_state",
-    (
-        # A Stripe id is learned once and never replaced.
-        """UPDATE payments SET facts = $2, status = $3, amount_refunded = $4, version = $5, diff_seq = $6,
-           updated_at = $7,
-           stripe_checkout_session_id = COALESCE(stripe_checkout_session_id, $8),
-           stripe_payment_intent_id = COALESCE(stripe_payment_intent_id, $9),
-           stripe_charge_id = COALESCE(stripe_charge_id, $10)
-           WHERE id = $1""",
-    ),
-    frozenset({"payments"}),
-)
-_APPEND_DIFF = _Write(
-    "append_diff",
-    (
-        """INSERT INTO order_state_diffs (id, order_id, seq, payment_id, from_state, to_state, amount_paid,
-           amount_refunded, currency, cause_event_id, cause_event_type, at, next_attempt_at, attempts)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 0)""",
-    ),
-    frozenset({"order_state_diffs"}),
-)
-_RECORD_IDENTITIES = _Write(
-    "record_identities",
-    (
-        """INSERT INTO referral_identities (user_id, kind, value_hash, first_seen_at)
-           SELECT $1::varchar, kind, value_hash, $4::timestamptz
-           FROM unnest($2::varchar[], $3::varchar[]) AS given(kind, value_hash)
-           ON CONFLICT DO NOTHING""",
-    ),
-    frozenset({"referral_identities"}),
-)
-# refunds_repo.record_seen as one statement: find by Stripe's id or ours, move the status forward only
-# (the rank is refunds_repo.status_rank, repeated in SQL), or insert a dashboard refund.
-_RANK_SQL = (
-    "CASE {col} "
-    + " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in STATUS_RANK.items())
-    + " ELSE 0 END"
-)
-_RECORD_REFUND_SEEN = _Write(
-    "record_refund_seen",
-    (
-        "SELECT id, status FROM refunds WHERE stripe_refund_id = $1 OR id = $2 LIMIT 1",
-        f"""UPDATE refunds SET stripe_refund_id = $1, updated_at = $9,
-            status = CASE WHEN $10::int > {_RANK_SQL.format(col="found.status")} THEN $7
-                          ELSE refunds.status END
-            FROM {{0}} AS found WHERE refunds.id = found.id""",  # noqa: S608
-        """INSERT INTO refunds (id, payment_id, amount, currency, status, reason, source, stripe_refund_id,
-                               created_at, updated_at)
-           SELECT $3::varchar, $4::varchar, $5::bigint, $6::varchar, $7::varchar, $8::varchar, 'dashboard',
-                  $1::varchar, $9::timestamptz, $9::timestamptz
-           WHERE NOT EXISTS (SELECT 1 FROM {0})""",
-    ),
-    frozenset({"refunds"}),
-)
-
-_PARAM = re.compile(r"\$(\d+)")
-
-
-def _renumber(sql: str, offset: int) -> str:
-    return _PARAM.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
-
-
-def _compose(writes: Sequence[_Write], counts: Sequence[int], tail: str, tail_params: int) -> str:
-    """``WITH`` every write's CTEs, then ``tail`` (a read, or ``SELECT 1``), parameters renumbered."""
-    ctes: list[str] = []
-    offset = tail_params  # the tail keeps $1..$tail_params
-    for i, (write, count) in enumerate(zip(writes, counts, strict=True)):
-        names = [f"w{i}_{j}" for j in range(len(write.parts))]
-        for name, body in zip(names, write.parts, strict=True):
-            ctes.append(f"{name} AS ({_renumber(body.format(*names), offset)})")
-        offset += count
-    return "WITH " + ",\n".join(ctes) + "\n" + tail
-
 
 class _WriteBehind:
     """Writes held back until the next read or the commit, then sent as one statement.
@@ -370,12 +241,12 @@ class _WriteBehind:
 
     def __init__(self, raw: Any) -> None:
         self._raw = raw
-        self._writes: list[_Write] = []
+        self._writes: list[Write] = []
         self._counts: list[int] = []
         self._args: list[Any] = []
         self._tables: set[str] = set()
 
-    async def add(self, write: _Write, *args: Any) -> None:
+    async def add(self, write: Write, *args: Any) -> None:
         if self._tables & write.tables:
             await self.flush()
         self._writes.append(write)
@@ -392,7 +263,7 @@ class _WriteBehind:
         key = (tail, *(w.key for w in self._writes))
         text = self._texts.get(key)
         if text is None:
-            text = self._texts[key] = _compose(self._writes, self._counts, tail, tail_params)
+            text = self._texts[key] = compose(self._writes, self._counts, tail, tail_params)
         return text
 
     def _clear(self) -> None:
@@ -427,20 +298,11 @@ async def _rolled_back(raw: Any, outer: Any) -> bool:
     return True
 
 
-def _payment(row: Any) -> PaymentRecord:
-    values = {name: row[name] for name in PaymentRecord.__slots__}
-    facts = values["facts"]
-    values["facts"] = json.loads(facts) if isinstance(facts, str) else facts
-    values["created_at"] = as_utc(values["created_at"])
-    values["updated_at"] = as_utc(values["updated_at"])
-    return PaymentRecord(**values)
-
-
 _EVENTS = frozenset({"stripe_events"})
 _PAYMENTS = frozenset({"payments"})
 
 
-class AsyncpgUnitOfWork(_Repositories):
+class AsyncpgUnitOfWork(HeldWrites, _Repositories):
     def __init__(self, raw: Any, conn: AsyncConnection) -> None:
         self._raw = raw
         self._conn = conn
@@ -449,6 +311,9 @@ class AsyncpgUnitOfWork(_Repositories):
         self._locked: tuple[tuple[str | None, ...], PaymentRecord | None] | None = None
         # the PaymentIntent id record_event found no deferred event waiting on
         self._none_waiting: str | None = None
+
+    async def _hold(self, write: Write, *args: Any) -> None:
+        await self._held.add(write, *args)
 
     async def record_event(
         self,
@@ -476,17 +341,17 @@ class AsyncpgUnitOfWork(_Repositories):
             payment_id,
         )
         if not any(refs):
-            return await self._raw.fetchval(_RECORD_EVENT, *params) is not None
-        row = await self._raw.fetchrow(_RECORD_EVENT_AND_LOCK, *params, *refs)
+            return await self._raw.fetchval(RECORD_EVENT, *params) is not None
+        row = await self._raw.fetchrow(RECORD_EVENT_AND_LOCK, *params, *refs)
         if not row["inserted"]:
             return False
-        self._locked = (refs, _payment(row) if row["id"] is not None else None)
+        self._locked = (refs, payment_of(row) if row["id"] is not None else None)
         if row["waiting"] == 0:
             self._none_waiting = lookup.payment_intent_id if lookup is not None else None
         return True
 
     async def event_status_for_update(self, event_id: str) -> EventStatus | None:
-        row = await self._held.fetchrow(_EVENT_STATUS_FOR_UPDATE, _EVENTS, event_id)
+        row = await self._held.fetchrow(EVENT_STATUS_FOR_UPDATE, _EVENTS, event_id)
         return EventStatus(row[0]) if row is not None else None
 
     async def mark_event(
@@ -500,13 +365,13 @@ class AsyncpgUnitOfWork(_Repositories):
         error: str | None = None,
     ) -> None:
         await self._held.add(
-            _MARK_EVENT, event_id, status.value, now, payment_id, ref, error[:1000] if error else None
+            MARK_EVENT, event_id, status.value, now, payment_id, ref, error[:1000] if error else None
         )
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
         if self._none_waiting is not None and all(ref == self._none_waiting for ref in refs):
             return []
-        rows = await self._held.fetch(_DEFERRED_FOR, _EVENTS, list(refs))
+        rows = await self._held.fetch(DEFERRED_FOR, _EVENTS, list(refs))
         return [
             StoredEvent(
                 id=r["id"],
@@ -532,87 +397,13 @@ class AsyncpgUnitOfWork(_Repositories):
         if locked is not None and locked[0] == (payment_id, session_id, payment_intent_id, charge_id):
             return locked[1]
         row = await self._held.fetchrow(
-            _FIND_PAYMENT, _PAYMENTS, payment_id, session_id, payment_intent_id, charge_id
+            FIND_PAYMENT, _PAYMENTS, payment_id, session_id, payment_intent_id, charge_id
         )
-        return _payment(row) if row is not None else None
+        return payment_of(row) if row is not None else None
 
     async def get_payment_for_update(self, payment_id: str) -> PaymentRecord | None:
-        row = await self._held.fetchrow(_GET_PAYMENT_FOR_UPDATE, _PAYMENTS, payment_id)
-        return _payment(row) if row is not None else None
-
-    async def save_state(
-        self,
-        record: PaymentRecord,
-        *,
-        facts: PaymentFacts,
-        status: PaymentStatus,
-        amount_refunded: int,
-        now: datetime,
-        links: dict[str, str],
-        diff_seq: int,
-    ) -> None:
-        await self._held.add(
-            _SAVE_STATE,
-            record.id,
-            json.dumps(facts.to_json()),
-            status.value,
-            amount_refunded,
-            record.version + 1,
-            diff_seq,
-            now,
-            links.get("stripe_checkout_session_id"),
-            links.get("stripe_payment_intent_id"),
-            links.get("stripe_charge_id"),
-        )
-
-    async def record_refund_seen(
-        self,
-        *,
-        payment_id: str,
-        stripe_refund_id: str,
-        our_refund_id: str | None,
-        amount: int,
-        currency: str,
-        status: str,
-        reason: str | None,
-        now: datetime,
-    ) -> None:
-        await self._held.add(
-            _RECORD_REFUND_SEEN,
-            stripe_refund_id,
-            our_refund_id,
-            new_id("rf"),
-            payment_id,
-            amount,
-            currency,
-            status,
-            reason,
-            now,
-            STATUS_RANK[status],
-        )
-
-    async def append_diff(self, diff: StateDiff, seq: int, now: datetime) -> None:
-        await self._held.add(
-            _APPEND_DIFF,
-            new_id("msg"),
-            diff.order_id,
-            seq,
-            diff.payment_id,
-            diff.from_state.value,
-            diff.to_state.value,
-            diff.amount_paid,
-            diff.amount_refunded,
-            diff.currency,
-            diff.cause.event_id,
-            diff.cause.event_type,
-            now,
-        )
-
-    async def record_identities(self, user_id: str, hashes: Sequence[tuple[str, str]], now: datetime) -> None:
-        if hashes:
-            await self._held.add(
-                _RECORD_IDENTITIES, user_id, [k for k, _ in hashes], [h for _, h in hashes], now
-            )
+        row = await self._held.fetchrow(GET_PAYMENT_FOR_UPDATE, _PAYMENTS, payment_id)
+        return payment_of(row) if row is not None else None
 
     async def connection(self) -> AsyncConnection:
         await self._held.flush()
