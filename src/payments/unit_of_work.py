@@ -46,6 +46,12 @@ class ConcurrentWrite(Exception):
     where it sees what the winner wrote. Never shown to a client, so not a ``ServiceError``."""
 
 
+class NeedsLocks(Exception):
+    """An optimistic unit of work (``PaymentStore.optimistic``) could not apply its writes as one
+    statement: what it read changed meanwhile, a concurrent copy of the event got in first, or the work
+    needs a read under a lock. Nothing was written; the caller runs the same work in ``transaction()``."""
+
+
 class PaymentRepository(Protocol):
     async def get(self, payment_id: str, *, for_update: bool = False) -> PaymentRecord | None: ...
 

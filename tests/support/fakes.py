@@ -55,7 +55,7 @@ from payments.stripe_port import (
     Refund,
     SessionState,
 )
-from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
+from payments.unit_of_work import ConcurrentWrite, NeedsLocks, UnitOfWork, UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.ports import PaymentStore
 from payments.webhooks.processor import ChargeRefunds
@@ -583,6 +583,8 @@ class FakeStore:
         self.tables = Tables()
         self.commits = 0
         self.rollbacks = 0
+        self.needs_locks_next = 0  # optimistic units of work left to end in NeedsLocks (a lost race)
+        self.optimistic_units = 0
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
 
@@ -595,6 +597,24 @@ class FakeStore:
             snapshot = self.tables.copy()
             try:
                 yield FakeUnitOfWork(self.tables)
+            except BaseException:
+                self.tables = snapshot
+                self.rollbacks += 1
+                raise
+            self.commits += 1
+
+    @asynccontextmanager
+    async def optimistic(self) -> AsyncIterator[UnitOfWork]:
+        """As ``transaction()``; while ``needs_locks_next`` lasts, one ends in ``NeedsLocks`` after its
+        work, which is then thrown away, as PostgreSQL's statement would apply nothing."""
+        async with self._alone():
+            self.optimistic_units += 1
+            snapshot = self.tables.copy()
+            try:
+                yield FakeUnitOfWork(self.tables)
+                if self.needs_locks_next:
+                    self.needs_locks_next -= 1
+                    raise NeedsLocks("a race the test arranged")
             except BaseException:
                 self.tables = snapshot
                 self.rollbacks += 1

@@ -15,6 +15,13 @@ class PaymentStore(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
 
+    def optimistic(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work for one event that locks nothing while it reads and the handler decides, then
+        writes the ledger row and every effect in one statement, only if nothing it read has changed.
+        Raises ``NeedsLocks`` (nothing written) when it cannot; a store without it returns
+        ``transaction()``."""
+        ...
+
     async def event_status(self, event_id: str) -> EventStatus | None: ...
 
     async def get_event(self, event_id: str) -> StoredEvent | None: ...

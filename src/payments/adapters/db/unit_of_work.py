@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
-from functools import cached_property
 from typing import Any, ClassVar
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,73 +40,20 @@ from payments.adapters.db.hot_statements import (
     compose,
     payment_of,
 )
-from payments.adapters.db.operations_reads import SqlOperatorReads
-from payments.adapters.db.operator_log_repo import SqlOperatorLog
-from payments.adapters.db.outbox_repo import SqlOutboxRepository
+from payments.adapters.db.lazy_repositories import LazyRepositories
+from payments.adapters.db.optimistic import OptimisticUnitOfWork
 from payments.adapters.db.referral_tables import referral_identities
-from payments.adapters.db.referrals import SqlReferralRepositories
-from payments.adapters.db.repositories import (
-    SqlDiffRepository,
-    SqlEventRepository,
-    SqlPaymentRepository,
-    SqlRefundRepository,
-)
-from payments.adapters.db.sweep_repo import SqlSweepLeases
 from payments.adapters.db.timestamps import as_utc
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
 from payments.records import EventStatus, IncomingEvent, PaymentRecord, StoredEvent
-
-
-class _Repositories:
-    """The repositories of a unit of work, built on first use: most units of work (a webhook's) touch none
-    of them, and building nine per transaction was measurable on the webhook path."""
-
-    async def connection(self) -> AsyncConnection:
-        raise NotImplementedError
-
-    @cached_property
-    def payments(self) -> SqlPaymentRepository:
-        return SqlPaymentRepository(self.connection)
-
-    @cached_property
-    def refunds(self) -> SqlRefundRepository:
-        return SqlRefundRepository(self.connection)
-
-    @cached_property
-    def diffs(self) -> SqlDiffRepository:
-        return SqlDiffRepository(self.connection)
-
-    @cached_property
-    def outbox(self) -> SqlOutboxRepository:
-        return SqlOutboxRepository(self.connection)
-
-    @cached_property
-    def events(self) -> SqlEventRepository:
-        return SqlEventRepository(self.connection)
-
-    @cached_property
-    def operator_reads(self) -> SqlOperatorReads:
-        return SqlOperatorReads(self.connection)
-
-    @cached_property
-    def operator_log(self) -> SqlOperatorLog:
-        return SqlOperatorLog(self.connection)
-
-    @cached_property
-    def sweeps(self) -> SqlSweepLeases:
-        return SqlSweepLeases(self.connection)
-
-    @cached_property
-    def referrals(self) -> SqlReferralRepositories:
-        return SqlReferralRepositories(self.connection)
-
+from payments.unit_of_work import NeedsLocks
 
 # -- SQLAlchemy (SQLite, and any non-asyncpg PostgreSQL driver) -------------------------------------
 
 
-class SqlAlchemyUnitOfWork(_Repositories):
+class SqlAlchemyUnitOfWork(LazyRepositories):
     """Each operation is the repository function it names, on the caller's connection."""
 
     def __init__(self, conn: AsyncConnection) -> None:
@@ -288,6 +234,16 @@ class _WriteBehind:
         return rows[0] if rows else None
 
 
+async def _answers(raw: Any) -> bool:
+    if raw.is_closed():
+        return False
+    try:
+        await raw.execute("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
 async def _rolled_back(raw: Any, outer: Any) -> bool:
     if raw.is_closed():
         return False
@@ -302,7 +258,7 @@ _EVENTS = frozenset({"stripe_events"})
 _PAYMENTS = frozenset({"payments"})
 
 
-class AsyncpgUnitOfWork(HeldWrites, _Repositories):
+class AsyncpgUnitOfWork(HeldWrites, LazyRepositories):
     def __init__(self, raw: Any, conn: AsyncConnection) -> None:
         self._raw = raw
         self._conn = conn
@@ -449,6 +405,25 @@ class SqlPaymentStore:
                 # (the server restarted or ended it, the protocol was cut mid-operation): one that cannot
                 # roll back cleanly is thrown away, or it would fail whoever drew it next.
                 if not await _rolled_back(raw, outer):
+                    await conn.invalidate()
+                raise
+
+    @asynccontextmanager
+    async def optimistic(self) -> AsyncIterator[Any]:
+        if not self._fast:
+            async with self.transaction() as tx:
+                yield tx
+            return
+        async with self._inside_ours.connect() as conn:
+            raw: Any = (await conn.get_raw_connection()).driver_connection
+            uow = OptimisticUnitOfWork(raw)
+            try:
+                yield uow
+                await uow.apply()
+            except NeedsLocks:
+                raise
+            except BaseException:
+                if not await _answers(raw):  # as in transaction(): a broken connection is thrown away
                     await conn.invalidate()
                 raise
 
