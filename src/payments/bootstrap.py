@@ -68,6 +68,7 @@ class Container:
     clock: Callable[[], datetime]
     # Mutable so the dev runner can add the secret the emulator hands out at start-up.
     webhook_secrets: list[str] = field(default_factory=list)
+    store: SqlPaymentStore | None = None
 
     _export_engine: AsyncEngine | None = None
 
@@ -84,6 +85,8 @@ class Container:
             await self.redis.close()
         if self.orders is not None:
             await self.orders.close()
+        if self.store is not None:
+            await self.store.close()
         await self.engine.dispose()
 
 
@@ -160,6 +163,7 @@ def build(
         refunds=gateway,
     )
     container = Container(
+        store=store,
         settings=settings,
         engine=engine,
         gateway=gateway,

@@ -131,6 +131,8 @@ async def running_service(
         transport=transport, base_url="http://service", headers={"Authorization": f"Bearer {TOKEN}"}
     ) as client:
         yield Service(container=container, http=client, engine=engine)
+    if container.store is not None:
+        await container.store.close()
     if container._export_engine is not None:
         await container._export_engine.dispose()
     if container.redis is not None:

@@ -33,7 +33,7 @@ import structlog
 
 from payments.domain.stripe_facts import EventFacts
 from payments.records import SETTLED, EventStatus, IncomingEvent
-from payments.unit_of_work import NeedsLocks, UnitOfWork
+from payments.unit_of_work import ConcurrentWrite, NeedsLocks, UnitOfWork
 from payments.webhooks.ports import PaymentStore, SeenMarks
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,7 @@ class Handled:
 Handler = Callable[[UnitOfWork, dict[str, Any]], Awaitable[Outcome]]
 
 _DUPLICATE = Handled(duplicate=True, status=EventStatus.PROCESSED)
+_FINAL = frozenset({EventStatus.PROCESSED, EventStatus.IGNORED})
 
 
 class WebhookIdempotencyService:
@@ -115,14 +116,31 @@ class WebhookIdempotencyService:
                 except NeedsLocks:
                     handled = None  # nothing was written; the same work again, under locks
             if handled is None:
-                async with self._store.transaction() as tx:
-                    handled = await self._apply(tx, incoming, event, handler, force=force, lookup=lookup)
+                handled = await self._under_locks(incoming, event, handler, force=force, lookup=lookup)
         except Exception as exc:
             await self._record_failure(incoming, exc)
             raise
-        if handled.status in SETTLED and (late or handled.duplicate):
+        # Not "deferred": a deferred event may still fail when it is applied, and must then be delivered.
+        if handled.status in _FINAL and (late or handled.duplicate):
             self.remember_processed(event_id)
         return handled
+
+    async def _under_locks(
+        self,
+        incoming: IncomingEvent,
+        event: dict[str, Any],
+        handler: Handler,
+        *,
+        force: bool,
+        lookup: EventFacts | None,
+    ) -> Handled:
+        try:
+            async with self._store.transaction() as tx:
+                return await self._apply(tx, incoming, event, handler, force=force, lookup=lookup)
+        except ConcurrentWrite:
+            pass  # lost a deadlock to an optimistic copy of the event: once more, which sees its row
+        async with self._store.transaction() as tx:
+            return await self._apply(tx, incoming, event, handler, force=force, lookup=lookup)
 
     async def _apply(
         self,

@@ -88,10 +88,11 @@ class PaymentOrchestrator:
         )
         for n, diff in enumerate(diffs, start=seq - len(diffs) + 1):
             await tx.append_diff(diff, n, now)
-        if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
-            log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
         if self._commissions is not None and merged != before.facts:
             await self._commissions.on_payment_changed(tx, before, after, cause, now)
+        # After the hook, which may still send an optimistic unit of work back to run under locks.
+        if after.status is PaymentStatus.NEEDS_REVIEW and before.status is not PaymentStatus.NEEDS_REVIEW:
+            log.warning("payment.needs_review", payment_id=record.id, cause_event_id=cause.event_id)
         # Deferred events wait on a PaymentIntent id (refund, charge and dispute objects all name one).
         intent = links.get("stripe_payment_intent_id")
         return Applied(after.status, tuple(diffs), (intent,) if intent else ())

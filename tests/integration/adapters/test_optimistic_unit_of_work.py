@@ -54,6 +54,11 @@ async def _apply(uow: UnitOfWork, event: dict[str, Any], found: EventFacts, reco
     await PaymentOrchestrator().apply(uow, record, found, Cause(event["id"], event["type"]), NOW)
 
 
+def _store(svc: Service) -> SqlPaymentStore:
+    assert svc.container.store is not None
+    return svc.container.store
+
+
 async def _unchanged(svc: Service, pid: str) -> None:
     events, diffs, _ = await svc.row_counts()
     assert (events, diffs) == (0, 0)
@@ -64,7 +69,7 @@ async def test_one_statement_applies_the_ledger_row_and_every_effect(engine: Asy
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_o0")
         event = _completed(pid, "ord_o0")
-        async with SqlPaymentStore(engine).optimistic() as uow:
+        async with _store(svc).optimistic() as uow:
             inserted, found, record = await _read(uow, event)
             assert inserted and record is not None and record.id == pid
             await _apply(uow, event, found, record)
@@ -79,7 +84,7 @@ async def test_a_payment_changed_after_the_read_applies_nothing(engine: AsyncEng
         pid = await svc.add_payment("ord_o1")
         event = _completed(pid, "ord_o1")
         with pytest.raises(NeedsLocks):
-            async with SqlPaymentStore(engine).optimistic() as uow:
+            async with _store(svc).optimistic() as uow:
                 _, found, record = await _read(uow, event)
                 async with engine.begin() as conn:  # any committed update makes a new row version
                     await conn.execute(
@@ -98,7 +103,7 @@ async def test_a_copy_of_the_event_recorded_after_the_read_wins_and_this_applies
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_o2")
         event = _completed(pid, "ord_o2")
-        store = SqlPaymentStore(engine)
+        store = _store(svc)
         with pytest.raises(NeedsLocks):
             async with store.optimistic() as uow:
                 _, found, record = await _read(uow, event)
@@ -115,7 +120,7 @@ async def test_a_settled_event_is_answered_by_the_read(engine: AsyncEngine) -> N
         pid = await svc.add_payment("ord_o3")
         event = _completed(pid, "ord_o3")
         await svc.deliver(event)
-        async with SqlPaymentStore(engine).optimistic() as uow:
+        async with _store(svc).optimistic() as uow:
             inserted, _, _ = await _read(uow, event)
             assert not inserted
             assert await uow.event_status_for_update(event["id"]) is EventStatus.PROCESSED
@@ -126,7 +131,7 @@ async def test_an_earlier_failed_attempt_and_any_repository_need_the_locks(engin
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_o4")
         event = _completed(pid, "ord_o4")
-        store = SqlPaymentStore(engine)
+        store = _store(svc)
         await store.record_failure(IncomingEvent.of(event, json.dumps(event)), NOW, "boom")
         with pytest.raises(NeedsLocks):
             async with store.optimistic() as uow:
@@ -158,7 +163,7 @@ async def test_a_refund_recorded_while_the_write_waited_on_the_payment_is_not_re
             await holding.start()
             await holder.execute("SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", pid)
             with pytest.raises(NeedsLocks):
-                async with SqlPaymentStore(engine).optimistic() as uow:
+                async with _store(svc).optimistic() as uow:
                     _, found, record = await _read(uow, event)
                     await _apply(uow, event, found, record)
                     writing = asyncio.create_task(uow.apply())  # type: ignore[attr-defined]
@@ -191,3 +196,52 @@ async def _until_waiting_on_a_lock(admin: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the optimistic write never waited on the payment's lock")
+
+
+async def test_two_refunds_in_one_event_need_the_locks_then_both_count(engine: AsyncEngine) -> None:
+    """Parts of one statement share a snapshot, so a second write to a table waits for the locking
+    unit of work, which sends the first before the second."""
+    async with running_service(engine) as svc:
+        pid = await svc.add_payment("ord_o6")
+        await svc.deliver(_completed(pid, "ord_o6"))
+        refunds = [
+            se.refund(f"re_o6_{n}", "pi_ord_o6", "ch_o6", 2000, created=1_764_000_100 + n) for n in (1, 2)
+        ]
+        event = se.event("charge.refunded", se.charge("ch_o6", "pi_ord_o6", refunds=refunds))
+        with pytest.raises(NeedsLocks):
+            async with _store(svc).optimistic() as uow:
+                _, found, record = await _read(uow, event)
+                await _apply(uow, event, found, record)
+        await _unchanged_since_paid(svc, pid)
+        assert (await svc.deliver(event)).status_code == 200
+        payment = await svc.payment(pid)
+        assert (payment.status, payment.amount_refunded) == ("partially_refunded", 4000)
+
+
+async def _unchanged_since_paid(svc: Service, pid: str) -> None:
+    payment = await svc.payment(pid)
+    assert (payment.status, payment.amount_refunded) == ("succeeded", 0)
+    assert (await svc.row_counts())[:2] == (1, 1)
+
+
+async def test_a_lost_deadlock_undoes_the_transaction_and_says_retry(engine: AsyncEngine) -> None:
+    """Two transactions locking two payments in opposite orders: PostgreSQL undoes one, which the store
+    reports as ConcurrentWrite (the webhook path runs it once more) and the other commits."""
+    async with running_service(engine) as svc:
+        first, second = await svc.add_payment("ord_o7"), await svc.add_payment("ord_o8")
+        store = _store(svc)
+        both_locked_one = asyncio.Event()
+        locked = 0
+
+        async def lock(a: str, b: str) -> None:
+            nonlocal locked
+            async with store.transaction() as tx:
+                await tx.get_payment_for_update(a)
+                locked += 1
+                if locked == 2:
+                    both_locked_one.set()
+                await both_locked_one.wait()
+                await tx.get_payment_for_update(b)
+
+        results = await asyncio.gather(lock(first, second), lock(second, first), return_exceptions=True)
+        assert sorted(type(r).__name__ for r in results) == ["ConcurrentWrite", "NoneType"], results

@@ -4,11 +4,13 @@ is asked and told."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 from payments.records import EventStatus
-from payments.unit_of_work import UnitOfWork
+from payments.unit_of_work import ConcurrentWrite, UnitOfWork
 from payments.webhooks.idempotency import REDELIVERY_AFTER_S, Outcome, WebhookIdempotencyService
 from tests.support import stripe_events as se
 from tests.support.clock import FakeClock
@@ -144,3 +146,50 @@ async def test_redis_saying_processed_answers_a_late_copy_without_the_database()
 
     assert handled.duplicate and handler.calls == 0
     assert store.optimistic_units == 0 and not store.tables.events
+
+
+class DeadlockOnce(FakeStore):
+    """A store whose first locking transaction is undone at its end, as PostgreSQL ends a deadlock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadlocks = 1
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        async with super().transaction() as tx:
+            yield tx
+            if self.deadlocks:
+                self.deadlocks -= 1
+                raise ConcurrentWrite("lost a deadlock")
+
+
+async def test_a_locking_run_that_lost_a_deadlock_is_run_once_more() -> None:
+    store = DeadlockOnce()
+    store.needs_locks_next = 1
+    service = WebhookIdempotencyService(store, None, CLOCK)
+    handler = CountingHandler()
+    event = _event(age_s=1)
+
+    handled = await _handle(service, event, handler)
+
+    assert (handled.duplicate, handled.status) == (False, EventStatus.PROCESSED)
+    assert handler.calls == 3 and store.deadlocks == 0
+    assert store.tables.events[event["id"]].status is EventStatus.PROCESSED
+
+
+class Deferring(CountingHandler):
+    async def __call__(self, tx: UnitOfWork, event: dict[str, Any]) -> Outcome:
+        self.calls += 1
+        return Outcome(EventStatus.DEFERRED, ref="pi_1")
+
+
+async def test_a_deferred_event_is_not_told_to_redis_since_applying_it_may_still_fail() -> None:
+    marks = Marks()
+    service = WebhookIdempotencyService(FakeStore(), marks, CLOCK)
+    event = _event(age_s=REDELIVERY_AFTER_S + 5)
+
+    handled = await _handle(service, event, Deferring())
+
+    assert handled.status is EventStatus.DEFERRED
+    assert marks.asked == [event["id"]] and marks.told == []

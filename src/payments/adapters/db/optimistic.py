@@ -14,8 +14,9 @@ write, as does a statement that applied nothing (the payment changed, a concurre
 in first) or lost a unique key or a deadlock: the caller then runs the event again in a transaction.
 
 The payment is locked before the ledger row is inserted (the locking unit of work takes the event id
-first): only a concurrent copy of the same event in a transaction can deadlock with it, which PostgreSQL
-ends within a second and the caller then retries under locks.
+first): only a concurrent copy of the same event in a transaction can deadlock with it. PostgreSQL ends
+that within a second by undoing one of the two; either side then runs again under locks and finds the
+other's ledger row (the locking side gets ``ConcurrentWrite`` and its caller one more transaction).
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ from typing import Any, ClassVar
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from payments.adapters.db.hot_statements import PAYMENT_BY_REFS, PAYMENT_COLUMNS, HeldWrites, Write, compose
+from payments.adapters.db.hot_statements import (
+    APPEND_DIFF,
+    PAYMENT_BY_REFS,
+    PAYMENT_COLUMNS,
+    HeldWrites,
+    Write,
+    compose,
+)
 from payments.adapters.db.hot_statements import payment_of as _payment_of
 from payments.adapters.db.lazy_repositories import LazyRepositories
 from payments.domain.stripe_facts import EventFacts
@@ -178,6 +186,10 @@ class OptimisticUnitOfWork(HeldWrites, LazyRepositories):
     async def _hold(self, write: Write, *args: Any) -> None:
         if self._payment is None:
             raise NeedsLocks("a write with no payment read to guard it")
+        if write is not APPEND_DIFF and any(write.tables & held.tables for held in self._writes):
+            # Parts of one statement see one snapshot: a second write to a table would not see the first
+            # (two refunds of one event naming the same row). The locking unit flushes in between.
+            raise NeedsLocks("two writes to one table")
         self._writes.append(write)
         self._counts.append(len(args))
         self._args.extend(args)

@@ -23,8 +23,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
+import asyncpg
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
 from payments.adapters.db.hot_statements import (
@@ -40,6 +42,7 @@ from payments.adapters.db.hot_statements import (
     compose,
     payment_of,
 )
+from payments.adapters.db.kept_connections import KeptConnections
 from payments.adapters.db.lazy_repositories import LazyRepositories
 from payments.adapters.db.optimistic import OptimisticUnitOfWork
 from payments.adapters.db.referral_tables import referral_identities
@@ -48,7 +51,7 @@ from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import StateDiff
 from payments.domain.stripe_facts import EventFacts
 from payments.records import EventStatus, IncomingEvent, PaymentRecord, StoredEvent
-from payments.unit_of_work import NeedsLocks
+from payments.unit_of_work import ConcurrentWrite
 
 # -- SQLAlchemy (SQLite, and any non-asyncpg PostgreSQL driver) -------------------------------------
 
@@ -234,16 +237,6 @@ class _WriteBehind:
         return rows[0] if rows else None
 
 
-async def _answers(raw: Any) -> bool:
-    if raw.is_closed():
-        return False
-    try:
-        await raw.execute("SELECT 1")
-    except Exception:
-        return False
-    return True
-
-
 async def _rolled_back(raw: Any, outer: Any) -> bool:
     if raw.is_closed():
         return False
@@ -381,6 +374,10 @@ class SqlPaymentStore:
         self._fast = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
         # Same pool; a connection from this view has SQLAlchemy leave transactions to us (module doc).
         self._inside_ours = engine.execution_options(isolation_level="AUTOCOMMIT") if self._fast else engine
+        # Half the pool at most, so the locking units of work and the API keep the rest.
+        pool = engine.pool
+        cap = max(1, pool.size() // 2) if isinstance(pool, QueuePool) else 1
+        self._kept = KeptConnections(engine, cap=cap) if self._fast else None
 
     def __call__(self) -> AbstractAsyncContextManager[Any]:
         return self.transaction()
@@ -400,32 +397,34 @@ class SqlPaymentStore:
                 yield tx
                 await tx.flush()
                 await outer.commit()
-            except BaseException:
+            except BaseException as exc:
                 # Statements here run past SQLAlchemy, so its pool never learns that a connection broke
                 # (the server restarted or ended it, the protocol was cut mid-operation): one that cannot
                 # roll back cleanly is thrown away, or it would fail whoever drew it next.
                 if not await _rolled_back(raw, outer):
                     await conn.invalidate()
+                if isinstance(exc, asyncpg.DeadlockDetectedError):
+                    # PostgreSQL chose this transaction to end a deadlock (a copy of the same event on the
+                    # optimistic path locks the payment before the event id): it is undone, and the
+                    # same work in a new transaction sees what the other wrote.
+                    raise ConcurrentWrite("lost a deadlock to a concurrent transaction") from None
                 raise
 
     @asynccontextmanager
     async def optimistic(self) -> AsyncIterator[Any]:
-        if not self._fast:
+        if self._kept is None:
             async with self.transaction() as tx:
                 yield tx
             return
-        async with self._inside_ours.connect() as conn:
-            raw: Any = (await conn.get_raw_connection()).driver_connection
+        async with self._kept.connection() as raw:
             uow = OptimisticUnitOfWork(raw)
-            try:
-                yield uow
-                await uow.apply()
-            except NeedsLocks:
-                raise
-            except BaseException:
-                if not await _answers(raw):  # as in transaction(): a broken connection is thrown away
-                    await conn.invalidate()
-                raise
+            yield uow
+            await uow.apply()
+
+    async def close(self) -> None:
+        """Give the optimistic path's kept connections back (before the engine is disposed)."""
+        if self._kept is not None:
+            await self._kept.close()
 
     async def event_status(self, event_id: str) -> EventStatus | None:
         async with self._engine.connect() as conn:
