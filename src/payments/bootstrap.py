@@ -85,6 +85,7 @@ class Container:
             await self.redis.close()
         if self.orders is not None:
             await self.orders.close()
+        await self.gateway.close()
         if self.store is not None:
             await self.store.close()
         await self.engine.dispose()
@@ -98,6 +99,9 @@ class ExportStore:
         self.engine: Callable[[], AsyncEngine] | None = None
 
     def __call__(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._transaction()
+
+    def autocommit(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return self._transaction()
 
     @asynccontextmanager

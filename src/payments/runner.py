@@ -165,7 +165,11 @@ async def register_webhook(api_base: str, url: str) -> str:
     from payments.adapters.stripe_gateway.client import StripeGateway
     from payments.config import EMULATOR_API_KEY
 
-    endpoint = await StripeGateway(EMULATOR_API_KEY, api_base).register_webhook_endpoint(url)
+    gateway = StripeGateway(EMULATOR_API_KEY, api_base)
+    try:
+        endpoint = await gateway.register_webhook_endpoint(url)
+    finally:
+        await gateway.close()
     return endpoint.secret
 
 

@@ -357,3 +357,9 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> AbstractAsyncContextManager[UnitOfWork]: ...
+
+    def autocommit(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work in which each statement commits on its own (no BEGIN, no COMMIT: two round
+        trips fewer), for work that is one write, or reads and then one write whose unique keys settle a
+        race with a concurrent request. A store that cannot returns its transaction."""
+        ...

@@ -585,6 +585,7 @@ class FakeStore:
         self.rollbacks = 0
         self.needs_locks_next = 0  # optimistic units of work left to end in NeedsLocks (a lost race)
         self.optimistic_units = 0
+        self.autocommit_units = 0
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
 
@@ -602,6 +603,11 @@ class FakeStore:
                 self.rollbacks += 1
                 raise
             self.commits += 1
+
+    def autocommit(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """As ``transaction()``: the same rules hold for one statement at a time."""
+        self.autocommit_units += 1
+        return self.transaction()
 
     @asynccontextmanager
     async def optimistic(self) -> AsyncIterator[UnitOfWork]:

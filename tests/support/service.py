@@ -133,6 +133,9 @@ async def running_service(
         yield Service(container=container, http=client, engine=engine)
     if container.store is not None:
         await container.store.close()
+    close_gateway = getattr(container.gateway, "close", None)  # the fakes hold no connection
+    if close_gateway is not None:
+        await close_gateway()
     if container._export_engine is not None:
         await container._export_engine.dispose()
     if container.redis is not None:

@@ -155,6 +155,9 @@ class PaymentService:
 
     async def _claim(self, cmd: CreatePayment) -> tuple[PaymentRecord, bool]:
         terms = cmd.terms_hash()
+        first = await self._claim_first(cmd, terms)
+        if first is not None:
+            return first, True
         for _ in range(5):
             try:
                 claimed = await self._claim_once(cmd, terms)
@@ -169,6 +172,23 @@ class PaymentService:
                 continue
             return claimed
         raise UpstreamError("the order is busy with concurrent requests; retry", code="order_busy")
+
+    async def _claim_first(self, cmd: CreatePayment, terms: str) -> PaymentRecord | None:
+        """A new order's first attempt without a transaction: two reads, then one insert, which the unique
+        keys (one live attempt per order, one payment per idempotency key) settle against a concurrent
+        request. None when the order has attempts or the key a payment, or a concurrent request won: the
+        locking claim then decides, as for any later attempt."""
+        async with self._uow.autocommit() as uow:
+            if cmd.idempotency_key and await uow.payments.get_by_idempotency_key(cmd.idempotency_key):
+                return None
+            if await uow.payments.latest_for_order(cmd.order_id) is not None:
+                return None
+            try:
+                record = await self._insert_attempt(uow, cmd, terms, None)
+            except ConcurrentWrite:
+                return None
+        _log_created(record)
+        return record
 
     async def _claim_once(self, cmd: CreatePayment, terms: str) -> tuple[PaymentRecord, bool] | _Retire:
         async with self._uow() as uow:
@@ -201,13 +221,7 @@ class PaymentService:
                 # Stripe before another attempt may start, or the order could be paid twice.
                 return _Retire(latest)
             record = await self._insert_attempt(uow, cmd, terms, latest)
-        log.info(
-            "payment.created",
-            payment_id=record.id,
-            order_id=record.order_id,
-            mode=record.mode,
-            attempt=record.attempt,
-        )
+        _log_created(record)
         return record, True
 
     async def _insert_attempt(
@@ -360,7 +374,7 @@ class PaymentService:
                 code="stripe_" + exc.kind.value,
                 retryable=exc.kind is not GatewayErrorKind.AUTH,
             ) from None
-        async with self._uow() as uow:
+        async with self._uow.autocommit() as uow:  # one UPDATE ... RETURNING
             fresh = await uow.payments.save_stripe_link(record.id, self._clock(), links)
         assert fresh is not None
         # The link changes no status: the row as updated says whether a cancel came first.
@@ -397,6 +411,16 @@ class PaymentService:
     async def _remember_error(self, payment_id: str, exc: GatewayError) -> None:
         async with self._uow() as uow:
             await uow.payments.save_error(payment_id, self._clock(), f"{exc.kind.value}: {exc.code or ''}")
+
+
+def _log_created(record: PaymentRecord) -> None:
+    log.info(
+        "payment.created",
+        payment_id=record.id,
+        order_id=record.order_id,
+        mode=record.mode,
+        attempt=record.attempt,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,16 @@ async def test_a_new_order_gets_an_open_attempt_with_its_checkout_session() -> N
     assert chain(store, "ord_1") == []  # "pending" is where every order starts: nothing to tell Orders
 
 
+async def test_a_first_attempt_and_its_link_need_no_transaction_and_a_repeat_takes_the_locks() -> None:
+    service, store, _, _ = _service()
+    await service.create_payment(CMD)
+    # The claim (two reads and an insert) and the link (one UPDATE ... RETURNING), each statement alone.
+    assert (store.autocommit_units, store.commits) == (2, 2)
+    await service.create_payment(CMD)
+    # The order has an attempt: the locking claim answers with it (one transaction more).
+    assert (store.autocommit_units, store.commits) == (3, 4)
+
+
 async def test_the_same_request_again_answers_the_same_attempt_without_calling_stripe() -> None:
     service, store, gateway, _ = _service()
     first = await service.create_payment(replace(CMD, idempotency_key="key-1"))

@@ -411,6 +411,15 @@ class SqlPaymentStore:
                 raise
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Any]:
+        if not self._fast:
+            async with self.transaction() as tx:
+                yield tx
+            return
+        async with self._inside_ours.connect() as conn:
+            yield SqlAlchemyUnitOfWork(conn)
+
+    @asynccontextmanager
     async def optimistic(self) -> AsyncIterator[Any]:
         if self._kept is None:
             async with self.transaction() as tx:

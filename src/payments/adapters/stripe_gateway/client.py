@@ -34,12 +34,18 @@ T = TypeVar("T")
 class StripeGateway:
     def __init__(self, api_key: str, api_base: str | None = None, *, max_network_retries: int = 2) -> None:
         addresses: dict[str, str] = {"api": api_base} if api_base else {}
+        # aiohttp, not httpx, under the SDK: measured against the emulator, a call cost 1.0 ms of CPU
+        # against 3.4 ms, and half the latency (docs/benchmarks.md).
+        self._http = stripe.AIOHTTPClient()
         self._client = stripe.StripeClient(
             api_key,
             base_addresses=addresses,  # type: ignore[arg-type]
             max_network_retries=max_network_retries,
-            http_client=stripe.HTTPXClient(),
+            http_client=self._http,
         )
+
+    async def close(self) -> None:
+        await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def create_checkout_session(self, req: CheckoutRequest, *, idempotency_key: str) -> CheckoutSession:
         params: dict[str, Any] = {
