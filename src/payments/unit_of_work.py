@@ -64,6 +64,11 @@ class PaymentRepository(Protocol):
         attempt number, or the idempotency key is taken."""
         ...
 
+    async def add_first(self, record: PaymentRecord) -> bool:
+        """Insert the order's first attempt in one statement, unless the order has an attempt or a unique
+        key (the idempotency key, the order's one live attempt) is taken: False then, nothing written."""
+        ...
+
     async def mark_superseded(self, payment_id: str, now: datetime) -> None: ...
 
     async def save_checkout_window(

@@ -201,6 +201,15 @@ class FakePaymentRepository:
             raise ConcurrentWrite(f"payment {record.id} exists")
         self._t.put_payment(record)
 
+    async def add_first(self, record: PaymentRecord) -> bool:
+        if await self.latest_for_order(record.order_id) is not None:
+            return False
+        try:
+            await self.add(record)
+        except ConcurrentWrite:
+            return False
+        return True
+
     async def mark_superseded(self, payment_id: str, now: datetime) -> None:
         self._t.put_payment(replace(self._t.payment(payment_id), superseded=True, updated_at=now))
 

@@ -174,18 +174,12 @@ class PaymentService:
         raise UpstreamError("the order is busy with concurrent requests; retry", code="order_busy")
 
     async def _claim_first(self, cmd: CreatePayment, terms: str) -> PaymentRecord | None:
-        """A new order's first attempt without a transaction: two reads, then one insert, which the unique
-        keys (one live attempt per order, one payment per idempotency key) settle against a concurrent
-        request. None when the order has attempts or the key a payment, or a concurrent request won: the
-        locking claim then decides, as for any later attempt."""
+        """A new order's first attempt without a transaction: one insert, which the order's history and
+        the unique keys (one live attempt per order, one payment per idempotency key) can refuse. None
+        then: the locking claim decides, as for any later attempt (a retry, a race lost, a reused key)."""
+        record, _, _ = self._new_attempt(cmd, terms, None)
         async with self._uow.autocommit() as uow:
-            if cmd.idempotency_key and await uow.payments.get_by_idempotency_key(cmd.idempotency_key):
-                return None
-            if await uow.payments.latest_for_order(cmd.order_id) is not None:
-                return None
-            try:
-                record = await self._insert_attempt(uow, cmd, terms, None)
-            except ConcurrentWrite:
+            if not await uow.payments.add_first(record):
                 return None
         _log_created(record)
         return record
@@ -227,8 +221,31 @@ class PaymentService:
     async def _insert_attempt(
         self, uow: UnitOfWork, cmd: CreatePayment, terms: str, latest: PaymentRecord | None
     ) -> PaymentRecord:
+        record, heard, reopen = self._new_attempt(cmd, terms, latest)
+        now = record.created_at
+        await uow.payments.add(record)
+        if latest is not None:
+            await uow.payments.mark_superseded(latest.id, now)
+        if reopen:
+            diff = StateDiff(
+                order_id=cmd.order_id,
+                payment_id=record.id,
+                from_state=heard,
+                to_state=OrderState.PENDING,
+                amount_paid=0,
+                amount_refunded=0,
+                currency=cmd.currency,
+                cause=Cause(event_id=record.id, event_type="api.payment.created"),
+            )
+            await uow.append_diff(diff, record.diff_seq, now)
+        return record  # as inserted: no column of the row is filled in by the database
+
+    def _new_attempt(
+        self, cmd: CreatePayment, terms: str, latest: PaymentRecord | None
+    ) -> tuple[PaymentRecord, OrderState, bool]:
+        """The order's next attempt as a row, the state Orders last heard, and whether it goes back to
+        "pending" from there."""
         now = self._clock()
-        payment_id = new_id("pay")
         # The order's one chain of states goes on from the last attempt's: "expired -> pending".
         heard = (
             OrderView.of(PaymentStatus(latest.status), PaymentFacts.from_json(latest.facts)).state
@@ -245,7 +262,7 @@ class PaymentService:
             else None
         )
         record = PaymentRecord(
-            id=payment_id,
+            id=new_id("pay"),
             order_id=cmd.order_id,
             attempt=latest.attempt + 1 if latest is not None else 1,
             superseded=False,
@@ -276,22 +293,7 @@ class PaymentService:
             created_at=now,
             updated_at=now,
         )
-        await uow.payments.add(record)
-        if latest is not None:
-            await uow.payments.mark_superseded(latest.id, now)
-        if reopen:
-            diff = StateDiff(
-                order_id=cmd.order_id,
-                payment_id=payment_id,
-                from_state=heard,
-                to_state=OrderState.PENDING,
-                amount_paid=0,
-                amount_refunded=0,
-                currency=cmd.currency,
-                cause=Cause(event_id=payment_id, event_type="api.payment.created"),
-            )
-            await uow.append_diff(diff, diff_seq, now)
-        return record  # as inserted: no column of the row is filled in by the database
+        return record, heard, reopen
 
     async def _checkout_window(self, record: PaymentRecord) -> tuple[PaymentRecord, CheckoutWindow]:
         """The expires_at and key generation for this call, stored before Stripe sees them."""

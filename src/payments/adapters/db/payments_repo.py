@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payments.adapters.db.hot_statements import PAYMENT_COLUMNS, payment_of
 from payments.adapters.db.tables import payments
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.records import PaymentRecord
@@ -27,6 +32,54 @@ _LINK = update(payments).where(payments.c.id == bindparam("id_")).returning(*pay
 
 async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(_INSERT, values)
+
+
+# On asyncpg, payment creation's two statements go to the driver directly, prepared (SQLAlchemy's
+# execution cost more than the round trip): the first attempt as one insert that the order's history and
+# the unique keys can refuse, the link as one UPDATE ... RETURNING.
+def _pg_type(name: str) -> str:
+    """The column's type for a cast, without its length: a cast to VARCHAR(n) would cut a longer value
+    where the column itself refuses it."""
+    compiled = str(payments.c[name].type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    return re.sub(r"\(\d+\)", "", compiled)
+
+
+_FIRST = PaymentRecord.__slots__
+_ADD_FIRST = f"""
+INSERT INTO payments ({", ".join(_FIRST)})
+SELECT {", ".join(f"${n}::{_pg_type(name)}" for n, name in enumerate(_FIRST, start=1))}
+WHERE NOT EXISTS (SELECT 1 FROM payments WHERE order_id = ${_FIRST.index("order_id") + 1})
+ON CONFLICT DO NOTHING RETURNING 1
+"""  # noqa: S608 - our own column names
+_LINKS = ("checkout_url", "client_secret", "stripe_checkout_session_id", "stripe_payment_intent_id")
+_LINK_RAW = f"""
+UPDATE payments SET updated_at = $2, last_error = NULL,
+    {", ".join(f"{name} = COALESCE(${n}, {name})" for n, name in enumerate(_LINKS, start=3))}
+WHERE id = $1 RETURNING {PAYMENT_COLUMNS}
+"""  # noqa: S608
+
+
+async def _driver(conn: AsyncConnection) -> Any | None:
+    """The asyncpg connection under ``conn``, or None on another driver."""
+    if conn.dialect.driver != "asyncpg":
+        return None
+    return (await conn.get_raw_connection()).driver_connection
+
+
+async def add_first(conn: AsyncConnection, record: PaymentRecord) -> bool:
+    values = {name: getattr(record, name) for name in _FIRST}
+    raw = await _driver(conn)
+    if raw is not None:
+        args = [json.dumps(v) if name == "facts" else v for name, v in values.items()]
+        return await raw.fetchval(_ADD_FIRST, *args) is not None
+    # SQLite: the transaction's write lock (BEGIN IMMEDIATE) makes the read and the insert one step.
+    if await latest_for_order(conn, record.order_id) is not None:
+        return False
+    try:
+        await insert_payment(conn, values)
+    except IntegrityError:
+        return False
+    return True
 
 
 async def _one(conn: AsyncConnection, where: Any, *, for_update: bool = False) -> PaymentRecord | None:
@@ -153,6 +206,12 @@ async def save_stripe_link(
 ) -> PaymentRecord | None:
     """One ``UPDATE ... RETURNING``: the row lock, the write and the re-read in one round trip."""
     values = {k: v for k, v in links.items() if v}
+    if not values.keys() <= set(_LINKS):
+        raise ValueError(f"not a Stripe link: {sorted(values.keys() - set(_LINKS))}")
+    raw = await _driver(conn)
+    if raw is not None:
+        found = await raw.fetchrow(_LINK_RAW, payment_id, now, *(values.get(name) for name in _LINKS))
+        return payment_of(found) if found is not None else None
     params = {"id_": payment_id, "updated_at": now, "last_error": None, **values}
     row = (await conn.execute(_LINK, params)).mappings().first()
     return PaymentRecord.from_row(row) if row else None

@@ -43,6 +43,9 @@ class SqlPaymentRepository:
             # unusable now (PostgreSQL), so the caller starts another.
             raise ConcurrentWrite(f"another transaction wrote a payment like {record.id} first") from None
 
+    async def add_first(self, record: PaymentRecord) -> bool:
+        return await payments_repo.add_first(await self._connection(), record)
+
     async def mark_superseded(self, payment_id: str, now: datetime) -> None:
         await payments_repo.mark_superseded(await self._connection(), payment_id, now)
 
