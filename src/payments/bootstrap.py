@@ -133,7 +133,7 @@ def build(
     api_key = settings.stripe_api_key.get_secret_value() if settings.stripe_api_key else EMULATOR_API_KEY
     gateway = gateway or StripeGateway(api_key, settings.effective_api_base())
     redis = RedisSeenMarks(settings.redis_url) if settings.redis_url else None
-    store = SqlPaymentStore(engine)
+    store = SqlPaymentStore(engine, keep_connections=True)  # closed by Container.close()
     exports = ExportStore()
     commissions = CommissionService(settings, store, exports)
     orchestrator = PaymentOrchestrator(commissions)

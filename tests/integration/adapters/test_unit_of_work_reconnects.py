@@ -59,7 +59,7 @@ async def test_a_kept_connection_the_server_ended_is_thrown_away_and_the_next_us
 ) -> None:
     engine = create_engine(database_url, pool_size=2, max_overflow=0)
     await schema.reset(engine)
-    store = SqlPaymentStore(engine)
+    store = SqlPaymentStore(engine, keep_connections=True)
     admin = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         kept = await _optimistic_pid(store)

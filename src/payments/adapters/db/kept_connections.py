@@ -47,19 +47,27 @@ class KeptConnections:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
         """A raw asyncpg connection, outside any transaction, for statements that are atomic alone."""
+        async with self.pair() as (_, raw):
+            yield raw
+
+    @asynccontextmanager
+    async def pair(self) -> AsyncIterator[tuple[AsyncConnection, Any]]:
+        """The same as SQLAlchemy's AUTOCOMMIT connection and the asyncpg connection under it."""
         kept = await self._take()
         if kept is None:
             async with self._engine.connect() as conn:
                 raw = (await conn.get_raw_connection()).driver_connection
                 try:
-                    yield raw
+                    yield conn, raw
                 except BaseException as exc:
                     if not await _still_fine(raw, exc):
                         await conn.invalidate()
                     raise
             return
         try:
-            yield kept.raw
+            yield kept.conn, kept.raw
+            if kept.conn.in_transaction():
+                await kept.conn.commit()  # SQLAlchemy's own bookkeeping: AUTOCOMMIT sends nothing
         except BaseException as exc:
             if await _still_fine(kept.raw, exc):
                 await self._give_back(kept)

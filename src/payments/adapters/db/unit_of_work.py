@@ -369,7 +369,10 @@ class SqlPaymentStore:
     """``PaymentStore`` and ``UnitOfWorkFactory`` over an engine: asyncpg's fast path on PostgreSQL,
     SQLAlchemy elsewhere."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, keep_connections: bool = False) -> None:
+        """``keep_connections``: the optimistic and autocommit units keep up to half the pool checked out
+        between uses (``kept_connections.py``); the owner then calls ``close()`` before disposing of the
+        engine (the container does)."""
         self._engine = engine
         self._fast = engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
         # Same pool; a connection from this view has SQLAlchemy leave transactions to us (module doc).
@@ -377,7 +380,7 @@ class SqlPaymentStore:
         # Half the pool at most, so the locking units of work and the API keep the rest.
         pool = engine.pool
         cap = max(1, pool.size() // 2) if isinstance(pool, QueuePool) else 1
-        self._kept = KeptConnections(engine, cap=cap) if self._fast else None
+        self._kept = KeptConnections(engine, cap=cap if keep_connections else 0) if self._fast else None
 
     def __call__(self) -> AbstractAsyncContextManager[Any]:
         return self.transaction()
@@ -412,11 +415,11 @@ class SqlPaymentStore:
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Any]:
-        if not self._fast:
+        if self._kept is None:
             async with self.transaction() as tx:
                 yield tx
             return
-        async with self._inside_ours.connect() as conn:
+        async with self._kept.pair() as (conn, _):
             yield SqlAlchemyUnitOfWork(conn)
 
     @asynccontextmanager
