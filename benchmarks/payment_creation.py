@@ -6,7 +6,8 @@ Run by hand (not a test):
 
 Starts the emulator and `payments serve` (on a fresh PostgreSQL database), then, one request at a time and
 alternating between the two:
-  * creates Checkout Sessions directly at the emulator (what the service's Stripe call costs), and
+  * creates Checkout Sessions directly at the emulator, with the parameters the service sends (what the
+    service's Stripe call costs the emulator), and
   * creates payments through the service (validation, two short transactions, the Stripe call).
 The difference is the service's own overhead per payment.
 """
@@ -37,6 +38,34 @@ from benchmarks.webhook_throughput import (
 )
 from payments.migrations_runner import upgrade_to_head
 from payments.runner import start_emulator
+
+
+def _session_form(order_id: str) -> dict[str, str]:
+    """The Checkout Session the service asks for (adapters/stripe_gateway/client.py), as a form: the
+    emulator does the same work for both paths."""
+    form = {
+        "mode": "payment",
+        "line_items[0][quantity]": "1",
+        "line_items[0][price_data][currency]": "eur",
+        "line_items[0][price_data][unit_amount]": "2500",
+        "line_items[0][price_data][product_data][name]": "Mug",
+        "client_reference_id": order_id,
+        "payment_intent_data[description]": "Mug",
+        "success_url": "http://127.0.0.1/ok",
+        "cancel_url": "http://127.0.0.1/cancel",
+        "expires_at": str(int(time.time()) + 3600),
+    }
+    metadata = {
+        "order_id": order_id,
+        "user_id": "u",
+        "payment_id": "pay_" + uuid.uuid4().hex[:24],
+        "referrer_id": "",
+        "payment_type": "checkout",
+    }
+    for key, value in metadata.items():
+        form[f"metadata[{key}]"] = value
+        form[f"payment_intent_data[metadata][{key}]"] = value
+    return form
 
 
 def summary(label: str, samples: list[float]) -> str:
@@ -91,17 +120,7 @@ async def main() -> None:
                 started = time.perf_counter()
                 answer = await stripe_http.post(
                     "/v1/checkout/sessions",
-                    data={
-                        "mode": "payment",
-                        "line_items[0][quantity]": "1",
-                        "line_items[0][price_data][currency]": "eur",
-                        "line_items[0][price_data][unit_amount]": "2500",
-                        "line_items[0][price_data][product_data][name]": "Mug",
-                        "client_reference_id": f"ord_direct_{i}",
-                        "metadata[order_id]": f"ord_direct_{i}",
-                        "success_url": "http://127.0.0.1/ok",
-                        "cancel_url": "http://127.0.0.1/cancel",
-                    },
+                    data=_session_form(f"ord_direct_{i}"),
                     headers={"Idempotency-Key": uuid.uuid4().hex},
                 )
                 assert answer.status_code == 200, answer.text
