@@ -52,6 +52,16 @@ class Row:
     result: Result
     rss_mb: float | None = None
     cpu_ms_per_event: float | None = None
+    under_locks: int | None = None  # events the optimistic attempt handed to a transaction (one worker)
+
+
+async def _under_locks(port: int) -> int:
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer bench"}) as client:
+        text = (await client.get(f"http://{HOST}:{port}/metrics")).text
+    for line in text.splitlines():
+        if line.startswith("payments_webhook_under_locks_total "):
+            return int(float(line.split()[1]))
+    return 0
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -371,12 +381,13 @@ async def measure(label: str, workers: int, events_count: int, concurrency: int,
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(timeout=60)
             rss = peak_rss_mb(proc.pid) if label == "service" else None
+            under_locks = await _under_locks(port) if label == "service" and workers == 1 else None
             if label == "service":
                 await verify_applied_once(url, warm_events + measured_events)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        return Row(label, workers, result, rss, cpu_ms)
+        return Row(label, workers, result, rss, cpu_ms, under_locks)
     finally:
         await drop_database(name)
 
@@ -423,6 +434,8 @@ async def main() -> None:
     for r in rows:
         if r.rss_mb is not None:
             print(f"\npeak RSS of one service process under load (workers={r.workers}): {r.rss_mb:.0f} MiB")
+        if r.under_locks is not None:
+            print(f"events run under locks after the optimistic attempt (one worker): {r.under_locks}")
 
 
 if __name__ == "__main__":

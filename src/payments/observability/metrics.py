@@ -9,6 +9,11 @@ HTTP_LATENCY = Histogram("payments_http_request_seconds", "HTTP request latency"
 STRIPE_CALLS = Counter("payments_stripe_calls_total", "Calls to Stripe", ["operation", "outcome"])
 STRIPE_LATENCY = Histogram("payments_stripe_call_seconds", "Stripe call latency", ["operation"])
 WEBHOOK_EVENTS = Counter("payments_webhook_events_total", "Webhook events by outcome", ["type", "outcome"])
+WEBHOOK_UNDER_LOCKS = Counter(
+    "payments_webhook_under_locks_total",
+    "Webhook events the optimistic attempt handed to a locking transaction (a race lost, deferred events "
+    "to apply, a repository needed)",
+)
 OUTBOX_DELIVERIES = Counter("payments_outbox_deliveries_total", "Outbox deliveries to Orders", ["outcome"])
 GRPC_REQUESTS = Counter("payments_grpc_requests_total", "gRPC requests", ["method", "code"])
 PAYMENTS_NEEDING_REVIEW = Gauge(

@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from payments.domain.stripe_facts import EventFacts
+from payments.observability.metrics import WEBHOOK_UNDER_LOCKS
 from payments.records import SETTLED, EventStatus, IncomingEvent
 from payments.unit_of_work import ConcurrentWrite, NeedsLocks, UnitOfWork
 from payments.webhooks.ports import PaymentStore, SeenMarks
@@ -114,6 +115,7 @@ class WebhookIdempotencyService:
                     async with self._store.optimistic() as tx:
                         handled = await self._apply(tx, incoming, event, handler, force=False, lookup=lookup)
                 except NeedsLocks:
+                    WEBHOOK_UNDER_LOCKS.inc()
                     handled = None  # nothing was written; the same work again, under locks
             if handled is None:
                 handled = await self._under_locks(incoming, event, handler, force=force, lookup=lookup)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from payments.observability.metrics import WEBHOOK_UNDER_LOCKS
 from payments.records import EventStatus
 from payments.unit_of_work import ConcurrentWrite, UnitOfWork
 from payments.webhooks.idempotency import REDELIVERY_AFTER_S, Outcome, WebhookIdempotencyService
@@ -61,11 +62,13 @@ async def test_an_optimistic_attempt_that_lost_its_race_is_run_again_under_locks
     service = WebhookIdempotencyService(store, None, CLOCK)
     handler = CountingHandler()
     event = _event(age_s=1)
+    under_locks = WEBHOOK_UNDER_LOCKS._value.get()
 
     handled = await _handle(service, event, handler)
 
     assert (handled.duplicate, handled.status) == (False, EventStatus.PROCESSED)
     assert handler.calls == 2  # the optimistic attempt's work was thrown away, then done again
+    assert WEBHOOK_UNDER_LOCKS._value.get() == under_locks + 1  # an operator sees how often
     assert (store.optimistic_units, store.rollbacks, store.commits) == (1, 1, 1)
     assert store.tables.events[event["id"]].status is EventStatus.PROCESSED
     assert store.tables.events[event["id"]].attempts == 2  # inserted, then marked once: not twice
