@@ -45,14 +45,9 @@ class KeptConnections:
         self._closed = False
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
-        """A raw asyncpg connection, outside any transaction, for statements that are atomic alone."""
-        async with self.pair() as (_, raw):
-            yield raw
-
-    @asynccontextmanager
     async def pair(self) -> AsyncIterator[tuple[AsyncConnection, Any]]:
-        """The same as SQLAlchemy's AUTOCOMMIT connection and the asyncpg connection under it."""
+        """SQLAlchemy's AUTOCOMMIT connection and the asyncpg connection under it, outside any
+        transaction, for statements that are atomic alone."""
         kept = await self._take()
         if kept is None:
             async with self._engine.connect() as conn:

@@ -428,7 +428,7 @@ class SqlPaymentStore:
             async with self.transaction() as tx:
                 yield tx
             return
-        async with self._kept.connection() as raw:
+        async with self._kept.pair() as (_, raw):
             uow = OptimisticUnitOfWork(raw)
             yield uow
             await uow.apply()
