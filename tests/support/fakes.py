@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -595,9 +595,6 @@ class FakeStore:
         self.needs_locks_next = 0  # optimistic units of work left to end in NeedsLocks (a lost race)
         self.optimistic_units = 0
         self.autocommit_units = 0
-        # Run once after the next optimistic unit of work commits, outside the store's lock: what a
-        # concurrent request commits in between (a test arranges a race with it).
-        self.after_next_optimistic: Callable[[], Awaitable[None]] | None = None
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
 
@@ -638,9 +635,6 @@ class FakeStore:
                 self.rollbacks += 1
                 raise
             self.commits += 1
-        meanwhile, self.after_next_optimistic = self.after_next_optimistic, None
-        if meanwhile is not None:
-            await meanwhile()
 
     @asynccontextmanager
     async def _alone(self) -> AsyncIterator[None]:
@@ -682,11 +676,6 @@ class FakeStore:
                 self.tables.events[event.id] = replace(
                     row, status=EventStatus.FAILED, last_error=error[:1000], attempts=row.attempts + 1
                 )
-
-    async def deferred_link(self, ref: str) -> str | None:
-        waiting = any(e.status is EventStatus.DEFERRED and e.ref == ref for e in self.tables.events.values())
-        linked = (p.id for p in self.tables.payments.values() if ref in {getattr(p, c) for c in _STRIPE_IDS})
-        return next(linked, None) if waiting else None
 
     async def linked_deferred(self, since: datetime) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []

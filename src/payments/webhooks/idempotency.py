@@ -51,15 +51,12 @@ class Outcome:
     payment_id: str | None = None
     ref: str | None = None
     error: str | None = None  # why an event was ignored, when that is worth a person's look
-    linked: tuple[str, ...] = ()  # Stripe ids newly tied to the payment (deferred events wait on them)
 
 
 @dataclass(frozen=True, slots=True)
 class Handled:
     duplicate: bool
     status: EventStatus
-    ref: str | None = None  # what a deferred event waits on
-    linked: tuple[str, ...] = ()
 
 
 Handler = Callable[[UnitOfWork, dict[str, Any]], Awaitable[Outcome]]
@@ -169,7 +166,7 @@ class WebhookIdempotencyService:
                 return Handled(duplicate=True, status=status or EventStatus.PROCESSED)
         outcome = await handler(tx, event)
         await self.mark_event_processed(tx, incoming.id, outcome, inserted=inserted)
-        return Handled(duplicate=False, status=outcome.status, ref=outcome.ref, linked=outcome.linked)
+        return Handled(duplicate=False, status=outcome.status)
 
     async def _record_failure(self, incoming: IncomingEvent, exc: Exception) -> None:
         log.error("webhook.handler_failed", event_id=incoming.id, error=type(exc).__name__)

@@ -30,11 +30,6 @@ class PaymentStore(Protocol):
 
     async def linked_deferred(self, since: datetime) -> list[tuple[str, str]]: ...
 
-    async def deferred_link(self, ref: str) -> str | None:
-        """The payment that deferred events waiting on ``ref`` now belong to; None when none wait or
-        the payment is not linked yet."""
-        ...
-
 
 class SeenMarks(Protocol):
     """A cache of "this event was processed" (Redis); never the truth, may forget or be down."""

@@ -129,8 +129,6 @@ class WebhookProcessor:
             handled = await self._idempotency.handle_event_with_idempotency(
                 event, payload, handle, force=force, lookup=found
             )
-        if not handled.duplicate:
-            await self._deferred_raced(handled)
         outcome = "duplicate" if handled.duplicate else handled.status.value
         _counted(str(event.get("type")), outcome).inc()
         # Debug only: at webhook rates a line per event cost more CPU than the database work; the counter
@@ -179,27 +177,6 @@ class WebhookProcessor:
                 applied += await self._apply_deferred(tx, payment_id, [ref])
         return applied
 
-    async def _deferred_raced(self, handled: Handled) -> None:
-        """After the commit: deferred events that a concurrent delivery's link made applicable.
-
-        An event deferred (its payment not linked yet) and the event that links its payment can run at
-        the same time, each before the other commits: neither sees the other. Each checks again once
-        committed (the deferred one: is its payment linked now? the linking one: does anything wait on
-        what it linked?), so at least one of them sees the other and applies the deferred events now,
-        rather than housekeeping's sweep seconds later. A failure here loses nothing: the sweep remains.
-        """
-        refs = list(handled.linked)
-        if handled.status is EventStatus.DEFERRED and handled.ref:
-            refs.append(handled.ref)
-        for ref in refs:
-            try:
-                payment_id = await self._store.deferred_link(ref)
-                if payment_id is not None:
-                    async with self._store.transaction() as tx:
-                        await self._apply_deferred(tx, payment_id, [ref])
-            except Exception as exc:
-                log.warning("webhook.deferred_not_applied", ref=ref, error=type(exc).__name__)
-
     # -- the handler, inside the ledger row's transaction -------------------------------------------
     async def _handle(self, tx: UnitOfWork, event: dict[str, Any], found: EventFacts | None) -> Outcome:
         if found is None:
@@ -222,7 +199,7 @@ class WebhookProcessor:
         applied = await self._orchestrator.apply(tx, record, found, cause, self._clock())
         if applied.new_links:
             await self._apply_deferred(tx, record.id, list(applied.new_links))
-        return Outcome(EventStatus.PROCESSED, payment_id=record.id, linked=applied.new_links)
+        return Outcome(EventStatus.PROCESSED, payment_id=record.id)
 
     async def _complete_refunds(self, found: EventFacts) -> tuple[EventFacts, str | None]:
         """A charge event whose ``amount_refunded`` our known refunds do not explain: list them.

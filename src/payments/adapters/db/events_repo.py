@@ -186,23 +186,6 @@ async def linked_deferred(conn: AsyncConnection, since: datetime, limit: int = 5
     return [(r[0], r[1]) for r in rows]
 
 
-async def deferred_link(conn: AsyncConnection, ref: str) -> str | None:
-    return await conn.scalar(
-        select(payments.c.id)
-        .select_from(stripe_events)
-        .join(
-            payments,
-            or_(
-                payments.c.stripe_payment_intent_id == stripe_events.c.ref,
-                payments.c.stripe_charge_id == stripe_events.c.ref,
-                payments.c.stripe_checkout_session_id == stripe_events.c.ref,
-            ),
-        )
-        .where(stripe_events.c.status == EventStatus.DEFERRED.value, stripe_events.c.ref == ref)
-        .limit(1)
-    )
-
-
 async def needing_look(
     conn: AsyncConnection, statuses: tuple[EventStatus, ...] = NEEDING_LOOK, limit: int = 100
 ) -> list[EventNeedingLook]:

@@ -60,11 +60,6 @@ SELECT id, type, status, payload, attempts FROM stripe_events
 WHERE status = '{EventStatus.DEFERRED.value}' AND ref = ANY($1::varchar[])
 ORDER BY stripe_created, id FOR UPDATE
 """  # noqa: S608 - our own constants only, here and below
-DEFERRED_LINK = f"""
-SELECT p.id FROM stripe_events e JOIN payments p
-  ON p.stripe_payment_intent_id = e.ref OR p.stripe_charge_id = e.ref OR p.stripe_checkout_session_id = e.ref
-WHERE e.status = '{EventStatus.DEFERRED.value}' AND e.ref = $1 LIMIT 1
-"""  # noqa: S608
 FIND_PAYMENT = f"""
 SELECT {PAYMENT_COLUMNS} FROM payments WHERE {PAYMENT_BY_REFS.format("$1", "$2", "$3", "$4")}
 LIMIT 1 FOR UPDATE

@@ -31,7 +31,6 @@ from sqlalchemy.pool import QueuePool
 from payments.adapters.db import diffs_repo, events_repo, payments_repo, refunds_repo
 from payments.adapters.db.hot_statements import (
     DEFERRED_FOR,
-    DEFERRED_LINK,
     EVENT_STATUS_FOR_UPDATE,
     FIND_PAYMENT,
     GET_PAYMENT_FOR_UPDATE,
@@ -450,13 +449,6 @@ class SqlPaymentStore:
     async def record_failure(self, event: IncomingEvent, now: datetime, error: str) -> None:
         async with self._engine.begin() as conn:
             await events_repo.record_failure(conn, event, now, error)
-
-    async def deferred_link(self, ref: str) -> str | None:
-        if self._kept is not None:
-            async with self._kept.pair() as (_, raw):
-                return await raw.fetchval(DEFERRED_LINK, ref)  # type: ignore[no-any-return]
-        async with self._engine.connect() as conn:
-            return await events_repo.deferred_link(conn, ref)
 
     async def linked_deferred(self, since: datetime) -> list[tuple[str, str]]:
         async with self._engine.connect() as conn:
