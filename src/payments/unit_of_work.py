@@ -279,7 +279,11 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
-        """Deferred events waiting on any of ``refs``, locked, oldest first."""
+        """Deferred events waiting on any of ``refs``, locked, oldest first. Those another transaction
+        holds are skipped: it is applying them (housekeeping in another worker, or the payment's link),
+        and, were it to roll back, the next sweep would. Waiting for them would only serialise two
+        sweepers on the same rows, or deadlock a sweeper holding them with the link holding the
+        payment."""
         ...
 
     # -- the payment -------------------------------------------------------------------------------

@@ -245,3 +245,27 @@ async def test_a_lost_deadlock_undoes_the_transaction_and_says_retry(engine: Asy
 
         results = await asyncio.gather(lock(first, second), lock(second, first), return_exceptions=True)
         assert sorted(type(r).__name__ for r in results) == ["ConcurrentWrite", "NoneType"], results
+
+
+async def test_deferred_events_another_transaction_holds_are_skipped_not_waited_for(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Two sweepers (two workers) reach the same deferred rows: the second skips what the first is
+    applying instead of queueing behind it."""
+    async with running_service(engine) as svc:
+        await svc.add_payment("ord_o9")
+        early = se.event("refund.created", se.refund("re_o9", "pi_o9", "ch_o9", 3000))
+        assert (await svc.deliver(early)).status_code == 200  # deferred: no payment has pi_o9 yet
+        holder = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            holding = holder.transaction()
+            await holding.start()
+            held = await holder.fetch("SELECT id FROM stripe_events WHERE ref = 'pi_o9' FOR UPDATE")
+            assert len(held) == 1
+            async with _store(svc).transaction() as tx:
+                assert await asyncio.wait_for(tx.deferred_for(["pi_o9"]), timeout=5) == []
+            await holding.rollback()
+            async with _store(svc).transaction() as tx:
+                assert [e.id for e in await tx.deferred_for(["pi_o9"])] == [early["id"]]
+        finally:
+            await holder.close()

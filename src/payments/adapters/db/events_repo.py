@@ -149,7 +149,7 @@ _DEFERRED_FOR = (
         stripe_events.c.ref.in_(bindparam("refs", expanding=True)),
     )
     .order_by(stripe_events.c.stripe_created, stripe_events.c.id)
-    .with_for_update()
+    .with_for_update(skip_locked=True)
 )
 
 

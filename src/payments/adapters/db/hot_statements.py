@@ -58,7 +58,7 @@ EVENT_STATUS_FOR_UPDATE = "SELECT status FROM stripe_events WHERE id = $1 FOR UP
 DEFERRED_FOR = f"""
 SELECT id, type, status, payload, attempts FROM stripe_events
 WHERE status = '{EventStatus.DEFERRED.value}' AND ref = ANY($1::varchar[])
-ORDER BY stripe_created, id FOR UPDATE
+ORDER BY stripe_created, id FOR UPDATE SKIP LOCKED
 """  # noqa: S608 - our own constants only, here and below
 FIND_PAYMENT = f"""
 SELECT {PAYMENT_COLUMNS} FROM payments WHERE {PAYMENT_BY_REFS.format("$1", "$2", "$3", "$4")}
