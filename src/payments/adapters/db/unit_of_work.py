@@ -1,6 +1,8 @@
-"""The two implementations of ``PaymentStore`` / ``UnitOfWork`` (``webhooks/ports.py``).
+"""The two implementations of ``PaymentStore`` / ``UnitOfWork`` (``webhooks/ports.py``), and the store
+that hands out their units: a transaction (``transaction()``), statements committing alone
+(``autocommit()``), or a webhook event's optimistic unit (``optimistic()``, in ``optimistic.py``).
 
-- PostgreSQL through asyncpg: the hot path. The statements run on the asyncpg connection under the
+- PostgreSQL through asyncpg: the locking transaction. The statements run on the asyncpg connection under the
   pooled SQLAlchemy connection, inside an asyncpg transaction, as prepared statements (asyncpg caches
   them per connection). SQLAlchemy's per-statement machinery costs ~0.3 ms here against ~0.07 ms for
   asyncpg. Writes whose result nobody reads are held back and sent together as one statement of
