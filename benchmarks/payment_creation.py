@@ -34,6 +34,7 @@ from benchmarks.webhook_throughput import (
     drop_database,
     free_port,
     fresh_database,
+    tree_cpu_seconds,
     wait_healthy,
 )
 from payments.migrations_runner import upgrade_to_head
@@ -107,6 +108,7 @@ async def main() -> None:
         profiler = _start_profiler(proc.pid, "creation", 1, log_dir)  # PAYMENTS_BENCH_PROFILE=1
         direct: list[float] = []
         via_service: list[float] = []
+        service_cpu = emulator_cpu = 0.0
         # Interleaved, one of each per round: on a shared machine both paths then see the same load.
         async with (
             httpx.AsyncClient(
@@ -117,6 +119,9 @@ async def main() -> None:
             ) as service,
         ):
             for i in range(args.requests + 20):
+                if i == 20:
+                    service_cpu = tree_cpu_seconds(proc.pid)
+                    emulator_cpu = tree_cpu_seconds(emulator.process.pid)
                 started = time.perf_counter()
                 answer = await stripe_http.post(
                     "/v1/checkout/sessions",
@@ -140,6 +145,8 @@ async def main() -> None:
                 assert answer.status_code == 201, answer.text
                 if i >= 20:
                     via_service.append((time.perf_counter() - started) * 1000)
+        service_cpu = tree_cpu_seconds(proc.pid) - service_cpu
+        emulator_cpu = tree_cpu_seconds(emulator.process.pid) - emulator_cpu
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
@@ -151,6 +158,11 @@ async def main() -> None:
             f"\nservice overhead at the median: "
             f"{statistics.median(via_service) - statistics.median(direct):.2f} ms; "
             f"p50 service / emulator: {statistics.median(via_service) / statistics.median(direct):.2f}"
+        )
+        # CPU a request, from /proc: the emulator's is per session created (it served both paths).
+        print(
+            f"CPU ms a request: service {service_cpu * 1000 / args.requests:.2f}; "
+            f"emulator {emulator_cpu * 1000 / (2 * args.requests):.2f} a session"
         )
     finally:
         if proc is not None:
