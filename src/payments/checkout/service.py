@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -56,10 +56,16 @@ class CreatePayment:
     idempotency_key: str | None = None
 
     def terms_hash(self) -> str:
-        """What makes two requests "the same payment"; the idempotency key itself is not a term."""
-        terms = asdict(self)
-        terms.pop("idempotency_key")
+        """What makes two requests "the same payment"; the idempotency key itself is not a term.
+
+        Stored with each attempt and compared with later requests', so its value never changes: the
+        JSON of every field but the key, sorted (``dataclasses.asdict`` gave the same dict, deep-copied).
+        """
+        terms = {name: getattr(self, name) for name in _TERMS}
         return hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()
+
+
+_TERMS = tuple(f.name for f in fields(CreatePayment) if f.name != "idempotency_key")
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,3 +131,23 @@ async def test_stripe_refusing_the_parameters_ends_the_attempt_failed_and_the_ne
     assert chain(store, "ord_1") == [(1, "pending", "payment_failed")]
     again = await service.create_payment(intent_cmd)
     assert again.created and again.payment.attempt == 2 and again.payment.client_secret
+
+
+def test_the_terms_hash_of_a_request_never_changes() -> None:
+    """Stored attempts are compared with later requests by this hash: a new formula would answer every
+    retry of an order created before it with payment_terms_conflict. The value is the one the first
+    formula (the sorted JSON of ``dataclasses.asdict``, less the key) gave."""
+    cmd = CreatePayment(
+        order_id="ord_1",
+        user_id="u_1",
+        amount=2500,
+        currency="eur",
+        customer_email="a@b.co",
+        mode=CheckoutMode.CHECKOUT,
+        success_url="https://shop/ok",
+        description="Mug",
+        idempotency_key="k1",
+    )
+    assert cmd.terms_hash() == "53b5b93649cfbe9a9e0c66abd967c7596927fc8d13725a29676d0f3bddf836ff"
+    assert replace(cmd, idempotency_key="k2").terms_hash() == cmd.terms_hash()
+    assert replace(cmd, amount=2501).terms_hash() != cmd.terms_hash()
