@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from payments.adapters.stripe_gateway.sdk_logging import gate_sdk_logging
 from payments.observability.metrics import STRIPE_CALLS, STRIPE_LATENCY
 from payments.observability.tracing import span
 from payments.stripe_port import (
@@ -33,6 +34,7 @@ T = TypeVar("T")
 
 class StripeGateway:
     def __init__(self, api_key: str, api_base: str | None = None, *, max_network_retries: int = 2) -> None:
+        gate_sdk_logging()
         addresses: dict[str, str] = {"api": api_base} if api_base else {}
         # aiohttp, not httpx, under the SDK: measured against the emulator, a call cost 1.0 ms of CPU
         # against 3.4 ms, and half the latency (docs/benchmarks.md).
