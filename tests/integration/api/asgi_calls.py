@@ -20,7 +20,12 @@ class Answer:
 
 
 async def call(
-    app: Any, method: str, path: str, chunks: Iterator[bytes], headers: dict[str, str] | None = None
+    app: Any,
+    method: str,
+    path: str,
+    chunks: Iterator[bytes],
+    headers: dict[str, str] | None = None,
+    query: bytes = b"",
 ) -> Answer:
     answer = Answer()
     pending = iter(chunks)
@@ -53,7 +58,7 @@ async def call(
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": query,
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
-from starlette.types import ASGIApp
+import functools
 
-from payments.api.http import errors, health, landing, payments, referrals
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from payments.api.http import errors, health, landing, payment_creation, payments, referrals, webhooks
 from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.params import storable_params
+from payments.api.http.payment_creation import CreatePaymentEndpoint
 from payments.api.http.webhooks import StripeWebhookEndpoint
 from payments.bootstrap import Container
 from payments.pages import install as install_pages
 
 
 class PaymentsApp(FastAPI):
-    """FastAPI with Stripe's webhook answered in front of its whole stack (api/http/webhooks.py): even
-    Starlette's outermost error and telemetry middleware cost the webhook more than its HMAC check."""
+    """FastAPI with two endpoints answered in front of all of it: Stripe's webhook (webhooks.py; even
+    FastAPI's telemetry check and Starlette's outermost middleware cost it more than its HMAC check) and a
+    well-formed payment creation (payment_creation.py). What they do not answer they hand to FastAPI."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return StripeWebhookEndpoint(super().build_middleware_stack(), self.state.container.webhooks)
+    _bare: dict[str, ASGIApp] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = (self._bare or self._bare_endpoints()).get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    def _bare_endpoints(self) -> dict[str, ASGIApp]:
+        container = self.state.container
+        whole = functools.partial(FastAPI.__call__, self)
+        self._bare = {
+            webhooks.PATH: StripeWebhookEndpoint(whole, container.webhooks),
+            payment_creation.PATH: CreatePaymentEndpoint(whole, container),
+        }
+        return self._bare
 
 
 def create_app(container: Container) -> FastAPI:

@@ -29,12 +29,15 @@ def container(request: Request) -> Container:
 
 
 def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+    return bearer_token(request.headers.get("authorization", ""))
+
+
+def bearer_token(header: str) -> str | None:
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _is_service_token(c: Container, token: str | None) -> bool:
+def is_service_token(c: Container, token: str | None) -> bool:
     expected = c.settings.api_token
     if expected is None:
         return not c.settings.is_prod  # dev without a token: open (a warning is logged at start-up)
@@ -42,7 +45,7 @@ def _is_service_token(c: Container, token: str | None) -> bool:
 
 
 def require_service(request: Request) -> None:
-    if not _is_service_token(container(request), _bearer(request)):
+    if not is_service_token(container(request), _bearer(request)):
         raise Unauthenticated("a valid service token is required")
 
 
@@ -67,7 +70,7 @@ def service_or_referrer(request: Request) -> Caller:
     """The admin/service token sees everything; a referrer's token only what is its own."""
     c = container(request)
     token = _bearer(request)
-    if c.settings.api_token is not None and token is not None and _is_service_token(c, token):
+    if c.settings.api_token is not None and token is not None and is_service_token(c, token):
         return Caller(admin=True)
     if token is not None and c.settings.jwt_secret is not None:
         from payments.referrals.access import referrer_from_token
@@ -77,6 +80,6 @@ def service_or_referrer(request: Request) -> Caller:
             admin=False,
             referrer_id=referrer_from_token(token, c.settings.jwt_secret, c.settings.token_policy()),
         )
-    if _is_service_token(c, token):
+    if is_service_token(c, token):
         return Caller(admin=True)
     raise Unauthenticated("a valid token is required")

@@ -72,6 +72,14 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def service_error_response(exc: ServiceError) -> JSONResponse:
+    """The answer to any service error, for FastAPI's handler and for the endpoints ahead of it."""
+    if isinstance(exc, AlreadyPaid):
+        # The caller learns what became of the payment without a second call.
+        payment = PaymentOut.of(exc.payment).model_dump(mode="json")
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}, "payment": payment},
+            status_code=HTTP_STATUS[exc.kind],
+        )
     response = error_response(HTTP_STATUS[exc.kind], exc.code, exc.message, exc.field)
     if exc.kind is ErrorKind.UNAUTHENTICATED:
         response.headers["WWW-Authenticate"] = "Bearer"
@@ -84,16 +92,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return service_error_response(exc)
-
-    @app.exception_handler(AlreadyPaid)
-    async def _already_paid(_: Request, exc: AlreadyPaid) -> JSONResponse:
-        # The caller learns what became of the payment without a second call.
-        response = service_error_response(exc)
-        payment = PaymentOut.of(exc.payment).model_dump(mode="json")
-        return JSONResponse(
-            {"error": {"code": exc.code, "message": exc.message}, "payment": payment},
-            status_code=response.status_code,
-        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

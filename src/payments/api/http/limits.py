@@ -31,7 +31,7 @@ BODY_LIMITS: tuple[tuple[str, int], ...] = (
 DEFAULT_BODY_LIMIT = 64 * KIB  # anything else (HTML forms, unknown paths)
 MAX_REQUEST_HEAD = 16 * KIB  # request line + headers; Stripe-Signature and a JWT are well under 2 KiB
 
-_TOO_LARGE = json.dumps(
+TOO_LARGE = json.dumps(
     {"error": {"code": "payload_too_large", "message": "the request body is larger than this route accepts"}}
 ).encode()
 
@@ -117,12 +117,12 @@ async def _send_413(send: Any) -> None:
             "status": 413,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(_TOO_LARGE)).encode()),
+                (b"content-length", str(len(TOO_LARGE)).encode()),
                 (b"connection", b"close"),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+    await send({"type": "http.response.body", "body": TOO_LARGE})
 
 
 _HEAD_TOO_LARGE_MESSAGE = b"request line or headers too large"

@@ -6,21 +6,18 @@ more CPU than the webhook handler's own Python; this is the same duty at the cos
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
 
 import structlog
 
+from payments.api.http.bare import INTERNAL_ERROR
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger(__name__)
 
 Scope = dict[str, Any]
-_INTERNAL_ERROR = json.dumps(
-    {"error": {"code": "internal_error", "message": "internal error; the request may be retried"}}
-).encode()
 
 
 class ObserveRequests:
@@ -61,7 +58,7 @@ class ObserveRequests:
                         ],
                     }
                 )
-                await send({"type": "http.response.body", "body": _INTERNAL_ERROR})
+                await send({"type": "http.response.body", "body": INTERNAL_ERROR})
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
             path = _route(scope)

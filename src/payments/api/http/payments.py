@@ -17,6 +17,7 @@ from payments.api.schemas import (
     RefundOut,
     ReviewBody,
 )
+from payments.bootstrap import Container
 from payments.errors import ErrorKind
 from payments.refunds.service import RefundPayment
 
@@ -46,10 +47,17 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 async def create_payment(
     body: CreatePaymentBody, request: Request, response: Response, idempotency_key: IdempotencyKey = None
 ) -> PaymentOut:
-    result = await container(request).payments.create_payment(body.to_command(idempotency_key))
-    if not result.created:
-        response.status_code = 200
-    return PaymentOut.of(result.payment)
+    # A well-formed request is answered ahead of FastAPI (payment_creation.py), the same way.
+    response.status_code, payment = await created_payment(container(request), body, idempotency_key)
+    return payment
+
+
+async def created_payment(
+    c: Container, body: CreatePaymentBody, idempotency_key: str | None
+) -> tuple[int, PaymentOut]:
+    """The status (201 new, 200 a replay) and the payment."""
+    result = await c.payments.create_payment(body.to_command(idempotency_key))
+    return 201 if result.created else 200, PaymentOut.of(result.payment)
 
 
 @router.get(

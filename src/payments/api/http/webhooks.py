@@ -11,17 +11,24 @@ arrives and refused the moment it passes), the request id header, the HTTP metri
 from __future__ import annotations
 
 import json
-import os
 import time
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from payments.api.http.bare import (
+    INTERNAL_ERROR,
+    Disconnected,
+    RouteMetrics,
+    TooLarge,
+    answer,
+    content_length,
+    new_request_id,
+    read_body,
+)
 from payments.api.http.errors import HTTP_STATUS
-from payments.api.http.limits import body_limit_for
+from payments.api.http.limits import TOO_LARGE, body_limit_for
 from payments.errors import ServiceError
-from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from payments.webhooks.processor import WebhookProcessor
 from payments.webhooks.signature import SignatureError
 
@@ -30,24 +37,9 @@ log = structlog.get_logger(__name__)
 PATH = "/v1/webhooks/stripe"
 MAX_BODY = body_limit_for(PATH)  # the one table of body limits (api/http/limits.py): 512 KiB
 
-_JSON = (b"content-type", b"application/json")
 _RECEIVED = b'{"received":true,"duplicate":false}'
 _DUPLICATE = b'{"received":true,"duplicate":true}'
-_TOO_LARGE = json.dumps(
-    {"error": {"code": "payload_too_large", "message": "the request body is larger than this route accepts"}}
-).encode()
 _NOT_ALLOWED = json.dumps({"error": {"code": "method_not_allowed", "message": "Method Not Allowed"}}).encode()
-_INTERNAL_ERROR = json.dumps(
-    {"error": {"code": "internal_error", "message": "internal error; the request may be retried"}}
-).encode()
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Disconnected(Exception):
-    pass
 
 
 class StripeWebhookEndpoint:
@@ -56,8 +48,7 @@ class StripeWebhookEndpoint:
     def __init__(self, app: ASGIApp, processor: WebhookProcessor) -> None:
         self.app = app
         self._processor = processor
-        self._latency = HTTP_LATENCY.labels("POST", PATH)
-        self._counts: dict[int, Any] = {}
+        self._metrics = RouteMetrics("POST", PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH:
@@ -69,32 +60,28 @@ class StripeWebhookEndpoint:
         try:
             if scope["method"] != "POST":
                 status = 405
-                await _answer(send, status, _NOT_ALLOWED, request_id, ((b"allow", b"POST"),))
+                await answer(send, status, _NOT_ALLOWED, request_id, ((b"allow", b"POST"),))
             elif declared is not None and declared > MAX_BODY:
                 status = 413  # refused before reading it
-                await _answer(send, status, _TOO_LARGE, request_id, ((b"connection", b"close"),))
+                await answer(send, status, TOO_LARGE, request_id, ((b"connection", b"close"),))
             else:
                 status, body = await self._handle(receive, signature)
                 extra = ((b"connection", b"close"),) if status == 413 else ()
-                await _answer(send, status, body, request_id, extra)
-        except _Disconnected:
+                await answer(send, status, body, request_id, extra)
+        except Disconnected:
             status = 499  # the client went away mid-body: nobody to answer, nothing done
         except Exception:
             log.exception("http.unhandled", path=PATH, request_id=request_id)
             status = 500
-            await _answer(send, status, _INTERNAL_ERROR, request_id)
+            await answer(send, status, INTERNAL_ERROR, request_id)
         finally:
-            counter = self._counts.get(status)
-            if counter is None:
-                counter = self._counts[status] = HTTP_REQUESTS.labels("POST", PATH, str(status))
-            counter.inc()
-            self._latency.observe(time.perf_counter() - started)
+            self._metrics.observe(status, started)
 
     async def _handle(self, receive: Receive, signature: str | None) -> tuple[int, bytes]:
         try:
-            payload = await _read_body(receive)
-        except _TooLarge:
-            return 413, _TOO_LARGE
+            payload = await read_body(receive, MAX_BODY)
+        except TooLarge:
+            return 413, TOO_LARGE
         try:
             handled = await self._processor.receive(payload, signature)
         except SignatureError as exc:
@@ -113,50 +100,15 @@ class StripeWebhookEndpoint:
         return 200, _DUPLICATE if handled.duplicate else _RECEIVED
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 def _headers(scope: Scope) -> tuple[str, int | None, str | None]:
-    request_id: str | None = None
+    request_id: bytes | None = None
     declared: int | None = None
     signature: str | None = None
     for key, value in scope["headers"]:
         if key == b"stripe-signature":
             signature = value.decode("latin-1")
         elif key == b"content-length":
-            text = value.decode("latin-1").strip()
-            declared = int(text) if text.isdigit() and len(text) < 20 else None
+            declared = content_length(value)
         elif key == b"x-request-id":
-            request_id = value.decode("latin-1")[:64]
-    return request_id or os.urandom(16).hex(), declared, signature  # a uuid4's randomness, less work
-
-
-async def _answer(
-    send: Send, status: int, body: bytes, request_id: str, extra: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                _JSON,
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode("latin-1")),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+            request_id = value
+    return new_request_id(request_id), declared, signature
