@@ -12,6 +12,7 @@ from typing import Any
 class Answer:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)  # as sent, in order
     body: bytes = b""
     pulled: int = 0  # body bytes the app asked for
 
@@ -45,7 +46,8 @@ async def call(
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             answer.status = message["status"]
-            answer.headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+            answer.raw_headers = list(message.get("headers", []))
+            answer.headers = {k.decode().lower(): v.decode("latin-1") for k, v in answer.raw_headers}
         elif message["type"] == "http.response.body":
             answer.body += message.get("body", b"")
 
@@ -59,7 +61,7 @@ async def call(
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": query,
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }

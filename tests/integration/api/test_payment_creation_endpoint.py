@@ -2,7 +2,7 @@
 ones FastAPI's route gives, and whatever it does not answer reaches FastAPI intact.
 
 Each comparison sends one request to the whole app and the same request to FastAPI's own stack (the app
-without the endpoints in front of it), and compares status, body and content type byte for byte.
+without the endpoints in front of it), and compares status, headers in order and body byte for byte.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tests.support.fakes import FakeStripeGateway
 from tests.support.service import TOKEN, Service, running_service
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+REQUEST_ID = "req-parity"  # the same on both paths, so the headers compare whole
 
 
 def _body(order_id: str, **fields: Any) -> dict[str, Any]:
@@ -51,14 +52,20 @@ class Paths:
         self.passed_on: list[bytes] = []
 
     async def send(
-        self, app: Any, body: bytes, headers: dict[str, str] | None = None, *, query: bytes = b""
+        self, app: Any, body: bytes, headers: dict[str, str | None] | None = None, *, query: bytes = b""
     ) -> Answer:
         length = str(len(body))
-        sent = {**AUTH, "content-type": "application/json", "content-length": length, **(headers or {})}
+        sent = {
+            **AUTH,
+            "content-type": "application/json",
+            "content-length": length,
+            "x-request-id": REQUEST_ID,
+            **(headers or {}),
+        }
         given = {k: v for k, v in sent.items() if v is not None}
         return await call(app, "POST", "/v1/payments", _once(body), given, query)
 
-    async def both(self, body: bytes, headers: dict[str, str] | None = None) -> tuple[Answer, Answer]:
+    async def both(self, body: bytes, headers: dict[str, str | None] | None = None) -> tuple[Answer, Answer]:
         return await self.send(self.app, body, headers), await self.send(self.fastapi, body, headers)
 
     def recording(self) -> CreatePaymentEndpoint:
@@ -86,9 +93,7 @@ async def paths(engine: AsyncEngine, gateway: FakeStripeGateway | None = None) -
 
 
 def _same(ours: Answer, theirs: Answer) -> None:
-    assert (ours.status, ours.body) == (theirs.status, theirs.body)
-    assert ours.headers["content-type"] == theirs.headers["content-type"]
-    assert ours.headers["content-length"] == theirs.headers["content-length"]
+    assert (ours.status, ours.raw_headers, ours.body) == (theirs.status, theirs.raw_headers, theirs.body)
 
 
 async def test_a_new_payment_and_its_replay_read_as_fastapi_writes_them(engine: AsyncEngine) -> None:
@@ -121,11 +126,14 @@ async def test_a_well_formed_request_never_reaches_fastapi(engine: AsyncEngine) 
         ("text/plain", _body("ord_x"), {"content-type": "text/plain"}),
         ("a key too long", _body("ord_x"), {"idempotency-key": "k" * 256}),
         ("a body over the limit", _body("ord_x", description="d" * 20_000), None),
+        ("nested past the parser's depth", b"[" * 15_000, None),
     ],
 )
 async def test_what_it_does_not_answer_fastapi_answers_with_the_body_intact(
     engine: AsyncEngine, label: str, body: Any, headers: dict[str, str] | None
 ) -> None:
+    """The endpoint hands the request on with its body (the recorder), so the whole app answers exactly
+    as FastAPI does, and nothing is written."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     async with paths(engine) as p:
         ours, theirs = await p.both(raw, headers)
@@ -193,7 +201,7 @@ async def test_the_request_id_comes_back_and_the_answer_is_counted(engine: Async
         answer = await p.send(p.app, json.dumps(_body("ord_rid")).encode(), {"x-request-id": "req-7"})
         assert answer.status == 201 and answer.headers["x-request-id"] == "req-7"
         assert counted() == before + 1
-        made = await p.send(p.app, json.dumps(_body("ord_rid2")).encode())
+        made = await p.send(p.app, json.dumps(_body("ord_rid2")).encode(), {"x-request-id": None})
         assert len(made.headers["x-request-id"]) == 32
 
 
@@ -208,3 +216,29 @@ async def test_an_unexpected_fault_is_a_500_with_the_request_id(
         answer = await p.send(p.app, json.dumps(_body("ord_boom")).encode(), {"x-request-id": "req-9"})
         assert answer.status == 500 and answer.headers["x-request-id"] == "req-9"
         assert answer.json()["error"]["code"] == "internal_error"
+
+
+async def test_an_unexpected_fault_reads_as_fastapis_500(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any) -> Any:
+        raise RuntimeError("boom")
+
+    from payments.api.http import payments as route
+
+    monkeypatch.setattr(payment_creation, "created_payment", broken)
+    monkeypatch.setattr(route, "created_payment", broken)
+    async with paths(engine) as p:
+        ours, theirs = await p.both(json.dumps(_body("ord_boom2")).encode())
+        assert ours.status == 500
+        _same(ours, theirs)
+
+
+async def test_a_request_id_outside_ascii_comes_back_as_it_came(engine: AsyncEngine) -> None:
+    async with paths(engine) as p:
+        raw = json.dumps(_body("ord_rid_e")).encode()
+        ours = await p.send(p.app, raw, {"x-request-id": "r\xe9q"})
+        theirs = await p.send(p.fastapi, raw, {"x-request-id": "r\xe9q"})
+        assert ours.status == 201 and theirs.status == 200  # the second is the replay
+        assert (b"x-request-id", b"r\xe9q") in ours.raw_headers
+        assert ours.raw_headers[-1] == theirs.raw_headers[-1]

@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payments.api.http import errors, health, landing, payment_creation, payments, referrals, webhooks
+from payments.api.http.bare import route_path
 from payments.api.http.limits import LimitBody
 from payments.api.http.middleware import ObserveRequests
 from payments.api.http.params import storable_params
@@ -26,7 +27,7 @@ class PaymentsApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            endpoint = (self._bare or self._bare_endpoints()).get(scope["path"])
+            endpoint = (self._bare or self._bare_endpoints()).get(route_path(scope))
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return

@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any
 
-from starlette.types import Message, Receive, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from payments.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -54,7 +54,14 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 def content_length(text: bytes) -> int | None:
     value = text.decode("latin-1").strip()
-    return int(value) if value.isdigit() and len(value) < 20 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 20 else None
+
+
+def route_path(scope: Scope) -> str:
+    """The path the routes see: without the ``root_path`` a proxy mounts us under (as Starlette routes)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def answer(
@@ -64,11 +71,11 @@ async def answer(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                JSON_TYPE,
+            "headers": [  # in the order Starlette's responses and our middleware give them
                 (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode("latin-1")),
+                JSON_TYPE,
                 *extra,
+                (b"x-request-id", request_id.encode("latin-1")),
             ],
         }
     )

@@ -18,6 +18,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from payments.api.http.bare import content_length
+
 Scope = dict[str, Any]
 
 KIB = 1024
@@ -62,7 +64,7 @@ class LimitBody:
         limit = body_limit_for(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _send_413(send)  # refused before reading any of it
+            await send_too_large(send)  # refused before reading any of it
             return
         received = 0
         body_done = not _has_body(scope, declared)
@@ -93,14 +95,13 @@ class LimitBody:
         except PayloadTooLarge:
             if response_started:
                 raise
-            await _send_413(send)
+            await send_too_large(send)
 
 
 def _content_length(scope: Scope) -> int | None:
     for key, value in scope.get("headers", ()):
         if key == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() and len(text) < 20 else None
+            return content_length(value)
     return None
 
 
@@ -110,7 +111,7 @@ def _has_body(scope: Scope, declared: int | None) -> bool:
     return any(key == b"transfer-encoding" for key, _ in scope.get("headers", ()))
 
 
-async def _send_413(send: Any) -> None:
+async def send_too_large(send: Any) -> None:
     await send(
         {
             "type": "http.response.start",

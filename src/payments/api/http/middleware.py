@@ -39,7 +39,8 @@ class ObserveRequests:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                echoed = (b"x-request-id", request_id.encode("latin-1"))
+                message["headers"] = [*message.get("headers", []), echoed]
             await send(message)
 
         try:
@@ -53,8 +54,9 @@ class ObserveRequests:
                         "type": "http.response.start",
                         "status": 500,
                         "headers": [
+                            (b"content-length", str(len(INTERNAL_ERROR)).encode()),
                             (b"content-type", b"application/json"),
-                            (b"x-request-id", request_id.encode()),
+                            (b"x-request-id", request_id.encode("latin-1")),
                         ],
                     }
                 )

@@ -21,6 +21,7 @@ import json
 import time
 
 import structlog
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from payments.api.http.auth import bearer_token, is_service_token
@@ -29,15 +30,15 @@ from payments.api.http.bare import (
     Disconnected,
     RouteMetrics,
     TooLarge,
-    answer,
     content_length,
     new_request_id,
     read_body,
     replaying,
+    route_path,
     with_request_id,
 )
 from payments.api.http.errors import service_error_response
-from payments.api.http.limits import body_limit_for
+from payments.api.http.limits import body_limit_for, send_too_large
 from payments.api.http.payments import created_payment
 from payments.api.schemas import CreatePaymentBody
 from payments.bootstrap import Container
@@ -100,7 +101,7 @@ class CreatePaymentEndpoint:
         self._metrics = RouteMetrics("POST", PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or route_path(scope) != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         head = _Head(scope)
@@ -108,41 +109,47 @@ class CreatePaymentEndpoint:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        request_id = new_request_id(head.request_id)
         try:
             raw = await read_body(receive, MAX_BODY)
         except Disconnected:
             self._metrics.observe(499, started)
             return
-        except TooLarge:  # longer than it said: FastAPI's stack answers as for any route
-            await self.app(scope, receive, send)
+        except TooLarge:  # longer than it said (uvicorn frames by Content-Length, so not under it)
+            await send_too_large(with_request_id(send, request_id))
+            self._metrics.observe(413, started)
             return
         body = _valid_body(raw)
         if body is None:
             await self.app(scope, replaying(raw, receive), send)
             return
-        request_id = new_request_id(head.request_id)
+        status, response = await self._answer(body, head, request_id)
+        try:
+            await response(scope, receive, with_request_id(send, request_id))
+        finally:
+            self._metrics.observe(status, started)
+
+    async def _answer(self, body: CreatePaymentBody, head: _Head, request_id: str) -> tuple[int, Response]:
+        """The answer, built before a byte of it is sent, so a fault is never answered twice."""
         key = head.idempotency_key.decode("latin-1") if head.idempotency_key is not None else None
-        status = 500
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             status, payment = await created_payment(self._container, body, key)
-            await answer(send, status, payment.model_dump_json().encode(), request_id)
+            return status, Response(payment.model_dump_json(), status, media_type="application/json")
         except ServiceError as exc:
             response = service_error_response(exc)
-            status = response.status_code
-            await response(scope, receive, with_request_id(send, request_id))
+            return response.status_code, response
         except Exception:
             log.exception("http.unhandled", method="POST", route=PATH)
-            status = 500
-            await answer(send, status, INTERNAL_ERROR, request_id)
+            return 500, Response(INTERNAL_ERROR, 500, media_type="application/json")
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-            self._metrics.observe(status, started)
 
 
 def _valid_body(raw: bytes) -> CreatePaymentBody | None:
-    """The body as FastAPI would read it (``json.loads``, then the model), or None for FastAPI to answer."""
+    """The body as FastAPI would read it (``json.loads``, then the model), or None for FastAPI to answer:
+    a ValueError (json's, pydantic's) or anything else (a RecursionError from deep nesting) alike."""
     try:
         return CreatePaymentBody.model_validate(json.loads(raw))
-    except ValueError:  # json's errors and pydantic's ValidationError alike
+    except Exception:
         return None

@@ -25,6 +25,7 @@ from payments.api.http.bare import (
     content_length,
     new_request_id,
     read_body,
+    route_path,
 )
 from payments.api.http.errors import HTTP_STATUS
 from payments.api.http.limits import TOO_LARGE, body_limit_for
@@ -51,7 +52,7 @@ class StripeWebhookEndpoint:
         self._metrics = RouteMetrics("POST", PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH:
+        if scope["type"] != "http" or route_path(scope) != PATH:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
