@@ -23,6 +23,8 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
+from benchmarks.reference_app import answer
+
 CREATE = """
 CREATE TABLE IF NOT EXISTS bench_ref_payments (
     id text PRIMARY KEY, order_id text UNIQUE NOT NULL, body text NOT NULL, url text, session_id text
@@ -53,7 +55,7 @@ def create() -> Any:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["path"] == "/healthz":
-            await _answer(send, 200, b"{}")
+            await answer(send, 200, b"{}")
             return
         body = b""
         while True:
@@ -77,13 +79,13 @@ def create() -> Any:
             "Content-Type": "application/x-www-form-urlencoded",
         }
         if through_sdk:
-            answer = await held["sdk"].raw_request_async(
+            sdk_answer = await held["sdk"].raw_request_async(
                 "post",
                 "/v1/checkout/sessions",
                 idempotency_key=headers["Idempotency-Key"],
                 **_nested(asked, payment_id),
             )
-            session = answer.data
+            session = sdk_answer.data
         else:
             form = urlencode(session_form(asked, payment_id))
             async with held["http"].post(stripe, data=form, headers=headers) as got:
@@ -94,7 +96,7 @@ def create() -> Any:
             session["url"],
             session["id"],
         )
-        await _answer(send, 201, json.dumps(dict(row)).encode())
+        await answer(send, 201, json.dumps(dict(row)).encode())
 
     return app
 
@@ -157,14 +159,3 @@ def _nested(asked: dict[str, Any], payment_id: str) -> dict[str, Any]:
         "cancel_url": form["cancel_url"],
         "expires_at": int(form["expires_at"]),
     }
-
-
-async def _answer(send: Any, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

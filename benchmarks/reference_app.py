@@ -52,7 +52,7 @@ def create() -> Any:
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
         expected = hmac.new(secret, parts.get("t", "").encode() + b"." + body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, parts.get("v1", "")):
-            await _answer(send, 400, b'{"error":"bad signature"}')
+            await answer(send, 400, b'{"error":"bad signature"}')
             return
         event = json.loads(body)
         assert pool is not None
@@ -64,12 +64,12 @@ def create() -> Any:
                 body.decode(),
             )
             await conn.execute("INSERT INTO bench_ref_effects (event_id) VALUES ($1)", event["id"])
-        await _answer(send, 200, b'{"received":true}')
+        await answer(send, 200, b'{"received":true}')
 
     return app
 
 
-async def _answer(send: Any, status: int, body: bytes) -> None:
+async def answer(send: Any, status: int, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
