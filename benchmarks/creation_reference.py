@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import aiohttp
 import asyncpg
 
-from benchmarks.reference_app import answer
+from benchmarks.reference_app import answer, read_body
 
 CREATE = """
 CREATE TABLE IF NOT EXISTS bench_ref_payments (
@@ -57,12 +57,7 @@ def create() -> Any:
         if scope["path"] == "/healthz":
             await answer(send, 200, b"{}")
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         asked = json.loads(body)
         payment_id = "pay_" + uuid.uuid4().hex[:24]
         db = held["db"]

@@ -41,6 +41,7 @@ from benchmarks.webhook_throughput import (
     free_port,
     fresh_database,
     tree_cpu_seconds,
+    uvicorn_cmd,
     wait_healthy,
 )
 from payments.migrations_runner import upgrade_to_head
@@ -63,25 +64,6 @@ def _start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[b
     )
     wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
     return proc
-
-
-def _reference_cmd(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "benchmarks.creation_reference:create",
-        "--factory",
-        "--port",
-        str(port),
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
 
 
 async def _timed(samples: list[float] | None, call: Awaitable[httpx.Response], status: int) -> None:
@@ -116,7 +98,8 @@ async def main() -> None:
         service_proc = _start([sys.executable, "-m", "payments.cli", "serve"], env, port)
         procs.append(service_proc)
         for at, through_sdk in ((reference_port, "0"), (sdk_reference_port, "1")):
-            procs.append(_start(_reference_cmd(at), {**env, "BENCH_REFERENCE_SDK": through_sdk}, at))
+            cmd = uvicorn_cmd("benchmarks.creation_reference:create", at)
+            procs.append(_start(cmd, {**env, "BENCH_REFERENCE_SDK": through_sdk}, at))
         log_dir = Path(os.environ.get("TMPDIR", "/tmp")) / "payments-bench"
         log_dir.mkdir(exist_ok=True)
         profiler = _start_profiler(service_proc.pid, "creation", 1, log_dir)  # PAYMENTS_BENCH_PROFILE=1

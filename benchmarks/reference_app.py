@@ -42,12 +42,7 @@ def create() -> Any:
                         await pool.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         header = dict(scope["headers"]).get(b"stripe-signature", b"").decode()
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
         expected = hmac.new(secret, parts.get("t", "").encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -67,6 +62,15 @@ def create() -> Any:
         await answer(send, 200, b'{"received":true}')
 
     return app
+
+
+async def read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 async def answer(send: Any, status: int, body: bytes) -> None:

@@ -273,6 +273,30 @@ async def verify_applied_once(url: str, events: list[dict]) -> None:
         await conn.close()
 
 
+def uvicorn_cmd(factory: str, port: int, workers: int = 1) -> list[str]:
+    """A reference app under uvicorn as the service runs: uvloop, httptools, no access log."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 120  # a busy shared machine can take this long to start two workers
     while time.monotonic() < deadline:
@@ -344,26 +368,7 @@ async def measure(label: str, workers: int, events_count: int, concurrency: int,
         if label == "service":
             cmd = [sys.executable, "-m", "payments.cli", "serve", "--workers", str(workers)]
         else:
-            cmd = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "benchmarks.reference_app:create",
-                "--factory",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
+            cmd = uvicorn_cmd("benchmarks.reference_app:create", port, workers)
         log = (log_dir / f"{label}-{workers}.log").open("wb")
         proc = subprocess.Popen(
             cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1]
