@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -116,6 +117,27 @@ class ExportStore:
             raise ExportsBusy("every export connection is busy") from None
 
 
+def check_settings(settings: Settings) -> None:
+    """What ``build`` would refuse, checked before a process starts anything (the development emulator,
+    the workers), so a bad setting stops it with its one line and nothing to clean up."""
+    settings.require_production_secrets()
+    orders = _orders_client(settings)
+    if orders is not None:
+        asyncio.run(orders.close())
+
+
+def _orders_client(settings: Settings) -> OrdersClient | None:
+    try:
+        return orders_client_from_url(
+            settings.orders_url,
+            ca_file=settings.orders_tls_ca_file,
+            cert_file=settings.orders_tls_cert_file,
+            key_file=settings.orders_tls_key_file,
+        )
+    except OrdersSettingsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build(
     settings: Settings,
     *,
@@ -142,15 +164,7 @@ def build(
     checks: dict[str, Check] = {"database": DatabaseProbe(engine).answers}
     if redis is not None:
         checks["redis"] = redis.ping
-    try:
-        orders = orders_client_from_url(
-            settings.orders_url,
-            ca_file=settings.orders_tls_ca_file,
-            cert_file=settings.orders_tls_cert_file,
-            key_file=settings.orders_tls_key_file,
-        )
-    except OrdersSettingsError as exc:
-        raise ConfigError(str(exc)) from None
+    orders = _orders_client(settings)
     refunds = RefundService(store, gateway, orchestrator, clock)
     review = ReviewService(store, refunds, orchestrator, clock)
     outbox = OutboxBacklog(store, clock)

@@ -193,7 +193,7 @@ async def _housekeeping(container: bootstrap.Container, stop: asyncio.Event) -> 
 
 
 def serve(settings: Settings, workers: int = 1) -> int:
-    settings.require_production_secrets()
+    bootstrap.check_settings(settings)  # before the emulator or a worker is started
     emulator: EmulatorProcess | None = None
     children: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ)

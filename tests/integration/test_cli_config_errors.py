@@ -7,6 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from payments import runner
+from payments.config import ConfigError, Settings
+
 
 def test_a_malformed_setting_is_one_line_naming_it_without_its_value() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENTS_")}
@@ -25,3 +30,15 @@ def test_a_malformed_setting_is_one_line_naming_it_without_its_value() -> None:
     assert len(lines) == 1 and lines[0].startswith("payments: "), done.stderr
     assert "PAYMENTS_HTTP_PORT: " in lines[0] and "PAYMENTS_WEBHOOK_TOLERANCE_SECONDS: " in lines[0]
     assert "s3cr3t" not in lines[0] and "99999" not in lines[0]
+
+
+def test_a_bad_orders_setting_stops_serve_before_the_emulator_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The development server starts the Stripe emulator for itself; a setting that would stop the
+    service stops it first, so nothing is started only to be stopped again."""
+    started: list[int] = []
+    monkeypatch.setattr(runner, "start_emulator", lambda port, *a, **k: started.append(port))
+    settings = Settings(orders_url="ftp://orders.internal", database_url="sqlite+aiosqlite:///:memory:")
+    assert settings.uses_emulator
+    with pytest.raises(ConfigError, match="PAYMENTS_ORDERS_URL"):
+        runner.serve(settings)
+    assert started == []
