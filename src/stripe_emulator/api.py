@@ -21,6 +21,7 @@ from .forms import decode_form, get_list
 from .ids import new_id
 from .objects import API_VERSION
 from .store import IdempotentAnswer
+from .versions import answer_version, render_answer
 
 JSON = dict[str, Any]
 
@@ -32,15 +33,23 @@ class ApiCall:
     path: dict[str, str]
     base_url: str
     request_id: str
+    api_version: str = API_VERSION  # the answer's shape: the request's Stripe-Version, or the account's
 
 
 Handler = Callable[[ApiCall], JSON]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def render(status: int, body: JSON | str, request_id: str, *, replayed: bool = False) -> Response:
+def render(
+    status: int,
+    body: JSON | str,
+    request_id: str,
+    *,
+    replayed: bool = False,
+    api_version: str = API_VERSION,
+) -> Response:
     text = body if isinstance(body, str) else json.dumps(body, indent=2)
-    headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
+    headers = {"Request-Id": request_id, "Stripe-Version": api_version}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(text, status_code=status, media_type="application/json", headers=headers)
@@ -92,12 +101,13 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
         if expire_due_sessions(emu):
             emu.store.save()
         key = request.headers.get("idempotency-key") if request.method == "POST" else None
-        call = ApiCall(emu, params, dict(request.path_params), str(request.base_url), request_id)
+        version = answer_version(request.headers.get("stripe-version"))
+        call = ApiCall(emu, params, dict(request.path_params), str(request.base_url), request_id, version)
         if not key:
             status, body = _execute(call, handler, None)
             if mutating:
                 emu.store.save()
-            return render(status, body, request_id)
+            return render(status, body, request_id, api_version=version)
         fingerprint = _fingerprint(request.method, request.url.path, params)
         # Two concurrent requests with one key must produce one object: the second waits, then replays.
         async with emu.store.lock_for(key):
@@ -116,7 +126,7 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
             if _cacheable(status):
                 emu.store.idempotency[key] = IdempotentAnswer(fingerprint, status, text, request_id)
             emu.store.save()
-            return render(status, text, request_id)
+            return render(status, text, request_id, api_version=version)
 
     return run
 
@@ -124,8 +134,8 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
 def _execute(call: ApiCall, handler: Handler, idempotency_key: str | None) -> tuple[int, JSON]:
     try:
         with caused_by(call.request_id, idempotency_key):
-            result = handler(call)
+            result = render_answer(handler(call), call.api_version)
         paths = [str(p) for p in get_list(call.params, "expand")]
-        return 200, expand(call.emu.store, result, paths) if paths else result
+        return 200, expand(call.emu.store, result, paths, call.api_version) if paths else result
     except StripeError as exc:
         return exc.status, exc.body()

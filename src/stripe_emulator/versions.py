@@ -49,6 +49,21 @@ def render_object(obj: JSON, api_version: str) -> JSON:
     return out
 
 
+def render_answer(value: Any, api_version: str) -> Any:
+    """An API answer as ``api_version`` shows it, down through lists and expanded objects (a copy)."""
+    if isinstance(value, list):
+        return [render_answer(item, api_version) for item in value]
+    if not isinstance(value, dict):
+        return value
+    dropped = removed_fields(str(value.get("object")), api_version)
+    return {k: render_answer(v, api_version) for k, v in value.items() if k not in dropped}
+
+
+def answer_version(requested: str | None) -> str:
+    """The version an API call is answered in: its ``Stripe-Version`` if we render it, else the account's."""
+    return requested if requested and supported(requested) else API_VERSION
+
+
 def render_event(event: JSON, api_version: str | None) -> JSON:
     version = api_version or API_VERSION
     out = dict(event)

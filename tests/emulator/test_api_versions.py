@@ -61,6 +61,30 @@ def test_charge_refunds_and_intent_charges_follow_the_endpoint_version(
     assert "refunds" not in listed.data.object
 
 
+def test_api_answers_take_the_shape_of_the_version_asked_for(
+    client: stripe.StripeClient, base_url: str
+) -> None:
+    """Since 2022-11-15 a charge lists its refunds only when expanded, as Stripe answers; the SDK pins a
+    later version, and an older Stripe-Version header gets the older shape."""
+    pi = client.v1.payment_intents.create(
+        params={"amount": 5000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 700})
+    charge_id = str(pi.latest_charge)
+
+    current = client.v1.charges.retrieve(charge_id)
+    assert "refunds" not in current and current.amount_refunded == 700
+    expanded = client.v1.charges.retrieve(charge_id, params={"expand": ["refunds"]})
+    assert [r.id for r in expanded.refunds.data] == [refund.id]
+    intent = client.v1.payment_intents.retrieve(pi.id, params={"expand": ["latest_charge"]})
+    assert "charges" not in intent and "refunds" not in intent.latest_charge
+
+    with httpx.Client(base_url=base_url, auth=("sk_test_emulator", "")) as http:
+        old = http.get(f"/v1/charges/{charge_id}", headers={"Stripe-Version": OLD})
+    assert old.headers["stripe-version"] == OLD
+    assert [r["id"] for r in old.json()["refunds"]["data"]] == [refund.id]
+
+
 def test_an_unknown_api_version_is_refused(client: stripe.StripeClient) -> None:
     for version in ("2010-01-01", "yesterday", "2999-01-01"):
         with pytest.raises(stripe.InvalidRequestError) as refused:

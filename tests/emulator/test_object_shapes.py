@@ -10,6 +10,7 @@ import httpx
 import pytest
 import stripe
 
+from stripe_emulator.objects import API_VERSION
 from stripe_emulator.versions import removed_fields
 
 from .conftest import FIXTURES, session_params
@@ -46,12 +47,15 @@ def missing_keys(
 
 def raw(obj: Any) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(obj.last_response.body)
+    body["__version"] = obj.last_response.headers["Stripe-Version"]  # the version it is answered in
     return body
 
 
 def assert_shape(kind: str, actual: dict[str, Any]) -> None:
+    """Stripe's fixtures show expandable lists (a charge's refunds) that the answer's version omits."""
     assert actual["object"] == fixtures()[kind]["object"]
-    assert missing_keys(fixtures()[kind], actual, SKIP.get(kind, set())) == []
+    skip = SKIP.get(kind, set()) | removed_fields(kind, actual.get("__version", API_VERSION))
+    assert missing_keys(fixtures()[kind], actual, skip) == []
 
 
 def test_flow_objects_have_stripes_keys(

@@ -37,7 +37,7 @@ def test_partial_second_partial_and_over_refund(
     assert charge.refunded is False
 
     second = client.v1.refunds.create(params={"charge": pi.latest_charge, "amount": 2000})
-    charge = client.v1.charges.retrieve(pi.latest_charge)
+    charge = client.v1.charges.retrieve(pi.latest_charge, params={"expand": ["refunds"]})
     assert charge.amount_refunded == 5000
     assert [r.id for r in charge.refunds.data] == [second.id, first.id]
 
