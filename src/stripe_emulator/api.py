@@ -14,14 +14,14 @@ from starlette.responses import Response
 
 from .checkout_flow import expire_due_sessions
 from .engine import Emulator
-from .errors import StripeError, idempotency_error, unauthorized
+from .errors import StripeError, idempotency_error, invalid_request, unauthorized
 from .events import caused_by
-from .expand import expand
+from .expand import charges_of, expand
 from .forms import decode_form, get_list
 from .ids import new_id
 from .objects import API_VERSION
 from .store import IdempotentAnswer
-from .versions import answer_version, render_answer
+from .versions import OLDEST, InvalidVersion, answer_version, render_answer
 
 JSON = dict[str, Any]
 
@@ -101,7 +101,13 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
         if expire_due_sessions(emu):
             emu.store.save()
         key = request.headers.get("idempotency-key") if request.method == "POST" else None
-        version = answer_version(request.headers.get("stripe-version"))
+        try:
+            version = answer_version(request.headers.get("stripe-version"))
+        except InvalidVersion as exc:
+            error = invalid_request(
+                f"Invalid Stripe API version: {exc}. This emulator renders {OLDEST} to {API_VERSION[:10]}."
+            )
+            return render(error.status, error.body(), request_id)
         call = ApiCall(emu, params, dict(request.path_params), str(request.base_url), request_id, version)
         if not key:
             status, body = _execute(call, handler, None)
@@ -120,11 +126,13 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
                         "different request."
                     )
                     return render(error.status, error.body(), request_id)
-                return render(saved.status, saved.body, saved.request_id, replayed=True)
+                return render(
+                    saved.status, saved.body, saved.request_id, replayed=True, api_version=saved.api_version
+                )
             status, body = _execute(call, handler, key)
             text = json.dumps(body, indent=2)
             if _cacheable(status):
-                emu.store.idempotency[key] = IdempotentAnswer(fingerprint, status, text, request_id)
+                emu.store.idempotency[key] = IdempotentAnswer(fingerprint, status, text, request_id, version)
             emu.store.save()
             return render(status, text, request_id, api_version=version)
 
@@ -134,7 +142,7 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
 def _execute(call: ApiCall, handler: Handler, idempotency_key: str | None) -> tuple[int, JSON]:
     try:
         with caused_by(call.request_id, idempotency_key):
-            result = render_answer(handler(call), call.api_version)
+            result = render_answer(handler(call), call.api_version, charges_of(call.emu.store))
         paths = [str(p) for p in get_list(call.params, "expand")]
         return 200, expand(call.emu.store, result, paths, call.api_version) if paths else result
     except StripeError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from .objects import list_object
@@ -23,7 +24,7 @@ def _expand_path(store: Store, value: Any, path: list[str], api_version: str) ->
     if isinstance(target, str):
         found = store.find(target)
         if found is not None:
-            target = render_answer(found, api_version)
+            target = render_answer(found, api_version, charges_of(store))
     elif target is None and head == "line_items" and value.get("object") == "checkout.session":
         # Not on the object unless asked for, exactly as Stripe does.
         items = copy.deepcopy(store.line_items.get(value["id"], []))
@@ -37,9 +38,18 @@ def _expand_path(store: Store, value: Any, path: list[str], api_version: str) ->
     return value
 
 
+def charges_of(store: Store) -> Callable[[str], list[JSON]]:
+    """A PaymentIntent's charges, newest first: what versions before 2022-11-15 embed in it."""
+
+    def charges(intent_id: str) -> list[JSON]:
+        return [c for c in store.newest_first("charges") if c.get("payment_intent") == intent_id]
+
+    return charges
+
+
 def expand(store: Store, obj: JSON, paths: list[str], api_version: str) -> JSON:
     """``obj`` (already rendered in ``api_version``) with ``paths`` expanded, what they bring rendered too."""
-    result = copy.deepcopy(obj)
+    result = copy.deepcopy(obj)  # render_answer copied it, but a caller may pass the stored object
     for path in paths:
         result = _expand_path(store, result, path.split("."), api_version)
     return result

@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import invalid_request, resource_missing
 from .forms import get_int, get_str
+from .objects import API_VERSION
 
 JSON = dict[str, Any]
 
@@ -34,6 +35,7 @@ class IdempotentAnswer:
     status: int
     body: str
     request_id: str
+    api_version: str = API_VERSION  # the shape the body was rendered in, said again on a replay
 
 
 @dataclass

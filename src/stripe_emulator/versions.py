@@ -10,9 +10,10 @@ after 2022-11-15, when Stripe stopped embedding a charge's ``refunds`` and remov
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
-from .objects import API_VERSION
+from .objects import API_VERSION, list_object
 
 JSON = dict[str, Any]
 
@@ -49,19 +50,43 @@ def render_object(obj: JSON, api_version: str) -> JSON:
     return out
 
 
-def render_answer(value: Any, api_version: str) -> Any:
-    """An API answer as ``api_version`` shows it, down through lists and expanded objects (a copy)."""
+def render_answer(value: Any, api_version: str, charges_of: Callable[[str], list[JSON]] | None = None) -> Any:
+    """An API answer as ``api_version`` shows it, down through lists and expanded objects (a copy).
+
+    Before 2022-11-15 a PaymentIntent embeds its charges: ``charges_of`` (an intent id to its stored
+    charges) supplies them where the answer holds an intent.
+    """
     if isinstance(value, list):
-        return [render_answer(item, api_version) for item in value]
+        return [render_answer(item, api_version, charges_of) for item in value]
     if not isinstance(value, dict):
         return value
-    dropped = removed_fields(str(value.get("object")), api_version)
-    return {k: render_answer(v, api_version) for k, v in value.items() if k not in dropped}
+    kind = str(value.get("object"))
+    if kind == "event":
+        return copy.deepcopy(value)  # an event keeps the shape it was rendered in (routes_events.py)
+    dropped = removed_fields(kind, api_version)
+    out = {k: render_answer(v, api_version, charges_of) for k, v in value.items() if k not in dropped}
+    old = api_version[:10] < CHARGES_UNEMBEDDED
+    if kind == "payment_intent" and old and charges_of is not None and "charges" not in value:
+        charges = render_answer(charges_of(str(value["id"])), api_version, charges_of)
+        out["charges"] = list_object(charges, f"/v1/charges?payment_intent={value['id']}")
+    return out
 
 
 def answer_version(requested: str | None) -> str:
-    """The version an API call is answered in: its ``Stripe-Version`` if we render it, else the account's."""
-    return requested if requested and supported(requested) else API_VERSION
+    """The version an API call is answered in: its ``Stripe-Version``, or the account's when absent.
+
+    One the emulator does not render is refused (``InvalidVersion``) rather than answered in another
+    shape: Stripe refuses a malformed version, and renders old ones the emulator does not know.
+    """
+    if requested is None or not requested.strip():
+        return API_VERSION
+    if not supported(requested.strip()):
+        raise InvalidVersion(requested.strip())
+    return requested.strip()
+
+
+class InvalidVersion(ValueError):
+    pass
 
 
 def render_event(event: JSON, api_version: str | None) -> JSON:

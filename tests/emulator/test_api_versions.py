@@ -81,8 +81,24 @@ def test_api_answers_take_the_shape_of_the_version_asked_for(
 
     with httpx.Client(base_url=base_url, auth=("sk_test_emulator", "")) as http:
         old = http.get(f"/v1/charges/{charge_id}", headers={"Stripe-Version": OLD})
-    assert old.headers["stripe-version"] == OLD
-    assert [r["id"] for r in old.json()["refunds"]["data"]] == [refund.id]
+        assert old.headers["stripe-version"] == OLD
+        assert [r["id"] for r in old.json()["refunds"]["data"]] == [refund.id]
+        old_intent = http.get(f"/v1/payment_intents/{pi.id}", headers={"Stripe-Version": OLD}).json()
+        assert [c["id"] for c in old_intent["charges"]["data"]] == [charge_id]
+        assert [r["id"] for r in old_intent["charges"]["data"][0]["refunds"]["data"]] == [refund.id]
+
+        # A replay says the version its saved body was rendered in, whatever the retry asks.
+        form = {"payment_intent": pi.id, "amount": "100"}
+        key = {"Idempotency-Key": f"replay-{pi.id}"}
+        first = http.post("/v1/refunds", data=form, headers={**key, "Stripe-Version": OLD})
+        again = http.post("/v1/refunds", data=form, headers=key)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.headers["stripe-version"] == first.headers["stripe-version"] == OLD
+
+        for version in ("garbage", "2019-01-01", "2999-01-01"):
+            refused = http.get(f"/v1/charges/{charge_id}", headers={"Stripe-Version": version})
+            assert refused.status_code == 400, version
+            assert refused.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_an_unknown_api_version_is_refused(client: stripe.StripeClient) -> None:
