@@ -119,8 +119,11 @@ class ExportStore:
 
 def check_settings(settings: Settings) -> None:
     """What ``build`` would refuse, checked before a process starts anything (the development emulator,
-    the workers), so a bad setting stops it with its one line and nothing to clean up."""
+    the workers), so a bad setting stops it with its one line and nothing to clean up. (The gRPC server's
+    TLS files are the entry point's to check: ``api/grpc/tls.py``.)"""
     settings.require_production_secrets()
+    settings.audit_keyring()
+    settings.livemode()
     orders = _orders_client(settings)
     if orders is not None:
         asyncio.run(orders.close())

@@ -193,7 +193,11 @@ async def _housekeeping(container: bootstrap.Container, stop: asyncio.Event) -> 
 
 
 def serve(settings: Settings, workers: int = 1) -> int:
-    bootstrap.check_settings(settings)  # before the emulator or a worker is started
+    from payments.api.grpc.tls import server_credentials
+
+    # Before the emulator or a worker is started: a bad setting stops us with nothing to clean up.
+    bootstrap.check_settings(settings)
+    server_credentials(settings)
     emulator: EmulatorProcess | None = None
     children: list[subprocess.Popen[bytes]] = []
     env = dict(os.environ)
