@@ -32,6 +32,7 @@ from payments.referrals.service import CommissionService
 from payments.refunds.service import RefundService
 from payments.review.service import ReviewService
 from payments.unit_of_work import UnitOfWork
+from payments.webhooks.deferred_sweep import DeferredSweep
 from payments.webhooks.idempotency import WebhookIdempotencyService
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from payments.webhooks.processor import WebhookConfig, WebhookProcessor
@@ -59,6 +60,7 @@ class Container:
     webhooks: WebhookProcessor
     events: StoredEvents
     sweep: EventSweep
+    deferred: DeferredSweep
     orders: OrdersClient | None
     outbox: OutboxBacklog
     relay: OutboxRelay | None  # None without PAYMENTS_ORDERS_URL: nothing to deliver to
@@ -205,6 +207,7 @@ def build(
             clock,
             SweepConfig(lag=timedelta(seconds=settings.event_sweep_seconds)),
         ),
+        deferred=DeferredSweep(store, webhooks, clock),
         orders=orders,
         outbox=outbox,
         relay=OutboxRelay(store, orders) if orders is not None else None,

@@ -27,7 +27,8 @@ import structlog
 from payments.errors import ServiceError, UpstreamError
 from payments.observability.metrics import EVENTS_SWEPT
 from payments.stripe_port import GatewayError
-from payments.unit_of_work import ConcurrentWrite, UnitOfWorkFactory
+from payments.unit_of_work import UnitOfWorkFactory
+from payments.webhooks.leases import take_lease
 from payments.webhooks.processor import WebhookProcessor
 from payments.webhooks.stripe_events import envelope_problem
 
@@ -162,21 +163,8 @@ class EventSweep:
 
     async def _lease(self, now: datetime) -> int | None:
         """Take the sweep for one round; the watermark, or None when another replica holds it."""
-        until = now + self._config.lease
-        async with self._uow() as uow:
-            watermark = await uow.sweeps.take(self.NAME, self._owner, now, until)
-            if watermark is not None:
-                return watermark
-            exists = await uow.sweeps.exists(self.NAME)
-        if exists:
-            return None
         start = int((now - self._config.initial_lookback).timestamp())
-        try:
-            async with self._uow() as uow:
-                await uow.sweeps.create(self.NAME, start, self._owner, until, now)
-        except ConcurrentWrite:  # another replica created it first: it sweeps this round
-            return None
-        return start
+        return await take_lease(self._uow, self.NAME, self._owner, now, now + self._config.lease, start=start)
 
     async def _advance(self, watermark: int, now: datetime) -> bool:
         """Save progress and extend the lease; False when the lease is no longer ours."""
