@@ -7,6 +7,8 @@ secret, an unencrypted gRPC port or SQLite. docs/security.md says what each refu
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,9 +21,11 @@ _TEST_KEY_PREFIXES = ("sk_test_", "rk_test_", "pk_test_")
 _LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 
 
-def production_problems(settings: Settings) -> list[str]:
-    """Every reason ``settings`` cannot run production, each naming its ``PAYMENTS_…`` variable."""
+def production_problems(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Every reason ``settings`` (and the process environment) cannot run production, each naming its
+    variable."""
     problems: list[str] = []
+    problems += _tracers(os.environ if environ is None else environ)
     problems += _stripe(settings)
     problems += _secrets(settings)
     problems += _grpc(settings)
@@ -102,6 +106,14 @@ def _grpc(settings: Settings) -> list[str]:
     if ca is not None and not _readable(ca):
         problems.append(f"PAYMENTS_GRPC_TLS_CLIENT_CA_FILE: cannot read {ca}")
     return problems
+
+
+def _tracers(environ: Mapping[str, str]) -> list[str]:
+    # gRPC's C core writes its traces to stderr, past our log redaction, and some of them print call
+    # metadata whole: the bearer token Orders sends us, and ours to Orders (seen with GRPC_TRACE=all).
+    if environ.get("GRPC_TRACE", "").strip():
+        return ["GRPC_TRACE must be unset in prod: gRPC's traces print call metadata, API tokens included"]
+    return []
 
 
 def _orders(settings: Settings) -> list[str]:

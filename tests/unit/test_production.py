@@ -34,6 +34,11 @@ def prod_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(autouse=True)
+def _no_grpc_tracing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRPC_TRACE", raising=False)
+
+
 def test_a_complete_production_configuration_starts(tmp_path: Path) -> None:
     check_production(prod_settings(tmp_path))
     check_production(prod_settings(tmp_path, stripe_api_base="https://api.stripe.com/"))
@@ -81,6 +86,21 @@ def test_production_refuses_and_names_the_setting(
     with pytest.raises(ConfigError) as refused:
         check_production(prod_settings(tmp_path, **override))
     assert setting in str(refused.value)
+
+
+@pytest.mark.parametrize("tracers", ["all", "http,hpack_parser"])
+def test_production_refuses_grpc_tracing_which_prints_call_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracers: str
+) -> None:
+    monkeypatch.setenv("GRPC_TRACE", tracers)
+    with pytest.raises(ConfigError) as refused:
+        check_production(prod_settings(tmp_path))
+    assert "GRPC_TRACE" in str(refused.value)
+
+
+def test_grpc_tracing_is_left_to_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRPC_TRACE", "all")
+    check_production(Settings())
 
 
 def test_a_refusal_never_repeats_a_secret(tmp_path: Path) -> None:
