@@ -107,7 +107,9 @@ async def main() -> None:
         floor: list[float] = []
         floor_sdk: list[float] = []
         via_service: list[float] = []
-        service_cpu = emulator_cpu = 0.0
+        cpu_at: dict[str, float] = {}
+        watched = {"service": service_proc.pid, "emulator": emulator.process.pid}
+        watched |= {"reference": procs[1].pid, "reference through the SDK": procs[2].pid}
         # Interleaved, one of each per round: on a shared machine the three paths see the same load.
         async with (
             httpx.AsyncClient(
@@ -122,8 +124,7 @@ async def main() -> None:
             for i in range(args.requests + 20):
                 measured = i >= 20
                 if i == 20:
-                    service_cpu = tree_cpu_seconds(service_proc.pid)
-                    emulator_cpu = tree_cpu_seconds(emulator.process.pid)
+                    cpu_at = {label: tree_cpu_seconds(pid) for label, pid in watched.items()}
                 asked = _asked(f"ord_direct_{i}")
                 form = session_form(asked, "pay_" + uuid.uuid4().hex[:24])
                 key = {"Idempotency-Key": uuid.uuid4().hex}
@@ -148,8 +149,7 @@ async def main() -> None:
                     201,
                 )
                 if i == args.requests + 19:
-                    service_cpu = tree_cpu_seconds(service_proc.pid) - service_cpu
-                    emulator_cpu = tree_cpu_seconds(emulator.process.pid) - emulator_cpu
+                    cpu_at = {label: tree_cpu_seconds(pid) - cpu_at[label] for label, pid in watched.items()}
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(timeout=60)
@@ -166,11 +166,10 @@ async def main() -> None:
             f"through the SDK {median(floor_sdk) / median(direct):.2f}; "
             f"service / reference through the SDK: {median(via_service) / median(floor_sdk):.2f}"
         )
-        # CPU a request, from /proc: the emulator's is per session created (it served all four paths).
-        print(
-            f"CPU ms a request: service {service_cpu * 1000 / args.requests:.2f}; "
-            f"emulator {emulator_cpu * 1000 / (4 * args.requests):.2f} a session"
-        )
+        # CPU ms a request, from /proc; the emulator's is per session created (it served all four paths).
+        cpu_at["emulator"] /= 4
+        each = (f"{label} {seconds * 1000 / args.requests:.2f}" for label, seconds in cpu_at.items())
+        print("CPU ms a request: " + "; ".join(each))
     finally:
         for proc in procs:
             proc.terminate()

@@ -27,7 +27,7 @@ from payments.domain.state_diff import Cause, OrderState, OrderView, StateDiff
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, InvalidRequest, NotFound, UpstreamError, UpstreamRefused
 from payments.ids import new_id
-from payments.observability.tracing import tracer
+from payments.observability.tracing import span
 from payments.records import PaymentRecord
 from payments.stripe_port import CheckoutRequest, GatewayError, GatewayErrorKind, PaymentIntentRequest
 from payments.unit_of_work import ConcurrentWrite, UnitOfWork, UnitOfWorkFactory
@@ -90,7 +90,7 @@ class PaymentService:
         self._orchestrator = orchestrator or PaymentOrchestrator()
 
     async def create_payment(self, cmd: CreatePayment) -> PaymentCreated:
-        with tracer.start_as_current_span("payments.create_payment"):
+        with span("payments.create_payment"):
             cmd = self._validated(cmd)
             record, created = await self._claim(cmd)
             if record.checkout_url or record.client_secret or record.status != PaymentStatus.OPEN:
@@ -101,7 +101,7 @@ class PaymentService:
             return PaymentCreated(record, created)
 
     async def cancel_payment(self, payment_id: str) -> PaymentRecord:
-        with tracer.start_as_current_span("payments.cancel_payment"):
+        with span("payments.cancel_payment"):
             return await cancel.cancel_payment(
                 self._uow, self._gateway, self._orchestrator, self._clock, payment_id
             )

@@ -12,7 +12,7 @@ from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_a
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
 from payments.errors import Conflict, FailedPrecondition, InvalidRequest, NotFound, UpstreamError
-from payments.observability.tracing import tracer
+from payments.observability.tracing import span
 from payments.records import REQUESTED, RefundRecord
 from payments.refunds.ports import RefundGateway
 from payments.stripe_port import GatewayError, Refund
@@ -51,7 +51,7 @@ class RefundService:
 
     async def refund(self, cmd: RefundPayment) -> tuple[RefundRecord, bool]:
         """The refund and whether this call created it (False: an idempotent replay)."""
-        with tracer.start_as_current_span("refunds.refund"):
+        with span("refunds.refund"):
             if cmd.reason is not None and cmd.reason not in ALLOWED_REASONS:
                 raise InvalidRequest(f"reason must be one of {sorted(ALLOWED_REASONS)}", field="reason")
             if cmd.amount is not None and (isinstance(cmd.amount, bool) or cmd.amount <= 0):

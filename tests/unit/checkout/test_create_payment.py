@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,7 @@ from payments.checkout.service import CheckoutMode, CreatePayment, PaymentServic
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, UpstreamError, UpstreamRefused
+from payments.observability import tracing
 from payments.stripe_port import GatewayErrorKind
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts, chain
@@ -151,3 +153,20 @@ def test_the_terms_hash_of_a_request_never_changes() -> None:
     assert cmd.terms_hash() == "53b5b93649cfbe9a9e0c66abd967c7596927fc8d13725a29676d0f3bddf836ff"
     assert replace(cmd, idempotency_key="k2").terms_hash() == cmd.terms_hash()
     assert replace(cmd, amount=2501).terms_hash() != cmd.terms_hash()
+
+
+async def test_creating_a_payment_is_spanned_when_tracing_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[str] = []
+
+    class Recording:
+        def start_as_current_span(self, name: str, attributes: object = None) -> nullcontext[None]:
+            started.append(name)
+            return nullcontext()
+
+    monkeypatch.setattr(tracing, "_installed", True)
+    monkeypatch.setattr(tracing, "tracer", Recording())
+    service, _, _, _ = _service()
+    await service.create_payment(CMD)
+    assert started == ["payments.create_payment"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,12 +24,14 @@ class LazyRepositories:
     """The repositories of a unit of work, built on first use: most units of work (a webhook's) touch none
     of them, and building nine per transaction was measurable on the webhook path."""
 
+    _raw: Any = None  # the asyncpg connection under connection(), when the unit of work holds it
+
     async def connection(self) -> AsyncConnection:
         raise NotImplementedError
 
     @cached_property
     def payments(self) -> SqlPaymentRepository:
-        return SqlPaymentRepository(self.connection)
+        return SqlPaymentRepository(self.connection, self._raw)
 
     @cached_property
     def refunds(self) -> SqlRefundRepository:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -59,16 +60,19 @@ WHERE id = $1 RETURNING {PAYMENT_COLUMNS}
 """  # noqa: S608
 
 
-async def _driver(conn: AsyncConnection) -> Any | None:
-    """The asyncpg connection under ``conn``, or None on another driver."""
+async def _driver(conn: AsyncConnection, raw: Any | None) -> Any | None:
+    """The asyncpg connection under ``conn`` (``raw`` when the unit of work holds it already: asking
+    SQLAlchemy for it costs a greenlet switch), or None on another driver."""
+    if raw is not None:
+        return raw
     if conn.dialect.driver != "asyncpg":
         return None
     return (await conn.get_raw_connection()).driver_connection
 
 
-async def add_first(conn: AsyncConnection, record: PaymentRecord) -> bool:
+async def add_first(conn: AsyncConnection, record: PaymentRecord, raw: Any | None = None) -> bool:
     values = {name: getattr(record, name) for name in _FIRST}
-    raw = await _driver(conn)
+    raw = await _driver(conn, raw)
     if raw is not None:
         args = [json.dumps(v) if name == "facts" else v for name, v in values.items()]
         return await raw.fetchval(_ADD_FIRST, *args) is not None
@@ -202,13 +206,17 @@ async def find_for_stripe_refs(
 
 
 async def save_stripe_link(
-    conn: AsyncConnection, payment_id: str, now: datetime, **links: str | None
+    conn: AsyncConnection,
+    payment_id: str,
+    now: datetime,
+    links: Mapping[str, str | None],
+    raw: Any | None = None,
 ) -> PaymentRecord | None:
     """One ``UPDATE ... RETURNING``: the row lock, the write and the re-read in one round trip."""
     values = {k: v for k, v in links.items() if v}
     if not values.keys() <= set(_LINKS):
         raise ValueError(f"not a Stripe link: {sorted(values.keys() - set(_LINKS))}")
-    raw = await _driver(conn)
+    raw = await _driver(conn, raw)
     if raw is not None:
         found = await raw.fetchrow(_LINK_RAW, payment_id, now, *(values.get(name) for name in _LINKS))
         return payment_of(found) if found is not None else None

@@ -22,8 +22,10 @@ ConnectionSource = Callable[[], Awaitable[AsyncConnection]]
 
 
 class SqlPaymentRepository:
-    def __init__(self, connection: ConnectionSource) -> None:
+    def __init__(self, connection: ConnectionSource, raw: Any | None = None) -> None:
+        """``raw``: the asyncpg connection under ``connection``, when the unit of work holds it."""
         self._connection = connection
+        self._raw = raw
 
     async def get(self, payment_id: str, *, for_update: bool = False) -> PaymentRecord | None:
         return await payments_repo.get(await self._connection(), payment_id, for_update=for_update)
@@ -44,7 +46,7 @@ class SqlPaymentRepository:
             raise ConcurrentWrite(f"another transaction wrote a payment like {record.id} first") from None
 
     async def add_first(self, record: PaymentRecord) -> bool:
-        return await payments_repo.add_first(await self._connection(), record)
+        return await payments_repo.add_first(await self._connection(), record, self._raw)
 
     async def mark_superseded(self, payment_id: str, now: datetime) -> None:
         await payments_repo.mark_superseded(await self._connection(), payment_id, now)
@@ -59,7 +61,8 @@ class SqlPaymentRepository:
     async def save_stripe_link(
         self, payment_id: str, now: datetime, links: Mapping[str, str | None]
     ) -> PaymentRecord | None:
-        return await payments_repo.save_stripe_link(await self._connection(), payment_id, now, **links)
+        conn = await self._connection()
+        return await payments_repo.save_stripe_link(conn, payment_id, now, links, self._raw)
 
     async def save_error(self, payment_id: str, now: datetime, error: str) -> None:
         await payments_repo.save_error(await self._connection(), payment_id, now, error)

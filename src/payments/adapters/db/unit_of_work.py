@@ -61,8 +61,9 @@ from payments.unit_of_work import ConcurrentWrite
 class SqlAlchemyUnitOfWork(LazyRepositories):
     """Each operation is the repository function it names, on the caller's connection."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, raw: Any = None) -> None:
         self._conn = conn
+        self._raw = raw  # asyncpg's connection under conn, when the store has it at hand
 
     async def record_event(
         self,
@@ -421,8 +422,8 @@ class SqlPaymentStore:
             async with self.transaction() as tx:
                 yield tx
             return
-        async with self._kept.pair() as (conn, _):
-            yield SqlAlchemyUnitOfWork(conn)
+        async with self._kept.pair() as (conn, raw):
+            yield SqlAlchemyUnitOfWork(conn, raw)
 
     @asynccontextmanager
     async def optimistic(self) -> AsyncIterator[Any]:

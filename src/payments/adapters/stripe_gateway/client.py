@@ -208,17 +208,35 @@ class StripeGateway:
                 return found
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        metrics = _metrics_of(operation)
         started = time.perf_counter()
-        with span(f"stripe.{operation}"):
+        with span(metrics.span):
             try:
                 result = await call()
             except stripe.StripeError as exc:
-                STRIPE_CALLS.labels(operation, "error").inc()
+                metrics.errors.inc()
                 raise _translate(exc) from None
             finally:
-                STRIPE_LATENCY.labels(operation).observe(time.perf_counter() - started)
-        STRIPE_CALLS.labels(operation, "ok").inc()
+                metrics.latency.observe(time.perf_counter() - started)
+        metrics.ok.inc()
         return result
+
+
+class _OperationMetrics:
+    """One operation's span name and metric children, looked up once (``labels()`` locks and hashes)."""
+
+    __slots__ = ("errors", "latency", "ok", "span")
+
+    def __init__(self, operation: str) -> None:
+        self.span = f"stripe.{operation}"
+        self.ok = STRIPE_CALLS.labels(operation, "ok")
+        self.errors = STRIPE_CALLS.labels(operation, "error")
+        self.latency = STRIPE_LATENCY.labels(operation)
+
+
+@functools.cache
+def _metrics_of(operation: str) -> _OperationMetrics:
+    return _OperationMetrics(operation)
 
 
 def _refund(refund: dict[str, Any]) -> Refund:

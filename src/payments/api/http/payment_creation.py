@@ -30,6 +30,7 @@ from payments.api.http.bare import (
     Disconnected,
     RouteMetrics,
     TooLarge,
+    answer,
     content_length,
     new_request_id,
     read_body,
@@ -123,25 +124,31 @@ class CreatePaymentEndpoint:
         if body is None:
             await self.app(scope, replaying(raw, receive), send)
             return
-        status, response = await self._answer(body, head, request_id)
+        status, answered = await self._answer(body, head, request_id)
         try:
-            await response(scope, receive, with_request_id(send, request_id))
+            if isinstance(answered, bytes):
+                await answer(send, status, answered, request_id)
+            else:
+                await answered(scope, receive, with_request_id(send, request_id))
         finally:
             self._metrics.observe(status, started)
 
-    async def _answer(self, body: CreatePaymentBody, head: _Head, request_id: str) -> tuple[int, Response]:
-        """The answer, built before a byte of it is sent, so a fault is never answered twice."""
+    async def _answer(
+        self, body: CreatePaymentBody, head: _Head, request_id: str
+    ) -> tuple[int, bytes | Response]:
+        """The answer (the payment's JSON, or an error response), built before a byte of it is sent, so a
+        fault is never answered twice."""
         key = head.idempotency_key.decode("latin-1") if head.idempotency_key is not None else None
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             status, payment = await created_payment(self._container, body, key)
-            return status, Response(payment.model_dump_json(), status, media_type="application/json")
+            return status, payment.model_dump_json().encode()
         except ServiceError as exc:
             response = service_error_response(exc)
             return response.status_code, response
         except Exception:
             log.exception("http.unhandled", method="POST", route=PATH)
-            return 500, Response(INTERNAL_ERROR, 500, media_type="application/json")
+            return 500, INTERNAL_ERROR
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
 
