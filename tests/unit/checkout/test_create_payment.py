@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import replace
 
 import pytest
@@ -12,11 +11,11 @@ from payments.checkout.service import CheckoutMode, CreatePayment, PaymentServic
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, UpstreamError, UpstreamRefused
-from payments.observability import tracing
 from payments.stripe_port import GatewayErrorKind
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts, chain
 from tests.support.service import service_settings
+from tests.support.spans import record_spans
 
 CMD = CreatePayment(order_id="ord_1", user_id="u_1", amount=2500, currency="EUR")
 SETTINGS = service_settings()
@@ -158,15 +157,7 @@ def test_the_terms_hash_of_a_request_never_changes() -> None:
 async def test_creating_a_payment_is_spanned_when_tracing_is_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    started: list[str] = []
-
-    class Recording:
-        def start_as_current_span(self, name: str, attributes: object = None) -> nullcontext[None]:
-            started.append(name)
-            return nullcontext()
-
-    monkeypatch.setattr(tracing, "_installed", True)
-    monkeypatch.setattr(tracing, "tracer", Recording())
+    started = record_spans(monkeypatch)
     service, _, _, _ = _service()
     await service.create_payment(CMD)
-    assert started == ["payments.create_payment"]
+    assert [name for name, _ in started] == ["payments.create_payment"]

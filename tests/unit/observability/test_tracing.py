@@ -10,6 +10,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NoOpTracerProvider, ProxyTracerProvider
 
 from payments.observability import tracing
+from tests.support.spans import record_spans
 
 
 @pytest.fixture(autouse=True)
@@ -26,15 +27,9 @@ def test_without_a_provider_a_span_is_the_shared_null_context(monkeypatch: pytes
 
 
 def test_with_a_provider_installed_spans_go_to_the_tracer(monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[tuple[str, object]] = []
-
-    class Recording:
-        def start_as_current_span(self, name: str, attributes: object = None) -> nullcontext[None]:
-            started.append((name, attributes))
-            return nullcontext()
-
+    started = record_spans(monkeypatch)
+    monkeypatch.setattr(tracing, "_installed", None)  # decided from the provider, as in production
     monkeypatch.setattr(trace, "get_tracer_provider", NoOpTracerProvider)
-    monkeypatch.setattr(tracing, "tracer", Recording())
     with tracing.span("webhooks.process", **{"stripe.event_type": "charge.refunded"}):
         pass
     assert started == [("webhooks.process", {"stripe.event_type": "charge.refunded"})]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pytest
 import stripe
 from prometheus_client import REGISTRY
 
 from payments.adapters.stripe_gateway.client import StripeGateway
-from payments.observability import tracing
 from payments.stripe_port import GatewayError, GatewayErrorKind
+from tests.support.spans import record_spans
 
 OPERATION = "test.accounting"
 
@@ -49,18 +47,10 @@ async def test_a_call_is_counted_by_outcome_and_timed_each_time() -> None:
 async def test_a_call_is_spanned_under_its_operation_when_tracing_is_installed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    started: list[str] = []
-
-    class Recording:
-        def start_as_current_span(self, name: str, attributes: object = None) -> nullcontext[None]:
-            started.append(name)
-            return nullcontext()
-
-    monkeypatch.setattr(tracing, "_installed", True)
-    monkeypatch.setattr(tracing, "tracer", Recording())
+    started = record_spans(monkeypatch)
     gateway = StripeGateway("sk_test_x", "http://127.0.0.1:9")
 
     await gateway._call(OPERATION, _ok)
     await gateway._call(OPERATION, _ok)
 
-    assert started == [f"stripe.{OPERATION}"] * 2
+    assert [name for name, _ in started] == [f"stripe.{OPERATION}"] * 2
