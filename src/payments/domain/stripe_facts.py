@@ -44,6 +44,16 @@ class EventFacts:
         explained = sum(r.amount for r in facts.refunds.values())
         return max(0, self.charge_amount_refunded - explained)
 
+    def refunds_outstanding(self, known: PaymentFacts) -> int:
+        """How much of the charge's ``amount_refunded`` the refunds that still count do not cover: more
+        than 0 means a refund we do not know may be behind it (one made in the Dashboard after another of
+        the same amount failed), so the charge's refunds must be listed before the event is applied.
+        After the listing, ``refunds_unexplained`` judges it: a total from before a refund failed is then
+        explained by that refund."""
+        facts = known.merge(self.facts)
+        counted = sum(r.amount for r in facts.refunds.values() if r.status is not RefundStatus.FAILED)
+        return max(0, self.charge_amount_refunded - counted)
+
     @property
     def ref(self) -> str | None:
         """The Stripe id a deferred event waits for (see events_repo.EventStatus.DEFERRED)."""

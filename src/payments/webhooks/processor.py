@@ -202,7 +202,7 @@ class WebhookProcessor:
         return Outcome(EventStatus.PROCESSED, payment_id=record.id)
 
     async def _complete_refunds(self, found: EventFacts) -> tuple[EventFacts, str | None]:
-        """A charge event whose ``amount_refunded`` our known refunds do not explain: list them.
+        """A charge event whose ``amount_refunded`` the refunds we know to count do not cover: list them.
 
         Since API 2022-11-15 ``charge.refunded`` no longer embeds the refunds, and a refund made in the
         Dashboard may reach us only that way. Refunds are keyed on their Stripe ids (clawbacks and
@@ -212,7 +212,7 @@ class WebhookProcessor:
         (or the sweep) delivers it again. Refunds the event embeds that explain the total on their own
         need no read of what we know (the read would only add refunds).
         """
-        if found.refunds_unexplained(PaymentFacts()) == 0:
+        if found.refunds_outstanding(PaymentFacts()) == 0:
             return found, None
         async with self._store.transaction() as tx:
             record = await tx.find_payment(
@@ -222,7 +222,7 @@ class WebhookProcessor:
                 charge_id=found.charge_id,
             )
         known = PaymentFacts.from_json(record.facts) if record is not None else PaymentFacts()
-        if record is None or not found.charge_id or found.refunds_unexplained(known) == 0:
+        if record is None or not found.charge_id or found.refunds_outstanding(known) == 0:
             return found, None
         if self._refunds is None:
             return found, f"charge {found.charge_id}: refunds not embedded and no gateway to list them"
@@ -249,7 +249,7 @@ class WebhookProcessor:
                 record: PaymentRecord | None = await tx.get_payment_for_update(payment_id)
                 if found is None or record is None:
                     continue
-                if found.refunds_unexplained(PaymentFacts.from_json(record.facts)):
+                if found.refunds_outstanding(PaymentFacts.from_json(record.facts)):
                     # A charge.refunded without its refunds: they must be listed from Stripe, which is
                     # not done under this lock. Failed, not processed: housekeeping's retry replays it.
                     await tx.mark_event(

@@ -75,3 +75,42 @@ async def test_a_handler_that_raises_leaves_no_effect_and_the_event_is_stored_fa
     assert chain(w.store, "ord_w") == []
     stored = w.store.tables.events[event["id"]]
     assert stored.status is EventStatus.FAILED and (stored.last_error or "").startswith("LivemodeMismatch")
+
+
+def _charge_refunded_without_refunds(amount_refunded: int) -> dict[str, Any]:
+    """``charge.refunded`` as API 2022-11-15 and later send it: the total, not the refunds."""
+    charge = {**se.charge("ch_1", "pi_w1"), "amount_refunded": amount_refunded}
+    del charge["refunds"]
+    return se.event("charge.refunded", charge)
+
+
+async def _paid_with_a_failed_refund(w: World) -> PaymentRecord:
+    payment = await w.open_payment("ord_fx")
+    await w.deliver(_completed(payment))
+    await w.deliver(se.event("refund.created", se.refund("re_1", "pi_w1", "ch_1", 3_000)))
+    await w.deliver(se.event("refund.failed", se.refund("re_1", "pi_w1", "ch_1", 3_000, status="failed")))
+    assert w.store.tables.payment(payment.id).amount_refunded == 0
+    return payment
+
+
+async def test_a_dashboard_refund_after_a_failed_one_of_the_same_amount_is_listed_and_counted() -> None:
+    w = World()
+    payment = await _paid_with_a_failed_refund(w)
+    w.stripe.charge_refunds["ch_1"] = [
+        se.refund("re_2", "pi_w1", "ch_1", 3_000),
+        se.refund("re_1", "pi_w1", "ch_1", 3_000, status="failed"),
+    ]
+    handled = await w.deliver(_charge_refunded_without_refunds(3_000))
+    after = w.store.tables.payment(payment.id)
+    assert handled.status is EventStatus.PROCESSED
+    assert (after.status, after.amount_refunded) == ("partially_refunded", 3_000)
+
+
+async def test_a_charge_total_from_before_a_refund_failed_is_applied_once_the_listing_shows_it() -> None:
+    w = World()
+    payment = await _paid_with_a_failed_refund(w)
+    w.stripe.charge_refunds["ch_1"] = [se.refund("re_1", "pi_w1", "ch_1", 3_000, status="failed")]
+    handled = await w.deliver(_charge_refunded_without_refunds(3_000))
+    after = w.store.tables.payment(payment.id)
+    assert handled.status is EventStatus.PROCESSED
+    assert (after.status, after.amount_refunded) == ("succeeded", 0)

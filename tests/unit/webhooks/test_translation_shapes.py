@@ -33,9 +33,12 @@ def test_a_charge_without_refunds_says_how_much_is_unexplained_until_they_are_li
     assert found.refunds_unexplained(PaymentFacts()) == 3_000
     known = PaymentFacts(refunds={"re_1": RefundFact(1_000, RefundStatus.SUCCEEDED, 1)})
     assert found.refunds_unexplained(known) == 2_000
-    # A total from before that refund failed: known, so nothing to list (and it does not count).
+    assert found.refunds_outstanding(known) == 2_000
+    # A failed refund of the same amount explains a total from before it failed, but no longer counts: a
+    # refund made after it may be behind the total, so the refunds are still listed.
     failed = PaymentFacts(refunds={"re_1": RefundFact(3_000, RefundStatus.FAILED, 1)})
     assert found.refunds_unexplained(failed) == 0
+    assert found.refunds_outstanding(failed) == 3_000
 
     listed = [se.refund("re_1", "pi_1", "ch_1", 1_000), se.refund("re_2", "pi_1", "ch_1", 2_000)]
     completed = with_listed_refunds(found, listed)
