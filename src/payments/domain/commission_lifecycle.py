@@ -183,26 +183,69 @@ def follow_unpaid(commission: Commission, facts: PaymentFacts, now: datetime) ->
         why = REFUND if target < current.amount else REFUND_FAILED
         current = replace(current, amount=target, updated_at=now)
         steps.append(Step(AuditAction.ADJUSTED, current, why))
-    if phase is DisputePhase.OPEN and current.status is not CommissionStatus.HELD:
-        current = replace(
-            current,
-            status=CommissionStatus.HELD,
-            status_before_hold=current.status,
-            reason=DISPUTE_OPEN,
-            updated_at=now,
-        )
+    if phase is DisputePhase.OPEN and current.status_before_hold is None:
+        current = _held_for_dispute(current, now)
         steps.append(Step(AuditAction.HELD, current, DISPUTE_OPEN))
     elif phase is not DisputePhase.OPEN and current.status_before_hold is not None:
-        # Only a dispute sets status_before_hold, so this undoes exactly the dispute's hold.
+        # Only a dispute sets status_before_hold, so this undoes exactly the dispute's hold: a commission a
+        # guard held goes back to waiting for its person, with the guard's reason.
+        back = current.status_before_hold
         current = replace(
             current,
-            status=current.status_before_hold,
+            status=back,
             status_before_hold=None,
-            reason=None,
+            reason=current.reason if back is CommissionStatus.HELD else None,
             updated_at=now,
         )
         steps.append(Step(AuditAction.RESTORED, current, DISPUTE_WON))
     return Transition(commission, current, tuple(steps))
+
+
+def _held_for_dispute(commission: Commission, now: datetime) -> Commission:
+    """Held while a dispute is open; ``status_before_hold`` is what the dispute's end gives back. A
+    commission a guard already held keeps its status and reason (a person still decides), and is marked
+    as waiting for the dispute too, so that no approval can release it while the money may go back."""
+    if commission.status is CommissionStatus.HELD:
+        return replace(commission, status_before_hold=CommissionStatus.HELD, updated_at=now)
+    return replace(
+        commission,
+        status=CommissionStatus.HELD,
+        status_before_hold=commission.status,
+        reason=DISPUTE_OPEN,
+        updated_at=now,
+    )
+
+
+def reconsider(commission: Commission, decision: GuardDecision, now: datetime) -> Transition:
+    """An unpaid commission under the guards that read the charge (``fraud_guards.decide_on_charge``),
+    once the charge is known: a refusal ends it, a hold puts it before a person. Accrual may have run
+    before the charge arrived, so these guards must not depend on the order Stripe's events come in."""
+    if commission.status not in UNPAID:
+        raise TransitionRefused(f"commission {commission.id} is {commission.status.value}, not unpaid")
+    reason = decision.reason.value if decision.reason else None
+    if decision.verdict is Verdict.REFUSE:
+        refused = replace(
+            commission,
+            status=CommissionStatus.REFUSED,
+            reason=reason,
+            status_before_hold=None,
+            updated_at=now,
+        )
+        return Transition(commission, refused, (Step(AuditAction.REFUSED, refused, reason),))
+    before_hold = commission.status_before_hold
+    held_for_a_person = before_hold is CommissionStatus.HELD or (
+        commission.status is CommissionStatus.HELD and before_hold is None
+    )
+    if decision.verdict is Verdict.HOLD and not held_for_a_person:
+        if before_hold is not None:
+            # Held by a dispute: the guard's hold outlives it (restored to held, for a person).
+            held = replace(
+                commission, status_before_hold=CommissionStatus.HELD, reason=reason, updated_at=now
+            )
+        else:
+            held = replace(commission, status=CommissionStatus.HELD, reason=reason, updated_at=now)
+        return Transition(commission, held, (Step(AuditAction.HELD, held, reason),))
+    return Transition(commission, commission, ())
 
 
 def follow_paid(commission: Commission, facts: PaymentFacts, adjustments_total: int) -> PaidChange | None:
@@ -335,6 +378,7 @@ __all__ = [
     "follow_unpaid",
     "pay",
     "plan_payout",
+    "reconsider",
     "release",
     "target_for",
 ]

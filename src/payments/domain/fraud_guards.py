@@ -122,6 +122,20 @@ def decide(facts: GuardFacts) -> GuardDecision:
     return GuardDecision.accrue()
 
 
+def decide_on_charge(
+    card_fingerprint: str, referrer_fingerprints: Collection[str], risk_level: str
+) -> GuardDecision:
+    """The guards that read the charge (the card, Radar's risk), for a commission accrued before its charge
+    was known: ``checkout.session.completed`` carries neither, and may arrive before ``charge.succeeded``.
+    The guards that read the order's or the referrer's state are not asked again: the commission now counts
+    in them itself."""
+    if card_fingerprint and card_fingerprint in referrer_fingerprints:
+        return GuardDecision.refuse(GuardReason.SHARED_CARD)
+    if risk_level in RISKY_LEVELS:
+        return GuardDecision.hold(GuardReason.ELEVATED_RISK)
+    return GuardDecision.accrue()
+
+
 __all__ = [
     "RISKY_LEVELS",
     "GuardDecision",
@@ -129,5 +143,6 @@ __all__ = [
     "GuardReason",
     "Verdict",
     "decide",
+    "decide_on_charge",
     "normalise_email",
 ]

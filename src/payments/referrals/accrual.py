@@ -21,7 +21,7 @@ from payments.domain.commission import (
     as_utc,
 )
 from payments.domain.commission_lifecycle import NewCommission, audit_snapshot
-from payments.domain.fraud_guards import GuardDecision, GuardFacts, decide
+from payments.domain.fraud_guards import GuardDecision, GuardFacts, decide, decide_on_charge
 from payments.domain.payment import PaymentSnapshot
 from payments.domain.payment_state import PaymentStatus
 from payments.domain.state_diff import Cause
@@ -76,8 +76,14 @@ class Accrual:
             await self.accrue(repos, after, cause, now)
             return
         commission = await repos.commissions.get_by_order(after.order_id, for_update=True)
-        if commission is not None and commission.payment_id == after.payment_id:
-            await self._follow_payment(repos, commission, after, cause, now)
+        if commission is None or commission.payment_id != after.payment_id:
+            return
+        if commission.status in lifecycle.UNPAID and (
+            facts_before.card_fingerprint != facts_after.card_fingerprint
+            or facts_before.risk_level != facts_after.risk_level
+        ):
+            commission = await self._reconsider(repos, commission, after, cause, now)
+        await self._follow_payment(repos, commission, after, cause, now)
 
     async def accrue(
         self, repos: ReferralRepositories, payment: PaymentSnapshot, cause: Cause, now: datetime
@@ -124,6 +130,25 @@ class Accrual:
             return commission
         # Facts may arrive in any order: a refund or dispute can already be known when the payment succeeds.
         return await self._follow_payment(repos, commission, payment, cause, now)
+
+    async def _reconsider(
+        self,
+        repos: ReferralRepositories,
+        commission: Commission,
+        payment: PaymentSnapshot,
+        cause: Cause,
+        now: datetime,
+    ) -> Commission:
+        """The charge's guards, once the charge is known (the caller holds the commission's lock)."""
+        identities = identities_of(await repos.identities.of_user(commission.referrer_id))
+        decision = decide_on_charge(
+            card_hash(payment.facts.card_fingerprint), identities.cards, payment.facts.risk_level
+        )
+        moved = lifecycle.reconsider(commission, decision, now)
+        if moved.changed:
+            await repos.commissions.save(commission, moved.after)
+            await self._recorder.moves(repos, [moved], cause.event_id, now)
+        return moved.after
 
     async def _guard_facts(
         self,

@@ -152,3 +152,32 @@ async def test_a_payment_without_referrer_stores_nothing(engine: AsyncEngine) ->
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(referral_commissions)) == 0
         assert await conn.scalar(select(func.count()).select_from(referral_audit_log)) == 0
+
+
+SESSION_COMPLETED = replace(paid(), card_fingerprint="", risk_level="")
+
+
+@pytest.mark.parametrize(
+    ("setup", "risk", "status", "action"),
+    [
+        (shared_card, "normal", "refused", AuditAction.REFUSED),
+        (elevated_risk, "elevated", "held", AuditAction.HELD),
+    ],
+    ids=["shared_card", "elevated_risk"],
+)
+async def test_a_charge_guard_applies_when_the_charge_comes_after_the_session(
+    engine: AsyncEngine, setup: Setup, risk: str, status: str, action: AuditAction
+) -> None:
+    """checkout.session.completed carries no card and no Radar risk: the charge that brings them later
+    asks those guards again, with the same outcome as when the charge came first."""
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
+    payment = await setup(engine, service)
+    webhooks = Webhooks(engine, service, payment)
+    await webhooks.deliver(SESSION_COMPLETED)
+    await webhooks.deliver(paid(fingerprint="fp_shared", risk=risk))
+
+    commission = await commission_of(engine, payment.order_id)
+    reason = setup.__name__
+    assert (commission.status.value, commission.reason) == (status, reason)
+    audit = await service.get_audit(commission.id)
+    assert [(e.action, e.reason) for e in audit] == [(AuditAction.ACCRUED, None), (action, reason)]

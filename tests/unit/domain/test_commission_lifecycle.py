@@ -144,6 +144,47 @@ def test_a_commission_held_by_a_dispute_waits_for_the_dispute_not_for_a_person()
         life.decide_held(accrued(), True, NOW)
 
 
+def test_a_dispute_on_a_commission_a_guard_held_makes_the_person_wait_and_ends_back_with_the_person() -> None:
+    held = accrued(verdict=Verdict.HOLD)
+    opened = life.follow_unpaid(held, facts(dispute=DisputePhase.OPEN), NOW)
+    c = opened.after
+    assert (c.status, c.status_before_hold, c.reason) == (S.HELD, S.HELD, "elevated_risk")
+    assert [(s.action, s.reason) for s in opened.steps] == [(AuditAction.HELD, "dispute_open")]
+    with pytest.raises(life.TransitionRefused, match="dispute"):
+        life.decide_held(c, True, NOW + timedelta(days=31))
+    assert not life.follow_unpaid(c, facts(dispute=DisputePhase.OPEN), NOW).changed
+    won = life.follow_unpaid(c, facts(dispute=DisputePhase.WON), NOW).after
+    assert (won.status, won.status_before_hold, won.reason) == (S.HELD, None, "elevated_risk")
+    assert life.decide_held(won, True, NOW + timedelta(days=31)).after.status is S.APPROVED
+
+
+def test_the_charge_guards_asked_again_refuse_or_hold_an_unpaid_commission() -> None:
+    shared_card = GuardDecision(Verdict.REFUSE, GuardReason.SHARED_CARD)
+    risky = GuardDecision(Verdict.HOLD, GuardReason.ELEVATED_RISK)
+    for status in life.UNPAID:
+        refused = life.reconsider(replace(accrued(), status=status), shared_card, NOW)
+        assert (refused.after.status, refused.after.reason) == (S.REFUSED, "shared_card")
+        assert [s.action for s in refused.steps] == [AuditAction.REFUSED]
+    held = life.reconsider(replace(accrued(), status=S.APPROVED), risky, NOW)
+    assert (held.after.status, held.after.reason, held.after.status_before_hold) == (
+        S.HELD,
+        "elevated_risk",
+        None,
+    )
+    assert not life.reconsider(held.after, risky, NOW).changed
+    assert not life.reconsider(accrued(), GuardDecision(Verdict.ACCRUE), NOW).changed
+    with pytest.raises(life.TransitionRefused):
+        life.reconsider(replace(accrued(), status=S.PAID), shared_card, NOW)
+
+
+def test_a_guard_hold_learned_during_a_dispute_outlives_the_dispute() -> None:
+    disputed = life.follow_unpaid(accrued(), facts(dispute=DisputePhase.OPEN), NOW).after
+    held = life.reconsider(disputed, GuardDecision(Verdict.HOLD, GuardReason.ELEVATED_RISK), NOW).after
+    assert (held.status, held.status_before_hold, held.reason) == (S.HELD, S.HELD, "elevated_risk")
+    won = life.follow_unpaid(held, facts(dispute=DisputePhase.WON), NOW).after
+    assert (won.status, won.status_before_hold, won.reason) == (S.HELD, None, "elevated_risk")
+
+
 def test_a_ban_cancels_unpaid_commissions_only() -> None:
     for status in life.UNPAID:
         canceled = life.cancel_for_ban(replace(accrued(), status=status), NOW).after

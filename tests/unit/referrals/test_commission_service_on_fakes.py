@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -201,3 +202,51 @@ async def test_the_console_ranks_referrers_by_what_they_earned_and_lists_bans_wi
         ("ref_1", "eur", 1, 1_000, None),
         ("ref_idle", "", 0, 0, "spam"),
     ]
+
+
+SESSION_COMPLETED = PaymentFacts(succeeded=True, amount_received=10_000, currency_received="eur")
+
+
+def charge_succeeded(card: str, risk: str = "normal") -> PaymentFacts:
+    """What the charge adds to SESSION_COMPLETED: the card and Radar's risk (the session carries neither)."""
+    return replace(SESSION_COMPLETED, card_fingerprint=card, risk_level=risk)
+
+
+async def _shop_whose_referrer_paid_with(card: str) -> Shop:
+    shop = Shop()
+    own = replace(payment("own"), user_id="ref_1", referrer_id=None)
+    await shop.change(own, charge_succeeded(card))
+    return shop
+
+
+@pytest.mark.parametrize("charge_first", [True, False])
+async def test_the_shared_card_guard_refuses_whichever_event_comes_first(charge_first: bool) -> None:
+    shop = await _shop_whose_referrer_paid_with("fp_referrers_card")
+    first, second = SESSION_COMPLETED, charge_succeeded("fp_referrers_card")
+    if charge_first:
+        first, second = second, first
+    await shop.change(await shop.change(payment("ord_1"), first), second)
+    got = shop.commission("ord_1")
+    assert (got.status, got.reason) == (CommissionStatus.REFUSED, "shared_card")
+    assert shop.daily_totals_match_the_rows()
+
+
+@pytest.mark.parametrize("charge_first", [True, False])
+async def test_the_risk_guard_holds_whichever_event_comes_first(charge_first: bool) -> None:
+    shop = Shop()
+    first, second = SESSION_COMPLETED, charge_succeeded("fp_buyer", risk="elevated")
+    if charge_first:
+        first, second = second, first
+    await shop.change(await shop.change(payment("ord_2"), first), second)
+    got = shop.commission("ord_2")
+    assert (got.status, got.reason) == (CommissionStatus.HELD, "elevated_risk")
+    assert shop.daily_totals_match_the_rows()
+
+
+async def test_a_charge_that_trips_no_guard_leaves_the_commission_as_it_was() -> None:
+    shop = Shop()
+    after = await shop.change(payment("ord_3"), SESSION_COMPLETED)
+    audited = len(shop.store.tables.referrals.audit)
+    await shop.change(after, charge_succeeded("fp_buyer"))
+    assert shop.commission("ord_3").status is CommissionStatus.PENDING
+    assert len(shop.store.tables.referrals.audit) == audited
