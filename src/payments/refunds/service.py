@@ -128,7 +128,8 @@ class RefundService:
             refund = await uow.refunds.add_requested(
                 payment_id=payment.id,
                 amount=amount,
-                currency=payment.currency,
+                # What Stripe took: another currency than asked on a payment held for review.
+                currency=facts.currency_received or payment.currency,
                 reason=cmd.reason,
                 idempotency_key=cmd.idempotency_key,
                 now=self._clock(),

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import structlog
 
-from payments.domain.payment_state import PaymentFacts, PaymentStatus
+from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundStatus
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import FailedPrecondition, InvalidRequest, NotFound
@@ -32,8 +32,10 @@ class ReviewDecision(StrEnum):
     REFUND = "refund"
 
 
-# One key per payment: a repeated "refund" decision (a retry after Stripe timed out) reuses the refund.
+# A repeated "refund" decision (a retry after Stripe timed out) reuses the review's refund through its
+# idempotency key; once that refund has failed, the next decision makes a new one under the next key.
 _REFUND_KEY = "review-refund"
+MAX_REVIEW_REFUNDS = 10
 
 
 class ReviewService:
@@ -87,7 +89,15 @@ class ReviewService:
         async with self._uow() as uow:
             _require_in_review(await uow.payments.get(payment_id), payment_id)
         # RefundService reserves under the payment's lock and refunds what remains of what Stripe took.
-        await self._refunds.refund(RefundPayment(payment_id=payment_id, idempotency_key=_REFUND_KEY))
+        for attempt in range(1, MAX_REVIEW_REFUNDS + 1):
+            key = _REFUND_KEY if attempt == 1 else f"{_REFUND_KEY}:{attempt}"
+            refund, _ = await self._refunds.refund(RefundPayment(payment_id=payment_id, idempotency_key=key))
+            if refund.status != RefundStatus.FAILED.value:
+                return
+        raise FailedPrecondition(
+            f"the last {MAX_REVIEW_REFUNDS} refunds of payment {payment_id} failed; refund it from Stripe",
+            code="review_refunds_failed",
+        )
 
 
 def _require_in_review(record: PaymentRecord | None, payment_id: str) -> None:

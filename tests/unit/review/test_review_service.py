@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from payments.checkout.service import CreatePayment, PaymentService
-from payments.domain.payment_state import PaymentFacts
-from payments.domain.stripe_facts import EventFacts
-from payments.errors import FailedPrecondition, InvalidRequest
+from payments.domain.payment_state import PaymentFacts, RefundFact, RefundStatus
+from payments.domain.stripe_facts import EventFacts, RefundSeen
+from payments.errors import FailedPrecondition, InvalidRequest, UpstreamError
 from payments.refunds.service import RefundService
-from payments.review.service import ReviewService
+from payments.review.service import MAX_REVIEW_REFUNDS, ReviewService
+from payments.stripe_port import GatewayErrorKind
 from payments.webhooks.orchestrator import PaymentOrchestrator
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts
@@ -74,4 +75,53 @@ async def test_an_unknown_decision_is_refused_and_changes_nothing() -> None:
     with pytest.raises(InvalidRequest) as refused:
         await w.review.review(pid, "maybe")
     assert refused.value.field == "decision"
+    assert w.store.tables.payment(pid).status == "needs_review"
+
+
+async def test_a_refund_decision_after_the_reviews_refund_failed_sends_a_new_refund() -> None:
+    w = World()
+    pid = await w.underpaid("ord_rf")
+    assert (await w.review.review(pid, "refund")).status == "refunded"
+    (first,) = w.stripe.refunds
+    sent_back = EventFacts(  # refund.failed: the card network returned it
+        payment_intent_id="pi_ord_rf",
+        refunds=(RefundSeen(first.id, None, 9_000, "eur", RefundStatus.FAILED, None),),
+        facts=PaymentFacts(refunds={first.id: RefundFact(9_000, RefundStatus.FAILED, 1)}),
+    )
+    await apply_facts(w.store, pid, sent_back, "evt_refund_failed", w.clock())
+    assert w.store.tables.payment(pid).status == "needs_review"
+
+    again = await w.review.review(pid, "refund")
+    assert again.status == "refunded"
+    assert [r.amount for r in w.stripe.refunds] == [9_000, 9_000]
+    with pytest.raises(FailedPrecondition):  # decided: a repeated decision changes nothing
+        await w.review.review(pid, "refund")
+    assert len(w.stripe.refunds) == 2
+
+
+async def test_the_reviews_refund_of_money_taken_in_another_currency_is_recorded_in_that_currency() -> None:
+    w = World()
+    payments = PaymentService(w.store, w.stripe, service_settings(), w.clock)
+    payment = (await payments.create_payment(CreatePayment("ord_usd", "u_1", 10_000, "eur"))).payment
+    usd = PaymentFacts(succeeded=True, amount_received=10_000, currency_received="usd")
+    await apply_facts(
+        w.store, payment.id, EventFacts(payment_intent_id="pi_ord_usd", facts=usd), "evt_1", w.clock()
+    )
+    assert w.store.tables.payment(payment.id).status == "needs_review"
+
+    await w.review.review(payment.id, "refund")
+    (refund,) = w.store.tables.refunds_of(payment.id)
+    assert (refund.amount, refund.currency) == (10_000, "usd")
+
+
+async def test_refunds_stripe_refuses_outright_are_tried_anew_up_to_a_bound_then_named() -> None:
+    w = World()
+    pid = await w.underpaid("ord_refused")
+    for _ in range(MAX_REVIEW_REFUNDS):
+        w.stripe.fail_next("create_refund", GatewayErrorKind.INVALID, code="charge_disputed")
+        with pytest.raises(UpstreamError):
+            await w.review.review(pid, "refund")
+    assert len(w.store.tables.refunds_of(pid)) == MAX_REVIEW_REFUNDS
+    with pytest.raises(FailedPrecondition, match="refund it from Stripe"):
+        await w.review.review(pid, "refund")
     assert w.store.tables.payment(pid).status == "needs_review"
