@@ -126,6 +126,7 @@ async def test_a_well_formed_request_never_reaches_fastapi(engine: AsyncEngine) 
         ("a NUL in a field", _body("ord_x", description="a\x00b"), None),
         ("text/plain", _body("ord_x"), {"content-type": "text/plain"}),
         ("a key too long", _body("ord_x"), {"idempotency-key": "k" * 256}),
+        ("an empty key", _body("ord_x"), {"idempotency-key": ""}),
         ("a body over the limit", _body("ord_x", description="d" * 20_000), None),
         ("nested past the parser's depth", b"[" * 15_000, None),
     ],

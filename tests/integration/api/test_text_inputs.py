@@ -48,6 +48,17 @@ async def test_a_nul_in_any_path_id_or_query_is_a_422_naming_it(engine: AsyncEng
         assert await svc.row_counts() == (0, 0, 0)
 
 
+@pytest.mark.parametrize("path", ["/v1/payments", "/v1/payments/pay_1/refunds"])
+async def test_an_empty_idempotency_key_is_a_422_naming_it(engine: AsyncEngine, path: str) -> None:
+    """Not "no key": stored, a second empty key would collide with the first (a 5xx that says retry)."""
+    payment = {"order_id": "ord_1", "user_id": "u_1", "amount": 100, "currency": "eur"}
+    async with running_service(engine) as svc:
+        body = payment if path == "/v1/payments" else {"amount": 100}
+        response = await svc.http.post(path, json=body, headers={"Idempotency-Key": ""})
+        _assert_422_naming(response.status_code, response.json(), "Idempotency-Key")
+        assert await svc.row_counts() == (0, 0, 0)
+
+
 @pytest.mark.parametrize("bad", ["\u0000", "\ud800"])
 @pytest.mark.parametrize(
     ("path", "field", "body"),

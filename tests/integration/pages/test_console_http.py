@@ -189,6 +189,23 @@ async def test_an_unknown_id_is_logged_as_not_done(engine: AsyncEngine) -> None:
         assert await operator_entries(svc) == [("console:admin", "event.replay", "evt_nope", False)]
 
 
+async def test_a_referrer_id_longer_than_its_column_is_refused_before_a_ban_stores_it(
+    engine: AsyncEngine,
+) -> None:
+    async with running_service(engine) as svc:
+        await sign_in(svc)
+        csrf = await console_csrf(svc)
+        for action in ("ban", "unban"):
+            response = await svc.http.post(
+                f"/console/referrers/{'r' * 129}/{action}",
+                data={"csrf": csrf, "reason": "x"},
+                headers=NO_AUTH,
+                follow_redirects=False,
+            )
+            assert response.status_code == 422, (action, response.text)
+        assert await operator_entries(svc) == []
+
+
 async def test_a_back_link_elsewhere_is_not_followed(engine: AsyncEngine) -> None:
     async with running_service(engine) as svc:
         await sign_in(svc)

@@ -88,7 +88,7 @@ class _Head:
             and self.content_type.split(b";", 1)[0].strip().lower() == b"application/json"
             and self.declared is not None
             and self.declared <= MAX_BODY
-            and (self.idempotency_key is None or len(self.idempotency_key) <= MAX_IDEMPOTENCY_KEY)
+            and (self.idempotency_key is None or 0 < len(self.idempotency_key) <= MAX_IDEMPOTENCY_KEY)
             and is_service_token(c, bearer_token((self.authorization or b"").decode("latin-1")))
         )
 

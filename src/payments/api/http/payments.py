@@ -26,7 +26,7 @@ router = APIRouter(
     route_class=ServiceRoute,  # the service token, checked before the body is read
     responses=error_responses(ErrorKind.UNAUTHENTICATED, ErrorKind.INVALID),
 )
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
 
 
 @router.post(

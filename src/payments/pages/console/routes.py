@@ -24,6 +24,8 @@ from payments.pages.sessions import ADMIN, CONSOLE_LIFETIME, Session
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 Id = Annotated[str, Path(min_length=1, max_length=255)]
+# Stored by a ban (referral_bans, the referrer's lock row), so bounded like that column, not just compared.
+ReferrerId = Annotated[str, Path(min_length=1, max_length=128)]
 
 COOKIE = "payments_console"
 PATH = "/console"
@@ -257,7 +259,7 @@ async def reject_commission(request: Request, commission_id: Id) -> Response:
 
 
 @router.post("/referrers/{referrer_id}/ban")
-async def ban_referrer(request: Request, referrer_id: Id) -> Response:
+async def ban_referrer(request: Request, referrer_id: ReferrerId) -> Response:
     return await _act(
         request,
         lambda ops, form: ops.ban_referrer(
@@ -267,7 +269,7 @@ async def ban_referrer(request: Request, referrer_id: Id) -> Response:
 
 
 @router.post("/referrers/{referrer_id}/unban")
-async def unban_referrer(request: Request, referrer_id: Id) -> Response:
+async def unban_referrer(request: Request, referrer_id: ReferrerId) -> Response:
     return await _act(
         request,
         lambda ops, form: ops.unban_referrer(
