@@ -15,6 +15,7 @@ from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
 from payments.api.grpc.inputs import optional_text, text
 from payments.api.grpc.referral_report import get_referral_report
 from payments.api.grpc.tls import server_credentials
+from payments.api.http.limits import body_limit_for
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
 from payments.bootstrap import Container
 from payments.checkout.cancel import AlreadyPaid
@@ -155,11 +156,19 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
 
 
 PAYMENTS_SERVICE = pb.DESCRIPTOR.services_by_name["Payments"].full_name
+MAX_REQUEST_MESSAGE = body_limit_for("/v1/payments")
 
 
 async def start_grpc_server(container: Container, address: str) -> grpc.aio.Server:
-    # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    server = grpc.aio.server(
+        options=[
+            # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
+            ("grpc.so_reuseport", 1),
+            # HTTP's bound for the same calls (gRPC's own default is 4 MiB): a larger message is refused
+            # (RESOURCE_EXHAUSTED) as it arrives, before it is parsed or its token looked at.
+            ("grpc.max_receive_message_length", MAX_REQUEST_MESSAGE),
+        ]
+    )
     pb_grpc.add_PaymentsServicer_to_server(PaymentsServicer(container), server)
     # The standard services a load balancer and grpcurl expect; both only describe, so no token.
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # re-exported, untyped
