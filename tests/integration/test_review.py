@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments import commands
-from payments.adapters.db.tables import operator_actions
+from payments.adapters.db.tables import operator_actions, order_state_diffs
 from payments.housekeeping import run_once
 from payments.observability.metrics import PAYMENTS_NEEDING_REVIEW
 from tests.support import stripe_events as se
@@ -100,4 +100,43 @@ async def test_the_cli_resolves_a_review(
         assert [tuple(r) for r in rows] == [
             ("cli", "review.accept", pid, True),
             ("cli", "review.accept", pid, False),
+        ]
+
+
+async def _taken_in_usd(svc: Service, order_id: str) -> str:
+    """Asked 100.00 EUR; Stripe took 120.00 USD."""
+    pid = await svc.add_payment(order_id, amount=10_000, currency="eur")
+    session = se.session(f"cs_{order_id}", pid, order_id, f"pi_{order_id}", amount=12_000, currency="usd")
+    assert (await svc.deliver(se.event("checkout.session.completed", session))).status_code == 200
+    return pid
+
+
+async def _heard(svc: Service, order_id: str) -> list[tuple[object, ...]]:
+    d = order_state_diffs.c
+    async with svc.engine.connect() as conn:
+        rows = await conn.execute(
+            select(d.from_state, d.to_state, d.amount_paid, d.amount_refunded, d.currency)
+            .where(d.order_id == order_id)
+            .order_by(d.seq)
+        )
+        return [tuple(r) for r in rows]
+
+
+async def test_orders_hears_the_currency_stripe_took_after_the_review_too(engine: AsyncEngine) -> None:
+    async with running_service(engine) as svc:
+        refunded = await _taken_in_usd(svc, "ord_usd1")
+        given_back = se.refund("re_usd1", "pi_ord_usd1", "ch_usd1", 12_000, currency="usd")
+        assert (await svc.deliver(se.event("refund.created", given_back))).status_code == 200
+        assert (await svc.payment(refunded)).status == "refunded"
+        assert await _heard(svc, "ord_usd1") == [
+            ("pending", "needs_review", 12_000, 0, "usd"),
+            ("needs_review", "refunded", 12_000, 12_000, "usd"),
+        ]
+
+        accepted = await _taken_in_usd(svc, "ord_usd2")
+        answer = await svc.http.post(f"/v1/payments/{accepted}/review", json={"decision": "accept"})
+        assert answer.status_code == 200, answer.text
+        assert await _heard(svc, "ord_usd2") == [
+            ("pending", "needs_review", 12_000, 0, "usd"),
+            ("needs_review", "paid", 12_000, 0, "usd"),
         ]

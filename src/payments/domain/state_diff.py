@@ -54,16 +54,17 @@ class OrderView:
     state: OrderState
     amount_paid: int
     amount_refunded: int
-    currency: str = ""  # empty: the payment's own; under review, the currency Stripe received
+    currency: str = ""  # of the amounts: what Stripe received in, once it did; empty, the payment's own
 
     @classmethod
     def of(cls, status: PaymentStatus, facts: PaymentFacts) -> OrderView:
-        # Under review the amounts are what Stripe reported (for the person deciding), not a payment.
+        # The amounts are what Stripe took and gave back, so their currency is Stripe's too: another than
+        # asked on a payment under review, and still after a person accepted or refunded it.
         return cls(
             state=order_state_of(status),
             amount_paid=facts.amount_received if facts.succeeded else 0,
             amount_refunded=facts.amount_refunded if facts.succeeded else 0,
-            currency=facts.currency_received if status is PaymentStatus.NEEDS_REVIEW else "",
+            currency=facts.currency_received if facts.succeeded else "",
         )
 
 
