@@ -72,7 +72,8 @@ def _age(seconds: float) -> str:
 
 
 async def events_list(settings: Settings, status: str | None, limit: int) -> int:
-    """Stored events a person may need to look at: failed and deferred ones unless a status is named."""
+    """Stored events a person may need to look at: failed, deferred and unreadable ones unless a status is
+    named."""
     statuses = (EventStatus(status),) if status else NEEDING_LOOK
     async with _container(settings) as c:
         events = await c.events.needing_look(statuses, limit)

@@ -162,8 +162,15 @@ class EventNeedingLook:
     received_at: datetime
 
 
-# What `payments events list` shows by default: what no code path will settle without a person or a retry.
+# What `payments events list` shows by default: what no code path will settle without a person or a retry,
+# and (``needs_a_look``) an ignored event kept with a reason: a signed event we could not read, which a
+# replay applies once the code can.
 NEEDING_LOOK = (EventStatus.FAILED, EventStatus.DEFERRED)
+
+
+def needs_a_look(status: EventStatus, error: str | None) -> bool:
+    """Listed for a person by default, and never pruned."""
+    return status in NEEDING_LOOK or (status is EventStatus.IGNORED and error is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,7 +191,7 @@ class OperatorReads(Protocol):
     async def payments_to_review(self, shown: int) -> QueueRows: ...
 
     async def events_needing_look(self, shown: int) -> QueueRows:
-        """Stored events failed or deferred."""
+        """Stored events failed or deferred, and those ignored with a reason (``records.needs_a_look``)."""
         ...
 
     async def undelivered_diffs(self, shown: int) -> QueueRows: ...
@@ -276,7 +276,11 @@ class UnitOfWork(Protocol):
         payment_id: str | None = None,
         ref: str | None = None,
         error: str | None = None,
-    ) -> None: ...
+        new_attempt: bool = True,
+    ) -> None:
+        """The event's outcome on its ledger row; ``new_attempt=False`` when it completes the attempt that
+        just recorded the row (filing it under the payment it was applied to)."""
+        ...
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
         """Deferred events waiting on any of ``refs``, locked, oldest first. Those another transaction

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from payments.records import EventNeedingLook, EventStatus
+from payments.records import NEEDING_LOOK, EventNeedingLook, EventStatus, needs_a_look
 
 if TYPE_CHECKING:
     from tests.support.fakes import Tables
@@ -19,8 +19,14 @@ class FakeEventRepository:
         self._t = tables
 
     async def needing_look(self, statuses: tuple[EventStatus, ...], limit: int) -> list[EventNeedingLook]:
+        by_default = statuses == NEEDING_LOOK
         rows = sorted(
-            (e for e in self._t.events.values() if e.status in statuses), key=lambda e: (e.received_at, e.id)
+            (
+                e
+                for e in self._t.events.values()
+                if e.status in statuses or (by_default and needs_a_look(e.status, e.last_error))
+            ),
+            key=lambda e: (e.received_at, e.id),
         )
         return [
             EventNeedingLook(e.id, e.type, e.status, e.attempts, e.last_error, e.received_at)
@@ -28,7 +34,13 @@ class FakeEventRepository:
         ]
 
     async def prune(self, older_than: datetime) -> int:
-        gone = [e.id for e in self._t.events.values() if e.received_at < older_than and e.status in _PRUNABLE]
+        gone = [
+            e.id
+            for e in self._t.events.values()
+            if e.received_at < older_than
+            and e.status in _PRUNABLE
+            and not needs_a_look(e.status, e.last_error)
+        ]
         for event_id in gone:
             del self._t.events[event_id]
         return len(gone)

@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from payments.domain.payment_state import PaymentStatus
-from payments.records import REQUESTED, EventStatus, OperatorAction, PaymentRecord, QueueRows
+from payments.records import REQUESTED, OperatorAction, PaymentRecord, QueueRows, needs_a_look
 
 if TYPE_CHECKING:
     from tests.support.fakes import Tables
 
 T = TypeVar("T")
-_LOOK_AT = (EventStatus.FAILED, EventStatus.DEFERRED)
 
 
 def _queue(
@@ -45,7 +44,7 @@ class FakeOperatorReads:
 
     async def events_needing_look(self, shown: int) -> QueueRows:
         return _queue(
-            (e for e in self._t.events.values() if e.status in _LOOK_AT),
+            (e for e in self._t.events.values() if needs_a_look(e.status, e.last_error)),
             lambda e: e.received_at,
             lambda e: {
                 "id": e.id,

@@ -454,6 +454,7 @@ class FakeUnitOfWork:
         payment_id: str | None = None,
         ref: str | None = None,
         error: str | None = None,
+        new_attempt: bool = True,
     ) -> None:
         row = self._t.events[event_id]
         self._t.events[event_id] = replace(
@@ -462,7 +463,7 @@ class FakeUnitOfWork:
             payment_id=payment_id,
             ref=ref,
             last_error=error[:1000] if error else None,
-            attempts=row.attempts + 1,
+            attempts=row.attempts + int(new_attempt),
         )
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:

@@ -85,13 +85,30 @@ class WebhookIdempotencyService:
             self._marks.mark_processed(event_id)
 
     async def mark_event_processed(
-        self, tx: UnitOfWork, event_id: str, outcome: Outcome, *, inserted: bool
+        self, tx: UnitOfWork, event_id: str, outcome: Outcome, *, inserted: bool, filed_under: str | None
     ) -> None:
-        """Inside the effects' transaction. A freshly inserted row already says "processed"."""
+        """Inside the effects' transaction. A freshly inserted row already says "processed", filed under
+        the payment its metadata names (``filed_under``); a refund or a dispute names none, and is filed
+        under the payment it was applied to, so the payment's events list it and a search finds it."""
         if inserted and outcome.status is EventStatus.PROCESSED:
+            if outcome.payment_id is None or outcome.payment_id == filed_under:
+                return
+            await tx.mark_event(
+                event_id,
+                outcome.status,
+                self._clock(),
+                payment_id=outcome.payment_id,
+                ref=outcome.ref,
+                new_attempt=False,
+            )
             return
         await tx.mark_event(
-            event_id, outcome.status, self._clock(), payment_id=outcome.payment_id, ref=outcome.ref
+            event_id,
+            outcome.status,
+            self._clock(),
+            payment_id=outcome.payment_id,
+            ref=outcome.ref,
+            error=outcome.error,
         )
 
     async def handle_event_with_idempotency(
@@ -154,18 +171,14 @@ class WebhookIdempotencyService:
         force: bool,
         lookup: EventFacts | None,
     ) -> Handled:
-        inserted = await tx.record_event(
-            incoming,
-            self._clock(),
-            payment_id=lookup.payment_id if lookup is not None else None,
-            lookup=lookup,
-        )
+        filed_under = lookup.payment_id if lookup is not None else None
+        inserted = await tx.record_event(incoming, self._clock(), payment_id=filed_under, lookup=lookup)
         if not inserted:
             status = await tx.event_status_for_update(incoming.id)
             if status in SETTLED and not force:
                 return Handled(duplicate=True, status=status or EventStatus.PROCESSED)
         outcome = await handler(tx, event)
-        await self.mark_event_processed(tx, incoming.id, outcome, inserted=inserted)
+        await self.mark_event_processed(tx, incoming.id, outcome, inserted=inserted, filed_under=filed_under)
         return Handled(duplicate=False, status=outcome.status)
 
     async def _record_failure(self, incoming: IncomingEvent, exc: Exception) -> None:

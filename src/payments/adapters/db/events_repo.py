@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -186,12 +186,24 @@ async def linked_deferred(conn: AsyncConnection, since: datetime, limit: int = 5
     return [(r[0], r[1]) for r in rows]
 
 
+def needs_look(statuses: tuple[EventStatus, ...] = NEEDING_LOOK) -> ColumnElement[bool]:
+    """Events in these statuses; by default (``NEEDING_LOOK``) also the ignored ones kept with a reason."""
+    where: ColumnElement[bool] = stripe_events.c.status.in_([s.value for s in statuses])
+    if statuses == NEEDING_LOOK:
+        where = or_(where, _IGNORED_FOR_A_REASON)
+    return where
+
+
+_IGNORED_FOR_A_REASON = and_(
+    stripe_events.c.status == EventStatus.IGNORED.value, stripe_events.c.last_error.is_not(None)
+)
+
+
 async def needing_look(
     conn: AsyncConnection, statuses: tuple[EventStatus, ...] = NEEDING_LOOK, limit: int = 100
 ) -> list[EventNeedingLook]:
     """Stored events in these statuses, oldest first."""
-    wanted = [s.value for s in statuses]
-    where = stripe_events.c.status.in_(wanted)
+    where = needs_look(statuses)
     rows = await conn.execute(
         select(
             stripe_events.c.id,
@@ -247,11 +259,12 @@ async def failed_for_retry(
 
 
 async def prune(conn: AsyncConnection, older_than: datetime) -> int:
-    """Drop settled events past retention; failed and deferred ones stay for an operator."""
+    """Drop settled events past retention; failed, deferred and unreadable ones stay for an operator."""
     result = await conn.execute(
         delete(stripe_events).where(
             stripe_events.c.received_at < older_than,
             stripe_events.c.status.in_([EventStatus.PROCESSED.value, EventStatus.IGNORED.value]),
+            not_(_IGNORED_FOR_A_REASON),
         )
     )
     return int(result.rowcount or 0)

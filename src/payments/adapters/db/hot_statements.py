@@ -81,7 +81,7 @@ MARK_EVENT = Write(
     "mark_event",
     (
         """UPDATE stripe_events SET status = $2, processed_at = $3, payment_id = $4, ref = $5,
-           last_error = $6, attempts = attempts + 1 WHERE id = $1 AND {ok}""",
+           last_error = $6, attempts = attempts + $7::int WHERE id = $1 AND {ok}""",
     ),
     frozenset({"stripe_events"}),
 )

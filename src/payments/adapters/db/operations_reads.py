@@ -7,15 +7,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Table, func, or_, select
 
+from payments.adapters.db import events_repo
 from payments.adapters.db.referral_tables import referral_commissions
 from payments.adapters.db.repositories import ConnectionSource
 from payments.adapters.db.tables import order_state_diffs, payments, refunds, stripe_events
 from payments.adapters.db.timestamps import as_utc_or_none
 from payments.domain.commission import CommissionStatus
 from payments.domain.payment_state import PaymentStatus
-from payments.records import REQUESTED, EventStatus, PaymentRecord, QueueRows
-
-_LOOK_AT = [EventStatus.FAILED.value, EventStatus.DEFERRED.value]
+from payments.records import REQUESTED, PaymentRecord, QueueRows
 
 
 def _utc(item: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -54,7 +53,7 @@ class SqlOperatorReads:
         e = stripe_events.c
         return await self._queue(
             stripe_events,
-            e.status.in_(_LOOK_AT),
+            events_repo.needs_look(),
             e.received_at,
             [e.id, e.type, e.status, e.attempts, e.last_error, e.payment_id],
             shown,

@@ -147,13 +147,14 @@ class OptimisticUnitOfWork(HeldWrites, LazyRepositories):
         payment_id: str | None = None,
         ref: str | None = None,
         error: str | None = None,
+        new_attempt: bool = True,
     ) -> None:
         if self._ledger is None or self._ledger[0] != event_id or self._seen is not None:
             raise NeedsLocks("marks only the event it records")
         # As the locking unit of work's insert and mark would leave it (a mark is an attempt).
         self._ledger[6:] = [
             status.value,
-            2,
+            self._ledger[7] + int(new_attempt),
             self._ledger[8],
             now,
             payment_id,

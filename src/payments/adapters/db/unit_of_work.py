@@ -87,8 +87,18 @@ class SqlAlchemyUnitOfWork(LazyRepositories):
         payment_id: str | None = None,
         ref: str | None = None,
         error: str | None = None,
+        new_attempt: bool = True,
     ) -> None:
-        await events_repo.mark(self._conn, event_id, status, now, payment_id=payment_id, ref=ref, error=error)
+        await events_repo.mark(
+            self._conn,
+            event_id,
+            status,
+            now,
+            payment_id=payment_id,
+            ref=ref,
+            error=error,
+            new_attempt=new_attempt,
+        )
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
         return await events_repo.deferred_for(self._conn, list(refs))
@@ -315,9 +325,17 @@ class AsyncpgUnitOfWork(HeldWrites, LazyRepositories):
         payment_id: str | None = None,
         ref: str | None = None,
         error: str | None = None,
+        new_attempt: bool = True,
     ) -> None:
         await self._held.add(
-            MARK_EVENT, event_id, status.value, now, payment_id, ref, error[:1000] if error else None
+            MARK_EVENT,
+            event_id,
+            status.value,
+            now,
+            payment_id,
+            ref,
+            error[:1000] if error else None,
+            int(new_attempt),
         )
 
     async def deferred_for(self, refs: Sequence[str]) -> list[StoredEvent]:
