@@ -53,7 +53,11 @@ class AttentionQueues:
             reads = uow.operator_reads
             queues = (
                 Queue.of(REVIEW, "Payments to review", await reads.payments_to_review(SHOWN)),
-                Queue.of(EVENTS, "Stripe events failed, deferred or unreadable", await reads.events_needing_look(SHOWN)),
+                Queue.of(
+                    EVENTS,
+                    "Stripe events failed, deferred or unreadable",
+                    await reads.events_needing_look(SHOWN),
+                ),
                 Queue.of(
                     OUTBOX, "Order updates not delivered to Orders", await reads.undelivered_diffs(SHOWN)
                 ),

@@ -9,17 +9,48 @@ from typing import Any
 from payments.domain.payment_state import DisputePhase, PaymentFacts, RefundFact, RefundStatus
 from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
 
+# What the columns the facts end in hold (adapters/db/tables.py). A value past them is not Stripe's (its ids
+# are at most 255 characters, its amounts 8 digits, its currencies ISO codes): the event is malformed, and
+# is kept for a person rather than failing its insert for ever.
+_MAX_STRIPE_ID = 255
+_MAX_OUR_ID = 40  # the payment and refund ids we put in metadata
+_MAX_AMOUNT = 2**53
+_MAX_REASON = 64
+
 
 def _id(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > _MAX_STRIPE_ID:
+        raise ValueError(f"an id longer than {_MAX_STRIPE_ID} characters")
+    return value
+
+
+def _ours(value: Any) -> str | None:
+    """One of our ids from metadata; anything else there (another product's, on the same account) is not."""
+    return value if isinstance(value, str) and 0 < len(value) <= _MAX_OUR_ID else None
+
+
+def _amount(value: Any) -> int:
+    amount = int(value or 0)
+    if not 0 <= amount < _MAX_AMOUNT:
+        raise ValueError("an amount out of range")
+    return amount
+
+
+def _currency(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not (isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha()):
+        raise ValueError("a currency that is not an ISO code")
+    return value.lower()
 
 
 def _metadata_payment_id(obj: dict[str, Any]) -> str | None:
     metadata = obj.get("metadata") or {}
-    value = metadata.get("payment_id") if isinstance(metadata, dict) else None
-    return value if isinstance(value, str) and value else None
+    return _ours(metadata.get("payment_id")) if isinstance(metadata, dict) else None
 
 
 def _session(obj: dict[str, Any], facts: PaymentFacts) -> EventFacts:
@@ -33,7 +64,7 @@ def _session(obj: dict[str, Any], facts: PaymentFacts) -> EventFacts:
 
 def _paid(amount: Any, currency: Any) -> PaymentFacts:
     return PaymentFacts(
-        succeeded=True, amount_received=int(amount or 0), currency_received=str(currency or "")
+        succeeded=True, amount_received=_amount(amount), currency_received=_currency(currency)
     )
 
 
@@ -62,7 +93,7 @@ def _intent_received(obj: dict[str, Any]) -> int:
     """
     received = obj.get("amount_received")
     if received:
-        return int(received)
+        return _amount(received)
     charges = obj.get("charges")
     data = charges.get("data") if isinstance(charges, dict) else None
     if isinstance(data, list):
@@ -72,13 +103,13 @@ def _intent_received(obj: dict[str, Any]) -> int:
     latest = obj.get("latest_charge")
     if isinstance(latest, dict) and _charge_captured(latest):
         return _charge_captured(latest)
-    return int(obj.get("amount") or 0)
+    return _amount(obj.get("amount"))
 
 
 def _charge_captured(charge: dict[str, Any]) -> int:
     if charge.get("status") != "succeeded" or charge.get("captured") is False:
         return 0
-    return int(charge.get("amount_captured") or charge.get("amount") or 0)
+    return _amount(charge.get("amount_captured") or charge.get("amount"))
 
 
 def _intent_failed(obj: dict[str, Any]) -> EventFacts:
@@ -104,14 +135,14 @@ def _refund_seen(obj: dict[str, Any], force_failed: bool = False) -> RefundSeen 
     if not refund_id:
         return None
     metadata = obj.get("metadata") or {}
-    ours = metadata.get("refund_id") if isinstance(metadata, dict) else None
+    reason = obj.get("reason")
     return RefundSeen(
         stripe_refund_id=refund_id,
-        our_refund_id=ours if isinstance(ours, str) and ours else None,
-        amount=int(obj.get("amount") or 0),
-        currency=str(obj.get("currency") or ""),
+        our_refund_id=_ours(metadata.get("refund_id")) if isinstance(metadata, dict) else None,
+        amount=_amount(obj.get("amount")),
+        currency=_currency(obj.get("currency")),
         status=RefundStatus.FAILED if force_failed else refund_status(obj.get("status")),
-        reason=obj.get("reason") if isinstance(obj.get("reason"), str) else None,
+        reason=reason if isinstance(reason, str) and len(reason) <= _MAX_REASON else None,
     )
 
 
@@ -173,7 +204,7 @@ def _charge(obj: dict[str, Any]) -> EventFacts:
         payment_intent_id=_id(obj.get("payment_intent")),
         charge_id=_id(obj),
         facts=facts,
-        charge_amount_refunded=int(obj.get("amount_refunded") or 0),
+        charge_amount_refunded=_amount(obj.get("amount_refunded")),
     )
     # Embedded before API 2022-11-15 (possibly truncated: ``has_more``); absent since, unless expanded.
     refunds = (obj.get("refunds") or {}).get("data") or []

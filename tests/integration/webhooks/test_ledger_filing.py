@@ -22,7 +22,9 @@ async def _ledger(svc: Service, *event_ids: str) -> dict[str, tuple[object, ...]
         return {r.id: (r.status, r.payment_id, r.attempts, r.last_error) for r in rows}
 
 
-async def test_refund_and_dispute_events_are_filed_under_the_payment_they_changed(engine: AsyncEngine) -> None:
+async def test_refund_and_dispute_events_are_filed_under_the_payment_they_changed(
+    engine: AsyncEngine,
+) -> None:
     """Neither carries our payment id in its metadata: the payment is found by its Stripe ids."""
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_file")
@@ -64,3 +66,25 @@ async def test_an_unreadable_signed_event_is_kept_with_its_reason_listed_and_not
         assert [row["id"] for row in attention.queue("events").items] == [event["id"]]
         assert await svc.container.events.prune(svc.container.clock() + timedelta(days=1)) == 1
         assert list(await _ledger(svc, event["id"], ignored["id"])) == [event["id"]]
+
+
+async def test_a_signed_event_whose_ids_no_column_can_hold_is_kept_with_its_reason_not_a_500(
+    engine: AsyncEngine,
+) -> None:
+    async with running_service(engine) as svc:
+        event = se.event("refund.created", se.refund("re_long", "pi_" + "x" * 300, "ch_long", 100))
+        assert (await svc.deliver(event)).status_code == 200
+        status, _, _, reason = (await _ledger(svc, event["id"]))[event["id"]]
+        assert status == "ignored" and "malformed" in str(reason)
+
+
+async def test_a_payment_id_in_metadata_that_cannot_be_ours_is_not_stored_as_ours(
+    engine: AsyncEngine,
+) -> None:
+    async with running_service(engine) as svc:
+        charge = se.charge("ch_other", "pi_other")
+        charge["metadata"] = {"payment_id": "another_product_" + "p" * 40}
+        event = se.event("charge.succeeded", charge)
+        assert (await svc.deliver(event)).status_code == 200
+        assert (await svc.container.webhooks.replay(event["id"])).status.value == "deferred"
+        assert (await _ledger(svc, event["id"]))[event["id"]][:2] == ("deferred", None)

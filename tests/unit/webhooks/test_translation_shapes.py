@@ -2,8 +2,10 @@
 
 from typing import Any
 
+import pytest
+
 from payments.domain.payment_state import PaymentFacts, RefundFact, RefundStatus
-from payments.webhooks.stripe_events import translate, with_listed_refunds
+from payments.webhooks.stripe_events import MalformedEvent, translate, with_listed_refunds
 from tests.support import stripe_events as se
 
 
@@ -46,3 +48,34 @@ def test_a_charge_without_refunds_says_how_much_is_unexplained_until_they_are_li
     assert completed.refunds_unexplained(PaymentFacts()) == 0
     assert completed.charge_amount_refunded == 3_000
     assert with_listed_refunds(completed, listed) == completed
+
+
+@pytest.mark.parametrize(
+    ("label", "event"),
+    [
+        ("an id past 255", se.event("refund.created", se.refund("re_1", "pi_" + "x" * 300, "ch_1", 100))),
+        ("an amount past 2**53", se.event("refund.created", se.refund("re_1", "pi_1", "ch_1", 2**60))),
+        ("a negative amount", se.event("refund.created", se.refund("re_1", "pi_1", "ch_1", -5))),
+        (
+            "a currency not ISO",
+            se.event("refund.created", {**se.refund("re_1", "pi_1", "ch_1", 1), "currency": "euro"}),
+        ),
+    ],
+)
+def test_a_value_no_column_can_hold_makes_the_event_malformed(label: str, event: dict[str, Any]) -> None:
+    with pytest.raises(MalformedEvent):
+        translate(event)
+
+
+def test_metadata_ids_that_cannot_be_ours_are_not_read_as_ours() -> None:
+    charge = se.charge("ch_1", "pi_1")
+    charge["metadata"] = {"payment_id": "p" * 41}
+    found = translate(se.event("charge.succeeded", charge))
+    assert found is not None and found.payment_id is None and found.payment_intent_id == "pi_1"
+    refund = {
+        **se.refund("re_1", "pi_1", "ch_1", 100),
+        "metadata": {"refund_id": "r" * 41},
+        "reason": "x" * 65,
+    }
+    (seen,) = translate(se.event("refund.created", refund)).refunds  # type: ignore[union-attr]
+    assert (seen.our_refund_id, seen.reason, seen.currency) == (None, None, "eur")
