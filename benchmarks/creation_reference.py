@@ -109,6 +109,7 @@ def session_form(asked: dict[str, Any], payment_id: str) -> dict[str, str]:
         "success_url": "http://127.0.0.1/ok",
         "cancel_url": "http://127.0.0.1/cancel",
         "expires_at": str(int(time.time()) + 3600),
+        "adaptive_pricing[enabled]": "false",
     }
     metadata = {
         "order_id": asked["order_id"],
@@ -153,4 +154,5 @@ def _nested(asked: dict[str, Any], payment_id: str) -> dict[str, Any]:
         "success_url": form["success_url"],
         "cancel_url": form["cancel_url"],
         "expires_at": int(form["expires_at"]),
+        "adaptive_pricing": {"enabled": False},
     }

@@ -68,6 +68,9 @@ class StripeGateway:
             "success_url": req.success_url,
             "cancel_url": req.cancel_url,
             "expires_at": req.expires_at,
+            # Off whatever the account's Dashboard says: a localized session would charge (and refund) in
+            # the customer's currency, and a correct payment would read as a mismatch held for review.
+            "adaptive_pricing": {"enabled": False},
         }
         if req.customer_email:
             params["customer_email"] = req.customer_email
