@@ -10,7 +10,10 @@ and moves the watermark to the window's end.
 
 An event that fails with a retryable error (Stripe or the database blinked) holds the watermark at its
 creation time, so the next round fetches it again; one that can never apply as things are (a livemode
-mismatch) is stored as failed for a person and does not hold the sweep back.
+mismatch) is stored as failed for a person and does not hold the sweep back. Nor, after ``HOLD_AT_MOST``,
+does one Stripe keeps failing (a key without the right to list refunds would fail it for ever): it stays
+stored as failed, for housekeeping's retries and then a person, and the sweep goes on past it. A database
+fault holds the sweep for as long as it lasts: the failure may not have been recorded.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 # Stripe keeps events 30 days; a watermark older than this would ask for what no longer exists.
 _STRIPE_RETENTION = timedelta(days=29)
+HOLD_AT_MOST = timedelta(hours=1)
 
 
 class EventSource(Protocol):
@@ -68,6 +72,7 @@ class _Tally:
     duplicates: int
     failed: int
     hold: int | None  # the creation time of the first retryable failure
+    held_by: str | None = None  # that event's id, when Stripe failed it (its failure is recorded)
 
 
 class EventSweep:
@@ -87,6 +92,7 @@ class EventSweep:
         self._clock = clock
         self._config = config or SweepConfig()
         self._owner = uuid.uuid4().hex
+        self._held: tuple[str, datetime] | None = None  # the event Stripe keeps failing, and since when
 
     async def run_once(self) -> SweepResult | None:
         """Catch up (up to a budget of events); None when another replica holds the sweep."""
@@ -117,10 +123,13 @@ class EventSweep:
                     duplicates + tally.duplicates,
                     failed + tally.failed,
                 )
-                reached = end if tally.hold is None else max(start, tally.hold)
+                holding = tally.hold is not None and self._still_holding(tally.held_by)
+                reached = max(start, tally.hold) if holding and tally.hold is not None else end
+                if tally.hold is None:
+                    self._held = None
                 if not await self._advance(reached, self._clock()):
                     return None  # our lease lapsed and another replica took over: it carries on
-                if tally.hold is not None:
+                if holding:
                     break
         finally:
             await self._release(reached)
@@ -129,9 +138,23 @@ class EventSweep:
             log.info("events.swept", **{k: getattr(result, k) for k in SweepResult.__slots__})
         return result
 
+    def _still_holding(self, event_id: str | None) -> bool:
+        """Whether the sweep waits at the event that failed once more: always for a database fault, for
+        HOLD_AT_MOST when Stripe keeps failing it."""
+        if event_id is None:
+            return True
+        now = self._clock()
+        if self._held is None or self._held[0] != event_id:
+            self._held = (event_id, now)
+        if now - self._held[1] < HOLD_AT_MOST:
+            return True
+        log.warning("events.sweep_passed_failing_event", event_id=event_id)
+        return False
+
     async def _apply(self, events: list[dict[str, Any]]) -> _Tally:
         applied = duplicates = failed = 0
         hold: int | None = None
+        held_by: str | None = None
         for event in events:
             if envelope_problem(event) is not None:
                 EVENTS_SWEPT.labels("malformed").inc()
@@ -144,7 +167,7 @@ class EventSweep:
                 failed += 1
                 EVENTS_SWEPT.labels("failed").inc()
                 if isinstance(exc, UpstreamError) and hold is None:
-                    hold = int(event.get("created") or 0)
+                    hold, held_by = int(event.get("created") or 0), str(event.get("id"))
                 continue
             except Exception:
                 # The database (most likely) failed: stop here and take this event again next round.
@@ -159,7 +182,7 @@ class EventSweep:
             else:
                 applied += 1
                 EVENTS_SWEPT.labels("applied").inc()
-        return _Tally(applied, duplicates, failed, hold)
+        return _Tally(applied, duplicates, failed, hold, held_by)
 
     async def _lease(self, now: datetime) -> int | None:
         """Take the sweep for one round; the watermark, or None when another replica holds it."""

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from payments.adapters.db.tables import event_sweeps
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.stripe_port import GatewayError, GatewayErrorKind
-from payments.webhooks.sweep import EventSweep, SweepConfig
+from payments.webhooks.sweep import HOLD_AT_MOST, EventSweep, SweepConfig
 from tests.support import stripe_events as se
 from tests.support.clock import NOW
 from tests.support.refund_gateway import RefundGateway
@@ -144,3 +144,32 @@ async def test_stripe_down_or_a_retryable_failure_holds_the_watermark(engine: As
         assert result is not None and result.applied == 1
         assert await _watermark(engine) == T0 - 300
         assert (await svc.payment(pid)).amount_refunded == 700
+
+
+async def test_an_event_stripe_keeps_failing_holds_the_sweep_for_an_hour_then_stays_failed_behind_it(
+    engine: AsyncEngine,
+) -> None:
+    clock = Clock(NOW)
+    gateway = RefundGateway()
+    gateway.listing_fails = True  # a restricted key that may not list refunds: it will never succeed
+    async with running_service(engine, clock=clock, gateway=gateway) as svc:
+        pid = await svc.add_payment("ord_stuck")
+        paid = se.event(
+            "checkout.session.completed", se.session("cs_s", pid, "ord_stuck", "pi_s"), created=T0 - 7200
+        )
+        charge = se.charge("ch_s", "pi_s")
+        del charge["refunds"]
+        stuck = se.event("charge.refunded", {**charge, "amount_refunded": 700}, created=T0 - 3600)
+        later = se.event("refund.created", se.refund("re_s2", "pi_s", "ch_s", 100), created=T0 - 1800)
+        source = FakeEvents()
+        source.events = [paid, stuck, later]
+        sweep = EventSweep(SqlPaymentStore(engine), source, svc.container.webhooks, clock, CONFIG)
+
+        for _ in range(2):
+            assert await sweep.run_once() is not None
+            assert await _watermark(engine) == T0 - 3600
+        clock.now = NOW + HOLD_AT_MOST
+        assert await sweep.run_once() is not None
+        assert await _watermark(engine) == T0 - 300 + int(HOLD_AT_MOST.total_seconds())
+        assert (await svc.payment(pid)).amount_refunded == 100  # the rest of its window was applied
+        assert [e.id for e in await svc.container.events.needing_look()] == [stuck["id"]]
