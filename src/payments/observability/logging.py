@@ -39,7 +39,8 @@ _SECRETS = re.compile(
     "|".join(
         (
             r"(?P<url>(?<=://)[^/\s:@]*:[^/\s@]*@)",  # user:password@ in any URL
-            r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+",  # email
+            # email: a local part of any of RFC 5322's characters, a dotted domain or an address literal
+            r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+@(?:[\w-]+(?:\.[\w-]+)+|\[[^\]\s]+\])",
             r"\b(?:sk|rk)_\w{6,}",  # Stripe secret and restricted keys, any mode
             r"\bpk_(?:test|live)_\w+",  # publishable keys: not secret, but say which account
             r"\bwhsec_\w+",  # webhook signing secrets

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from payments.api.schemas import CreatePaymentBody
 from payments.observability.logging import MAX_VALUE_CHARS, REDACTED, clip, redact_text
 
 
@@ -42,12 +43,26 @@ def test_a_secret_is_masked(text: str, secret: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "email", ["o'brien@example.com", "jane!doe@example.com", "a{b}/c=d@example.com", "jane@[10.0.0.1]"]
+)
+def test_an_email_the_api_accepts_is_masked_whole(email: str) -> None:
+    assert (
+        CreatePaymentBody(
+            order_id="o", user_id="u", amount=100, currency="eur", customer_email=email
+        ).customer_email
+        == email
+    )
+    assert redact_text(f"stripe refused {email} again") == f"stripe refused {REDACTED} again"
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "webhook.handled evt_1NzZ9f2eZvKYlo2C type=checkout.session.completed",
         "payment pay_01HF3ZQ order ord_1 amount 2500 eur",
         "task_id=t_1 risk_score=12 at 2026-11-29T12:00:00+00:00",
         "GET /v1/payments/{payment_id}",
+        "retry at https://example.com/v1/x?a=b and @mention",
     ],
 )
 def test_ordinary_text_survives(text: str) -> None:
