@@ -137,9 +137,11 @@ def _secret_values(settings: Settings) -> list[str | None]:
 
     values = [
         s.get_secret_value() if s else None
-        for s in (settings.api_token, settings.jwt_secret, settings.stripe_api_key)
+        for s in (settings.api_token, settings.jwt_secret, settings.session_secret, settings.stripe_api_key)
     ]
     values += settings.webhook_secret_values()
+    for key in settings.audit_keys:  # id:secret, and the secret alone
+        values += [key.get_secret_value(), key.get_secret_value().partition(":")[2] or None]
     values.append(url_password(settings.database_url))
     return values
 

@@ -17,8 +17,12 @@ from pydantic import SecretStr
 from payments.config import STRIPE_API_BASE, ConfigError, Settings
 
 MIN_SECRET_BYTES = 32
+# "a" * 32 is long enough and guessable: a secret also needs this many different characters (a random
+# one of 32 characters has about 20; hex has 16).
+MIN_DISTINCT_CHARS = 10
 _TEST_KEY_PREFIXES = ("sk_test_", "rk_test_", "pk_test_")
 _LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+_MIN_KEY_BODY = 16  # Stripe's live keys carry about a hundred characters after the prefix
 
 
 def production_problems(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -51,7 +55,7 @@ def _stripe(settings: Settings) -> list[str]:
         problems.append("PAYMENTS_STRIPE_API_KEY is required")
     elif key.startswith(_TEST_KEY_PREFIXES):
         problems.append("PAYMENTS_STRIPE_API_KEY is a test key; prod needs a live key (sk_live_/rk_live_)")
-    elif not key.startswith(_LIVE_KEY_PREFIXES):
+    elif not key.startswith(_LIVE_KEY_PREFIXES) or len(key.strip()) < len("sk_live_") + _MIN_KEY_BODY:
         problems.append("PAYMENTS_STRIPE_API_KEY is not a Stripe live key (sk_live_/rk_live_)")
     base = settings.stripe_api_base
     if base is not None and base.rstrip("/") != STRIPE_API_BASE:
@@ -63,20 +67,28 @@ def _secrets(settings: Settings) -> list[str]:
     problems = []
     if settings.api_token is None:
         problems.append("PAYMENTS_API_TOKEN is required")
-    elif _short(settings.api_token):
-        problems.append(f"PAYMENTS_API_TOKEN must be at least {MIN_SECRET_BYTES} bytes")
+    elif _weak(settings.api_token.get_secret_value()):
+        problems.append(f"PAYMENTS_API_TOKEN is weak: {_STRONG}")
+    named: list[tuple[str, SecretStr | None]] = [("PAYMENTS_API_TOKEN", settings.api_token)]
     for name, optional in (
         ("PAYMENTS_JWT_SECRET", settings.jwt_secret),
         ("PAYMENTS_SESSION_SECRET", settings.session_secret),
     ):
-        if optional is not None and _short(optional):
-            problems.append(f"{name} must be at least {MIN_SECRET_BYTES} bytes")
+        if optional is None:
+            continue
+        if _weak(optional.get_secret_value()):
+            problems.append(f"{name} is weak: {_STRONG}")
+        # One secret per role: the holder of one must not be able to sign as another.
+        problems += [
+            f"{name} must differ from {other}"
+            for other, value in named
+            if value is not None and value.get_secret_value() == optional.get_secret_value()
+        ]
+        named.append((name, optional))
     if not settings.stripe_webhook_secrets:
         problems.append("PAYMENTS_STRIPE_WEBHOOK_SECRETS is required")
-    elif any(_short(s) for s in settings.stripe_webhook_secrets):
-        problems.append(
-            f"PAYMENTS_STRIPE_WEBHOOK_SECRETS: every secret must be at least {MIN_SECRET_BYTES} bytes"
-        )
+    elif any(_weak(s.get_secret_value()) for s in settings.stripe_webhook_secrets):
+        problems.append(f"PAYMENTS_STRIPE_WEBHOOK_SECRETS: every secret must be strong: {_STRONG}")
     if not settings.audit_keys:
         problems.append("PAYMENTS_AUDIT_KEYS is required (id:secret, kept outside the database)")
     else:
@@ -87,8 +99,8 @@ def _secrets(settings: Settings) -> list[str]:
         except AuditKeyError as exc:
             problems.append(f"PAYMENTS_AUDIT_KEYS: {exc}")
         else:
-            if any(len(k.secret) < MIN_SECRET_BYTES for k in keys):
-                problems.append(f"PAYMENTS_AUDIT_KEYS: every key must be at least {MIN_SECRET_BYTES} bytes")
+            if any(_weak(k.secret.decode()) for k in keys):
+                problems.append(f"PAYMENTS_AUDIT_KEYS: every key must be strong: {_STRONG}")
     return problems
 
 
@@ -134,8 +146,12 @@ def _public(settings: Settings) -> list[str]:
     return []
 
 
-def _short(secret: SecretStr) -> bool:
-    return len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES
+_STRONG = f"at least {MIN_SECRET_BYTES} bytes, of at least {MIN_DISTINCT_CHARS} different characters"
+
+
+def _weak(secret: str) -> bool:
+    value = secret.strip()  # the bearer parser strips: 32 spaces would be a token nobody can send
+    return len(value.encode()) < MIN_SECRET_BYTES or len(set(value)) < MIN_DISTINCT_CHARS
 
 
 def _readable(path: Path) -> bool:

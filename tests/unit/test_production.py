@@ -11,7 +11,12 @@ from pydantic import SecretStr
 from payments.config import ConfigError, Settings
 from payments.production import check_production
 
-STRONG = "s" * 32
+STRONG = "Zq81LmNop3NkX9fLk0aB2c4D6e8F1g3H"  # 32 bytes, varied, as a generated secret is
+
+
+def strong(tag: str) -> str:
+    """A strong secret of its own for each role (they must differ)."""
+    return f"{tag}-{STRONG}"
 
 
 def prod_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -22,10 +27,10 @@ def prod_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "env": "prod",
         "database_url": "postgresql+asyncpg://payments@db/payments",
         "stripe_api_key": SecretStr("sk_live_" + "x" * 24),
-        "stripe_webhook_secrets": [SecretStr("whsec_" + "w" * 32)],
-        "api_token": SecretStr(STRONG),
-        "jwt_secret": SecretStr("j" * 32),
-        "audit_keys": [SecretStr("k1:" + "a" * 32)],
+        "stripe_webhook_secrets": [SecretStr("whsec_" + STRONG)],
+        "api_token": SecretStr(strong("api")),
+        "jwt_secret": SecretStr(strong("jwt")),
+        "audit_keys": [SecretStr("k1:" + strong("audit"))],
         "grpc_tls_cert_file": cert,
         "grpc_tls_key_file": key,
         "public_url": "https://pay.example.com",
@@ -60,6 +65,14 @@ def test_a_complete_production_configuration_starts(tmp_path: Path) -> None:
         ({"api_token": None}, "PAYMENTS_API_TOKEN"),
         ({"api_token": SecretStr("x")}, "PAYMENTS_API_TOKEN"),
         ({"api_token": SecretStr("x" * 31)}, "PAYMENTS_API_TOKEN"),
+        ({"api_token": SecretStr("x" * 64)}, "PAYMENTS_API_TOKEN"),
+        ({"api_token": SecretStr(" " * 40)}, "PAYMENTS_API_TOKEN"),
+        ({"jwt_secret": SecretStr("j" * 32)}, "PAYMENTS_JWT_SECRET"),
+        ({"jwt_secret": SecretStr(strong("api"))}, "PAYMENTS_JWT_SECRET must differ from PAYMENTS_API_TOKEN"),
+        ({"session_secret": SecretStr(strong("jwt"))}, "PAYMENTS_SESSION_SECRET must differ"),
+        ({"stripe_api_key": SecretStr("sk_live_")}, "PAYMENTS_STRIPE_API_KEY"),
+        ({"stripe_webhook_secrets": [SecretStr("whsec_" + "w" * 32)]}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
+        ({"audit_keys": [SecretStr("k1:" + "a" * 32)]}, "PAYMENTS_AUDIT_KEYS"),
         ({"jwt_secret": SecretStr("short")}, "PAYMENTS_JWT_SECRET"),
         ({"session_secret": SecretStr("short")}, "PAYMENTS_SESSION_SECRET"),
         ({"stripe_webhook_secrets": []}, "PAYMENTS_STRIPE_WEBHOOK_SECRETS"),
