@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     commission_min_amount: int = Field(default=100, ge=0)
     commission_hold_days: int = Field(default=30, ge=0)
     referral_velocity_per_hour: int = Field(default=20, ge=1)
-    max_payment_amount: int = Field(default=100_000_000, ge=1)
+    # Stripe takes at most eight digits of minor units; more would be a 422 from Stripe, not from us.
+    max_payment_amount: int = Field(default=99_999_999, ge=1, le=99_999_999)
     # Stripe accepts 30 min to 24 h; 2 minutes either side are kept for latency and clock skew.
     checkout_expires_minutes: int = Field(default=60, ge=32, le=24 * 60 - 2)
     # Where the hosted page sends the customer; unset: our own /checkout/success and /checkout/cancel.

@@ -42,8 +42,14 @@ def exponent(currency: str) -> int:
     return 2
 
 
+# Stripe takes amounts of up to eight digits (99999999: $999,999.99).
+MAX_AMOUNT = 99_999_999
+
+
 def amount_problem(amount: int, currency: str) -> tuple[str, str] | None:
     """Stripe's error code and message refusing this amount in this currency, or None when it is fine."""
+    if amount > MAX_AMOUNT:
+        return "amount_too_large", f"Amount must be no more than {format_amount(MAX_AMOUNT, currency)}"
     if currency in THREE_DECIMAL and amount % 10:
         return "invalid_charge_amount", (
             f"Invalid amount. Amounts in {currency.upper()} must be rounded to the nearest ten "

@@ -58,3 +58,14 @@ def test_checkout_session_refuses_a_total_the_currency_cannot_carry(client: stri
         )
     assert refused.value.error.code == "invalid_charge_amount"
     assert refused.value.error.param == "line_items"
+
+
+def test_an_amount_past_eight_digits_is_too_large_as_on_stripe(client: stripe.StripeClient) -> None:
+    assert amount_problem(99_999_999, "usd") is None
+    assert amount_problem(100_000_000, "usd") == (
+        "amount_too_large",
+        "Amount must be no more than $999,999.99",
+    )
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.payment_intents.create(params={"amount": 100_000_000, "currency": "usd"})
+    assert (refused.value.error.code, refused.value.error.param) == ("amount_too_large", "amount")

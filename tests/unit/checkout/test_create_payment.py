@@ -10,7 +10,7 @@ from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
-from payments.errors import Conflict, UpstreamError, UpstreamRefused
+from payments.errors import Conflict, InvalidRequest, UpstreamError, UpstreamRefused
 from payments.stripe_port import GatewayErrorKind
 from tests.support.clock import FakeClock
 from tests.support.fakes import FakeStore, FakeStripeGateway, apply_facts, chain
@@ -161,3 +161,14 @@ async def test_creating_a_payment_is_spanned_when_tracing_is_installed(
     service, _, _, _ = _service()
     await service.create_payment(CMD)
     assert [name for name, _ in started] == ["payments.create_payment"]
+
+
+async def test_an_amount_stripe_would_refuse_for_its_size_is_refused_here_naming_amount() -> None:
+    service, _, gateway, _ = _service()
+    assert (await service.create_payment(replace(CMD, amount=99_999_999))).created
+    with pytest.raises(InvalidRequest) as refused:
+        await service.create_payment(replace(CMD, order_id="ord_2", amount=100_000_000))
+    assert refused.value.field == "amount"
+    assert len(gateway.calls) == 1
+    with pytest.raises(ValueError, match="max_payment_amount"):
+        service_settings(max_payment_amount=100_000_000)
