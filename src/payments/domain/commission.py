@@ -192,23 +192,16 @@ def target_amount(original: int, amount: int, refunded: int, dispute_lost: bool)
     return remaining_after_refunds(original, amount, refunded)
 
 
-def adjustments_to_settle(commissions_total: int, adjustments: Sequence[int]) -> list[int]:
-    """Which adjustments (by index, oldest first) a payout nets against ``commissions_total``.
+def payout_net(commissions_total: int, adjustments: Sequence[int]) -> int | None:
+    """What one payout sends in a currency: the approved commissions net of every unsettled adjustment, all
+    settled together; None while the referrer owes back more than that (nothing is sent, and commissions
+    and adjustments wait for later earnings to cover the clawbacks).
 
-    Every positive adjustment, and negative ones oldest first for as long as the payout stays at or above
-    zero; a clawback larger than what is owed waits for a later payout instead of making this one
-    negative (a payout is money sent, never money asked back).
+    All or nothing: settling some adjustments and not others would pay a referrer whose balance, counting
+    the ones left, is below what was sent. A payout is money sent, never money asked back.
     """
-    running = commissions_total + sum(a for a in adjustments if a > 0)
-    chosen = [i for i, a in enumerate(adjustments) if a > 0]
-    for i, a in enumerate(adjustments):
-        if a >= 0:
-            continue
-        if running + a < 0:
-            break
-        running += a
-        chosen.append(i)
-    return sorted(chosen)
+    net = commissions_total + sum(adjustments)
+    return net if net >= 0 else None
 
 
 __all__ = [
@@ -223,11 +216,11 @@ __all__ = [
     "CommissionStatus",
     "PayoutLine",
     "ReferrerEarnings",
-    "adjustments_to_settle",
     "as_utc",
     "commission_for",
     "day_of",
     "first_whole_day",
+    "payout_net",
     "remaining_after_refunds",
     "target_amount",
 ]

@@ -27,8 +27,8 @@ from payments.domain.commission import (
     CommissionRule,
     CommissionStatus,
     PayoutLine,
-    adjustments_to_settle,
     commission_for,
+    payout_net,
     target_amount,
 )
 from payments.domain.fraud_guards import GuardDecision, Verdict
@@ -95,10 +95,12 @@ class PaidChange:
 
 @dataclass(frozen=True, slots=True)
 class PayoutPlan:
-    """Per currency, what one payout sends: approved commissions, netted with the adjustments it settles."""
+    """Per currency, what one payout sends: approved commissions, netted with the adjustments it settles.
+    A currency whose clawbacks exceed what is approved has no line: its commissions are not in ``paid``."""
 
     lines: tuple[PayoutLine, ...]
     settled: tuple[Adjustment, ...]
+    paid: tuple[Commission, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +314,8 @@ def cancel_for_ban(commission: Commission, now: datetime) -> Transition:
 
 
 def plan_payout(commissions: Sequence[Commission], adjustments: Sequence[Adjustment]) -> PayoutPlan:
-    """Per currency: the approved commissions, with positive adjustments and, oldest first, as many
-    negative ones as keep the line at or above zero (``adjustments_to_settle``)."""
+    """Per currency: the approved commissions net of every unsettled adjustment, when that is not below
+    zero (``payout_net``); otherwise nothing of that currency is paid or settled."""
     by_currency: dict[str, tuple[list[Commission], list[Adjustment]]] = defaultdict(lambda: ([], []))
     for commission in commissions:
         by_currency[commission.currency][0].append(commission)
@@ -321,20 +323,18 @@ def plan_payout(commissions: Sequence[Commission], adjustments: Sequence[Adjustm
         by_currency[adjustment.currency][1].append(adjustment)
     lines: list[PayoutLine] = []
     settled: list[Adjustment] = []
+    paid: list[Commission] = []
     for currency in sorted(by_currency):
         owed, pending = by_currency[currency]
         owed_total = sum(c.amount for c in owed)
-        chosen = [pending[i] for i in adjustments_to_settle(owed_total, [a.amount for a in pending])]
-        if not owed and not chosen:
+        net = payout_net(owed_total, [a.amount for a in pending])
+        if net is None or not (owed or pending):
             continue
-        adjusted_total = sum(a.amount for a in chosen)
-        lines.append(
-            PayoutLine(
-                currency, owed_total, adjusted_total, owed_total + adjusted_total, len(owed), len(chosen)
-            )
-        )
-        settled.extend(chosen)
-    return PayoutPlan(tuple(lines), tuple(settled))
+        adjusted_total = net - owed_total
+        lines.append(PayoutLine(currency, owed_total, adjusted_total, net, len(owed), len(pending)))
+        settled.extend(pending)
+        paid.extend(owed)
+    return PayoutPlan(tuple(lines), tuple(settled), tuple(paid))
 
 
 def audit_snapshot(commission: Commission) -> dict[str, Any]:

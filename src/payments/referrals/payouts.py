@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from payments.domain import commission_lifecycle as lifecycle
-from payments.domain.commission import Commission, CommissionStatus, PayoutLine, as_utc
+from payments.domain.commission import Commission, CommissionStatus, as_utc
 from payments.domain.commission_lifecycle import UNPAID
 from payments.ids import new_id
 from payments.referrals.audit import AuditDraft
@@ -52,20 +52,30 @@ class Payouts:
     async def mark_paid(
         self, repos: ReferralRepositories, commission_id: str, actor: str, now: datetime
     ) -> Commission:
-        """Pay one approved commission on its own payout."""
+        """Pay one approved commission on its own payout, net of the clawbacks the referrer owes back in
+        its currency (as ``pay_referrer`` nets them); refused while they exceed it."""
         now = as_utc(now)
         unlocked = await repos.commissions.get(commission_id)
         if unlocked is None:
             raise CommissionNotFound(f"no commission {commission_id}")
         await self._lock_unbanned(repos, unlocked.referrer_id)
         commission = await self._locked(repos, commission_id)
-        payout_id = new_id("po")
-        paid = allowed(lambda: lifecycle.pay(commission, payout_id, now))
-        line = PayoutLine(commission.currency, commission.amount, 0, commission.amount, 1, 0)
-        await repos.commissions.insert_payout(payout_id, commission.referrer_id, actor, now, [line])
-        await repos.commissions.save(commission, paid.after)
-        await self._recorder.moves(repos, [paid], actor, now)
-        return paid.after
+        allowed(lambda: lifecycle.pay(commission, "", now))  # approved, or a conflict naming its status
+        owed_back = [
+            a
+            for a in await repos.commissions.lock_unsettled_adjustments(commission.referrer_id)
+            if a.currency == commission.currency
+        ]
+        plan = lifecycle.plan_payout([commission], owed_back)
+        if not plan.paid:
+            raise CommissionConflict(
+                f"commission {commission_id}: the referrer owes back more than it in {commission.currency};"
+                " it waits for later earnings"
+            )
+        payout = await self._pay(repos, commission.referrer_id, plan, actor, now)
+        fresh = await repos.commissions.get(payout.commission_ids[0])
+        assert fresh is not None
+        return fresh
 
     async def pay_referrer(
         self, repos: ReferralRepositories, referrer_id: str, actor: str, now: datetime
@@ -77,10 +87,23 @@ class Payouts:
         adjustments = await repos.commissions.lock_unsettled_adjustments(referrer_id)
         plan = lifecycle.plan_payout(commissions, adjustments)
         if not plan.lines:
-            raise NothingToPay(f"referrer {referrer_id} has nothing approved to pay")
+            raise NothingToPay(
+                f"referrer {referrer_id} has nothing to pay: nothing approved, or less than they owe back"
+            )
+        return await self._pay(repos, referrer_id, plan, actor, now)
+
+    async def _pay(
+        self,
+        repos: ReferralRepositories,
+        referrer_id: str,
+        plan: lifecycle.PayoutPlan,
+        actor: str,
+        now: datetime,
+    ) -> Payout:
+        """One payout of ``plan``: its lines, its commissions paid, its adjustments settled, all audited."""
         payout_id = new_id("po")
         await repos.commissions.insert_payout(payout_id, referrer_id, actor, now, plan.lines)
-        moves = [lifecycle.pay(c, payout_id, now) for c in commissions]
+        moves = [lifecycle.pay(c, payout_id, now) for c in plan.paid]
         await repos.commissions.save_all([(m.before, m.after) for m in moves])
         await repos.commissions.settle_adjustments([a.id for a in plan.settled], payout_id, now)
         entries = drafts(*moves, actor=actor) + [
@@ -101,7 +124,7 @@ class Payouts:
             actor=actor,
             created_at=now,
             lines=plan.lines,
-            commission_ids=tuple(c.id for c in commissions),
+            commission_ids=tuple(c.id for c in plan.paid),
             adjustment_ids=tuple(a.id for a in plan.settled),
         )
 

@@ -7,11 +7,13 @@ import random
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from payments.adapters.db.referral_tables import referral_adjustments, referral_payout_lines
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.domain.payment_state import PaymentFacts, RefundStatus
-from payments.referrals import AuditAction, CommissionService, NothingToPay
+from payments.referrals import AuditAction, CommissionConflict, CommissionService, NothingToPay
 from tests.integration.referrals.support import (
     SETTINGS,
     Webhooks,
@@ -123,7 +125,11 @@ async def test_a_refund_that_fails_before_payout_restores_the_amount(engine: Asy
     assert (await commission_of(engine, "ord_1")).amount == 1_000
 
 
-async def test_a_clawback_larger_than_the_next_payout_waits(engine: AsyncEngine) -> None:
+async def test_a_clawback_larger_than_the_next_payout_waits_and_so_does_the_payout(
+    engine: AsyncEngine,
+) -> None:
+    """Paid 1 000, then refunded in full: 1 000 owed back. A new 500 is not sent while that is owed (the
+    referrer would hold 500 of ours); it is paid, net, once later earnings cover the clawback."""
     service = CommissionService(SETTINGS, SqlPaymentStore(engine))
     hooks = Webhooks(engine, service, snapshot())
     await hooks.deliver(paid())
@@ -132,12 +138,70 @@ async def test_a_clawback_larger_than_the_next_payout_waits(engine: AsyncEngine)
     await Webhooks(engine, service, snapshot("ord_2", amount=5_000, user_id="user_2")).deliver(paid(5_000))
 
     await service.release_due(AFTER_HOLD)
-    payout = await service.pay_referrer("ref_1", "admin:alice", AFTER_HOLD)
-    assert [(line.commissions_amount, line.adjustments_amount, line.net_amount) for line in payout.lines] == [
-        (500, 0, 500)
-    ]
     with pytest.raises(NothingToPay):
         await service.pay_referrer("ref_1", "admin:alice", AFTER_HOLD)
+    second = await commission_of(engine, "ord_2")
+    with pytest.raises(CommissionConflict, match="owes back more"):
+        await service.mark_commission_paid(second.id, "admin:alice", AFTER_HOLD)
+    assert (await commission_of(engine, "ord_2")).status.value == "approved"
+
+    later = AFTER_HOLD + timedelta(days=1)
+    third = Webhooks(engine, service, snapshot("ord_3", amount=10_000, user_id="user_3"))
+    await third.deliver(paid(), now=later)
+    await service.release_due(later + timedelta(days=31))
+    payout = await service.pay_referrer("ref_1", "admin:alice", later + timedelta(days=31))
+    assert [(line.commissions_amount, line.adjustments_amount, line.net_amount) for line in payout.lines] == [
+        (1_500, -1_000, 500)
+    ]
+    with pytest.raises(NothingToPay):
+        await service.pay_referrer("ref_1", "admin:alice", later + timedelta(days=31))
+
+
+async def test_a_refund_that_failed_after_payout_is_not_sent_while_a_larger_clawback_is_owed(
+    engine: AsyncEngine,
+) -> None:
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
+    big = Webhooks(engine, service, snapshot("ord_big", amount=20_000, user_id="u1"))
+    small = Webhooks(engine, service, snapshot("ord_small", amount=10_000, user_id="u2"))
+    await big.deliver(paid(20_000))
+    await small.deliver(paid(10_000))
+    await service.release_due(AFTER_HOLD)
+    assert (await service.pay_referrer("ref_1", "admin:alice", AFTER_HOLD)).lines[0].net_amount == 3_000
+    await big.deliver(refund("re_big", 20_000), now=AFTER_HOLD)  # -2 000
+    await small.deliver(refund("re_small", 10_000), now=AFTER_HOLD)  # -1 000
+    await small.deliver(refund("re_small", 10_000, RefundStatus.FAILED), now=AFTER_HOLD)  # +1 000
+    with pytest.raises(NothingToPay):
+        await service.pay_referrer("ref_1", "admin:alice", AFTER_HOLD)
+
+
+async def test_paying_one_commission_nets_the_clawbacks_owed_in_its_currency(engine: AsyncEngine) -> None:
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
+    first = Webhooks(engine, service, snapshot("ord_1", user_id="u1"))
+    await first.deliver(paid())
+    await _pay_out(engine, service)
+    await first.deliver(refund("re_1", 5_000), now=AFTER_HOLD)  # -500 owed back
+    second = Webhooks(engine, service, snapshot("ord_2", user_id="u2"))
+    await second.deliver(paid(), now=AFTER_HOLD)
+    due = AFTER_HOLD + timedelta(days=31)
+    await service.release_due(due)
+
+    c2 = await service.mark_commission_paid((await commission_of(engine, "ord_2")).id, "admin:alice", due)
+    async with engine.connect() as conn:
+        line = (
+            (
+                await conn.execute(
+                    select(referral_payout_lines).where(referral_payout_lines.c.payout_id == c2.payout_id)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        unsettled = (
+            await conn.scalars(
+                select(referral_adjustments.c.amount).where(referral_adjustments.c.payout_id.is_(None))
+            )
+        ).all()
+    assert (c2.status.value, line["net_amount"], list(unsettled)) == ("paid", 500, [])
 
 
 async def test_repeating_the_same_before_and_after_changes_nothing(engine: AsyncEngine) -> None:

@@ -201,9 +201,17 @@ def test_a_payout_nets_adjustments_per_currency_and_never_goes_negative() -> Non
         return Adjustment(adjustment_id, "com_0", "ref_1", currency, amount, "refund", "evt", NOW, None, None)
 
     plan = life.plan_payout([eur, usd], [adjustment("adj_1", -300), adjustment("adj_2", -5_000, "usd")])
-    assert plan.lines == (PayoutLine("eur", 1_000, -300, 700, 1, 1), PayoutLine("usd", 1_000, 0, 1_000, 1, 0))
+    # usd: 1 000 approved, 5 000 owed back. Nothing of it is sent or settled; it all waits.
+    assert plan.lines == (PayoutLine("eur", 1_000, -300, 700, 1, 1),)
     assert [a.id for a in plan.settled] == ["adj_1"]
+    assert [c.id for c in plan.paid] == [eur.id]
     assert life.plan_payout([], []).lines == ()
+
+    # A refund that failed after payout gives back; a larger clawback still owed keeps it from being sent.
+    owed_back = [adjustment("adj_3", -2_000), adjustment("adj_4", -1_000), adjustment("adj_5", 1_000)]
+    assert life.plan_payout([], owed_back) == life.PayoutPlan((), (), ())
+    even = life.plan_payout([eur], [adjustment("adj_6", -1_000)])
+    assert (even.lines, [c.id for c in even.paid]) == ((PayoutLine("eur", 1_000, -1_000, 0, 1, 1),), [eur.id])
 
 
 # -- properties ---------------------------------------------------------------------------------------

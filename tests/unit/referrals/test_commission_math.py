@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from payments.domain.commission import (
     CommissionRule,
-    adjustments_to_settle,
     commission_for,
+    payout_net,
     remaining_after_refunds,
     target_amount,
 )
@@ -83,18 +83,16 @@ def test_a_full_refund_claws_back_everything(amount: int, rate: int) -> None:
 
 
 @given(st.integers(min_value=0, max_value=10**6), st.lists(st.integers(min_value=-(10**5), max_value=10**5)))
-def test_a_payout_never_goes_negative_and_settles_negatives_oldest_first(
+def test_a_payout_sends_the_balance_when_it_is_not_negative_and_nothing_otherwise(
     owed: int, adjustments: list[int]
 ) -> None:
-    adjustments = [a for a in adjustments if a != 0]
-    chosen = adjustments_to_settle(owed, adjustments)
-    assert owed + sum(adjustments[i] for i in chosen) >= 0
-    assert all(i in chosen for i, a in enumerate(adjustments) if a > 0)
-    negatives = [i for i, a in enumerate(adjustments) if a < 0]
-    chosen_negatives = [i for i in chosen if adjustments[i] < 0]
-    assert chosen_negatives == negatives[: len(chosen_negatives)]
+    net = payout_net(owed, adjustments)
+    balance = owed + sum(adjustments)
+    assert net == (balance if balance >= 0 else None)
 
 
-def test_a_clawback_larger_than_what_is_owed_waits_for_a_later_payout() -> None:
-    assert adjustments_to_settle(500, [-300, -400, 100]) == [0, 2]
-    assert adjustments_to_settle(2_000, [-300, -300, -400]) == [0, 1, 2]
+def test_a_clawback_larger_than_what_is_owed_waits_with_everything_else() -> None:
+    assert payout_net(500, [-300, -400, 100]) is None  # not 300 sent while 400 stays owed
+    assert payout_net(0, [-2_000, -1_000, 1_000]) is None  # not the 1 000 a failed refund gave back
+    assert payout_net(2_000, [-300, -300, -400]) == 1_000
+    assert payout_net(0, [-1_000, 1_000]) == 0
