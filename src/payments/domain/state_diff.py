@@ -123,7 +123,7 @@ def order_diffs(before: PaymentSnapshot, after: PaymentSnapshot, cause: Cause) -
         and old.state not in _HEARD_PAID
         and not unresolved_mismatch(after.facts, after.amount, after.currency)
     ):
-        views.append(OrderView(OrderState.PAID, new.amount_paid, 0))
+        views.append(OrderView(OrderState.PAID, new.amount_paid, 0, new.currency))
     views.append(new)
     diffs = []
     for a, b in itertools.pairwise(views):

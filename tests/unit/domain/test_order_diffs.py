@@ -81,3 +81,15 @@ def test_accepting_a_review_counts_what_stripe_received_as_paid():
     assert [(d.from_state, d.to_state, d.amount_paid, d.currency) for d in diffs] == [
         (OrderState.NEEDS_REVIEW, OrderState.PAID, 9000, "eur")
     ]
+
+
+def test_the_paid_told_before_a_jump_carries_the_currency_stripe_took() -> None:
+    """Asked 100.00 EUR, Stripe took 110.00 USD, 30.00 refunded, then a person accepted it."""
+    took_usd = PaymentFacts(succeeded=True, amount_received=11_000, currency_received="usd")
+    review = took_usd.merge(REFUND_1)
+    accepted = review.merge(PaymentFacts(review_accepted=True))
+    diffs = order_diffs(snapshot(review), snapshot(accepted), CAUSE)
+    assert [(d.to_state, d.amount_paid, d.amount_refunded, d.currency) for d in diffs] == [
+        (OrderState.PAID, 11_000, 0, "usd"),
+        (OrderState.PARTIALLY_REFUNDED, 11_000, 3_000, "usd"),
+    ]
