@@ -211,9 +211,10 @@ class FakeAuditRepository:
     async def entries(self, after_seq: int, up_to_seq: int, limit: int) -> list[StoredEntry]:
         return [e for e in self._ordered() if after_seq < e.record.seq <= up_to_seq][:limit]
 
-    async def first_beyond(self, seq: int) -> tuple[str, int] | None:
-        beyond = [e for e in self._ordered() if e.record.seq > seq]
-        return (beyond[0].record.id, beyond[0].record.seq) if beyond else None
+    async def first_beyond_head(self) -> tuple[str, int, int] | None:
+        head = self._t.head.seq if self._t.head is not None else 0
+        beyond = [e for e in self._ordered() if e.record.seq > head]
+        return (beyond[0].record.id, beyond[0].record.seq, head) if beyond else None
 
     async def count(self) -> int:
         return len(self._t.audit)

@@ -100,17 +100,15 @@ class AuditLog:
         if not verdict.ok:
             return AuditVerification(False, verdict.count, verdict.first_bad_entry_id, verdict.reason)
         # Entries past the head were not appended through the chain (appenders move the head in the same
-        # transaction), so one found there was written by someone else. Re-read the head: it may have moved.
-        current = await log.read_head()
-        current_seq = current.seq if current is not None else 0
-        stray = await log.first_beyond(current_seq)
+        # transaction), so one found there was written by someone else. The head may have moved since.
+        stray = await log.first_beyond_head()
         if stray is not None:
-            stray_id, stray_seq = stray
+            stray_id, stray_seq, head_seq = stray
             return AuditVerification(
                 False,
                 verdict.count,
                 stray_id,
-                f"entry seq {stray_seq} lies beyond the chain head (seq {current_seq})",
+                f"entry seq {stray_seq} lies beyond the chain head (seq {head_seq})",
             )
         return AuditVerification(True, verdict.count, None, None)
 

@@ -102,8 +102,9 @@ class AuditRepository(Protocol):
 
     async def entries(self, after_seq: int, up_to_seq: int, limit: int) -> list[StoredEntry]: ...
 
-    async def first_beyond(self, seq: int) -> tuple[str, int] | None:
-        """(id, seq) of the first entry past ``seq``."""
+    async def first_beyond_head(self) -> tuple[str, int, int] | None:
+        """(id, seq, the head's seq) of the first entry past the chain head, the two read together: an
+        append committing in between must not look like an entry written behind the chain's back."""
         ...
 
     async def count(self) -> int: ...

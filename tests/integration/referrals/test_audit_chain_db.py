@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.referral_tables import referral_audit_chain_head, referral_audit_log
+from payments.adapters.db.referrals.audit import SqlAuditRepository
 from payments.adapters.db.timestamps import as_utc as utc
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.domain.audit_chain import GENESIS_HASH, ChainRecord, entry_hash, iso
@@ -194,3 +195,22 @@ async def test_entries_carry_the_calculation_inputs_and_verify_after_key_rotatio
     verdict = await forgot_k1.verify_audit_chain()
     assert newest == "k2"
     assert (verdict.ok, verdict.first_bad_entry_id) == (False, ids[0])
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_an_append_committing_while_verify_runs_is_not_taken_for_a_stray(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify reads the chain up to the head it saw; a webhook's entry committed after that is past that
+    head but not past the head the stray check reads with it."""
+    service = CommissionService(SETTINGS, SqlPaymentStore(engine))
+    await Webhooks(engine, service, snapshot("ord_1", user_id="u1")).deliver(paid())
+    check = SqlAuditRepository.first_beyond_head
+
+    async def after_an_append(self: SqlAuditRepository) -> tuple[str, int, int] | None:
+        await Webhooks(engine, service, snapshot("ord_2", user_id="u2")).deliver(paid())
+        return await check(self)
+
+    monkeypatch.setattr(SqlAuditRepository, "first_beyond_head", after_an_append)
+    verdict = await service.verify_audit_chain()
+    assert verdict.ok, verdict.reason

@@ -91,18 +91,19 @@ class SqlAuditRepository:
         )
         return [_stored(row) for row in (await conn.execute(query)).mappings()]
 
-    async def first_beyond(self, seq: int) -> tuple[str, int] | None:
-        """(id, seq) of the first entry past ``seq``, if any."""
+    async def first_beyond_head(self) -> tuple[str, int, int] | None:
+        """One statement, so one snapshot of the log and its head."""
         conn = await self._connection()
+        head_seq = func.coalesce(select(head_table.c.seq).scalar_subquery(), 0)
         row = (
             await conn.execute(
-                select(log_table.c.id, log_table.c.seq)
-                .where(log_table.c.seq > seq)
+                select(log_table.c.id, log_table.c.seq, head_seq.label("head_seq"))
+                .where(log_table.c.seq > head_seq)
                 .order_by(log_table.c.seq)
                 .limit(1)
             )
         ).first()
-        return (row.id, int(row.seq)) if row is not None else None
+        return (row.id, int(row.seq), int(row.head_seq)) if row is not None else None
 
     async def count(self) -> int:
         conn = await self._connection()
