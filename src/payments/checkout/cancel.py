@@ -94,7 +94,11 @@ async def end_at_stripe(
     record: PaymentRecord,
 ) -> PaymentRecord:
     """Make the payment unpayable at Stripe, then record what Stripe says it now is."""
-    await _apply(uow, orchestrator, clock, record, EventFacts(facts=PaymentFacts(cancel_requested=True)))
+    # Branch on the row as it is once the request is recorded, not as the caller read it: a create still
+    # in flight may have stored its session since (or will see cancel_requested when it does, and end it).
+    record = await _apply(
+        uow, orchestrator, clock, record, EventFacts(facts=PaymentFacts(cancel_requested=True))
+    )
     try:
         if record.stripe_checkout_session_id is not None:
             found = _session_facts(record, *await _expire_session(gateway, record))

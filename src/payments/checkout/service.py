@@ -385,8 +385,9 @@ class PaymentService:
         async with self._uow.autocommit() as uow:  # one UPDATE ... RETURNING
             fresh = await uow.payments.save_stripe_link(record.id, self._clock(), links)
         assert fresh is not None
-        # The link changes no status: the row as updated says whether a cancel came first.
-        if fresh.status == PaymentStatus.CANCELED:
+        # The link changes no status: the row as updated says whether a cancel came first, finished or
+        # still under way (it branched on the row before this link, and will not expire what it opened).
+        if fresh.status == PaymentStatus.CANCELED or PaymentFacts.from_json(fresh.facts).cancel_requested:
             # Canceled while Stripe was opening it: what Stripe opened must not stay payable.
             fresh = await cancel.end_at_stripe(
                 self._uow, self._gateway, self._orchestrator, self._clock, fresh

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -169,3 +172,75 @@ async def test_over_http_cancel_lists_and_already_paid_carries_the_payment(engin
         ]
         assert (await svc.http.get("/v1/orders/ord_none/payments")).status_code == 404
         assert (await svc.http.post("/v1/payments/pay_none/cancel")).status_code == 404
+
+
+class _PausedAt:
+    """A unit-of-work factory whose ``n``-th transaction waits, before it starts, until released."""
+
+    def __init__(self, inner: SqlPaymentStore, n: int) -> None:
+        self.inner, self.n, self.calls = inner, n, 0
+        self.reached, self.go = asyncio.Event(), asyncio.Event()
+
+    def autocommit(self) -> Any:
+        return self.inner.autocommit()
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        pause = self.calls == self.n
+
+        @contextlib.asynccontextmanager
+        async def paused() -> AsyncIterator[Any]:
+            if pause:
+                self.reached.set()
+                await self.go.wait()
+            async with self.inner() as uow:
+                yield uow
+
+        return paused()
+
+
+class _HeldAtStripe(FakeStripeGateway):
+    """Holds the first create call at Stripe until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.payment_id = ""
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    async def create_checkout_session(self, req: Any, *, idempotency_key: str) -> CheckoutSession:
+        self.payment_id = req.metadata["payment_id"]
+        self.started.set()
+        await self.release.wait()
+        return await super().create_checkout_session(req, idempotency_key=idempotency_key)
+
+
+@pytest.mark.parametrize(
+    ("cancel_waits_at", "answered"),
+    [(2, "open"), (3, "canceled")],
+    ids=["linked before the cancel records its request", "linked after it, before the cancel ends"],
+)
+async def test_a_cancel_racing_the_session_link_leaves_nothing_payable(
+    engine: AsyncEngine, cancel_waits_at: int, answered: str
+) -> None:
+    """The cancel read the row before the session was linked, and the link is stored while the cancel is
+    under way: Stripe's session must end expired, and our payment canceled."""
+    gateway, store = _HeldAtStripe(), SqlPaymentStore(engine)
+    create = asyncio.create_task(_service(engine, gateway).create_payment(CMD))
+    await gateway.started.wait()
+    # The cancel's transactions: 1 reads the row, 2 records the request, 3 records what Stripe said.
+    paused = _PausedAt(store, n=cancel_waits_at)
+    canceling = PaymentService(paused, gateway, service_settings(), lambda: NOW)
+    cancel = asyncio.create_task(canceling.cancel_payment(gateway.payment_id))
+    await paused.reached.wait()
+    gateway.release.set()
+    created = (await create).payment  # linked: before the request (it answers the session) or after it
+    paused.go.set()
+    canceled = await cancel
+    (session,) = gateway.sessions.values()
+    now = await canceling.get_payment(created.id)
+    assert (session.status, canceled.status, now.status, created.status) == (
+        "expired",
+        "canceled",
+        "canceled",
+        answered,
+    )
