@@ -5,7 +5,7 @@ Shared by the webhook translation and the refund API, which both hand these fact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from payments.domain.payment_state import PaymentFacts, RefundStatus
 
@@ -53,6 +53,29 @@ class EventFacts:
         facts = known.merge(self.facts)
         counted = sum(r.amount for r in facts.refunds.values() if r.status is not RefundStatus.FAILED)
         return max(0, self.charge_amount_refunded - counted)
+
+    def about_another_object(self, session_id: str | None, payment_intent_id: str | None) -> bool:
+        """Whether the event is about a session or PaymentIntent other than the ones the payment is linked
+        to: one opened by a create whose answer was lost, before a retry opened the one in use."""
+        return bool(
+            (self.session_id and session_id and self.session_id != session_id)
+            or (self.payment_intent_id and payment_intent_id and self.payment_intent_id != payment_intent_id)
+        )
+
+    def money_only(self) -> EventFacts:
+        """The event without what would end the payment (expired, canceled, failed, processing): an
+        orphan's end is not the payment's, whose own session may still be paid; money it took still is."""
+        f = self.facts
+        kept = PaymentFacts(
+            succeeded=f.succeeded,
+            amount_received=f.amount_received,
+            currency_received=f.currency_received,
+            refunds=f.refunds,
+            disputes=f.disputes,
+            card_fingerprint=f.card_fingerprint,
+            risk_level=f.risk_level,
+        )
+        return replace(self, facts=kept)
 
     @property
     def ref(self) -> str | None:

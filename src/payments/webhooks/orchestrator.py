@@ -49,6 +49,8 @@ class PaymentOrchestrator:
         self, tx: UnitOfWork, record: PaymentRecord, found: EventFacts, cause: Cause, now: datetime
     ) -> Applied:
         before = record.snapshot()
+        if found.about_another_object(record.stripe_checkout_session_id, record.stripe_payment_intent_id):
+            found = found.money_only()
         for seen in found.refunds:
             await tx.record_refund_seen(
                 payment_id=record.id,

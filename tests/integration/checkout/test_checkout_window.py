@@ -12,10 +12,11 @@ from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.checkout.service import CreatePayment, PaymentService
 from payments.errors import UpstreamError, UpstreamRefused
 from payments.stripe_port import GatewayError, GatewayErrorKind
+from tests.support import stripe_events as se
 from tests.support.clock import NOW
 from tests.support.fakes import FakeStripeGateway
 from tests.support.payment_steps import chain
-from tests.support.service import service_settings
+from tests.support.service import running_service, service_settings
 
 CMD = CreatePayment(order_id="ord_w", user_id="u_1", amount=2500, currency="eur")
 DOWN = GatewayError(GatewayErrorKind.UNAVAILABLE, "down")
@@ -95,3 +96,31 @@ async def test_stripe_refusing_the_request_ends_the_attempt_and_the_order_can_pa
     assert await chain(engine, "ord_w") == [(1, "pending", "payment_failed")]
     again = await service.create_payment(replace(CMD, description="fixed"))
     assert again.created and again.payment.attempt == 2 and again.payment.checkout_url
+
+
+async def test_the_expiry_of_a_session_whose_answer_was_lost_does_not_end_the_payment(
+    engine: AsyncEngine,
+) -> None:
+    """The first create reached Stripe but its answer was lost; the retry, with under 32 minutes left,
+    opened a session of the next generation. The orphan's expiry is not the payment's; its money would be."""
+    clock, gateway = Clock(), FakeStripeGateway()
+    async with running_service(engine) as svc:
+        service = svc.container.payments = PaymentService(
+            SqlPaymentStore(engine), gateway, svc.container.settings, clock, svc.container.orchestrator
+        )
+        gateway.fail_next("create_checkout_session", GatewayErrorKind.UNAVAILABLE, after_effect=True)
+        with pytest.raises(UpstreamError):
+            await service.create_payment(CMD)
+        (orphan,) = gateway.sessions
+        clock.now = NOW + timedelta(minutes=29)
+        payment = (await service.create_payment(CMD)).payment
+        assert payment.stripe_checkout_session_id != orphan
+
+        gone = se.session(orphan, payment.id, "ord_w", None, payment_status="unpaid", status="expired")
+        assert (await svc.deliver(se.event("checkout.session.expired", gone))).status_code == 200
+        assert (await service.get_payment(payment.id)).status == "open"
+        assert await svc.history("ord_w") == []
+
+        paid = se.session(orphan, payment.id, "ord_w", "pi_orphan", amount=2500)
+        assert (await svc.deliver(se.event("checkout.session.completed", paid))).status_code == 200
+        assert (await service.get_payment(payment.id)).status == "succeeded"
