@@ -20,7 +20,14 @@ from payments.checkout import cancel
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.ports import CheckoutGateway
 from payments.config import Settings
-from payments.domain.attempts import CheckoutWindow, NextStep, idempotency_key, next_step, window_for_call
+from payments.domain.attempts import (
+    CheckoutWindow,
+    NextStep,
+    idempotency_key,
+    is_paid,
+    next_step,
+    window_for_call,
+)
 from payments.domain.money import InvalidMoney, normalise_currency, validate_amount
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.domain.state_diff import Cause, OrderState, OrderView, StateDiff
@@ -203,6 +210,18 @@ class PaymentService:
                     return by_key, False
             latest = await uow.payments.latest_for_order(cmd.order_id, for_update=True)
             step = next_step(PaymentStatus(latest.status) if latest else None)
+            if latest is not None and latest.attempt > 1 and step is not NextStep.ALREADY_PAID:
+                paid = await self._paid_earlier(uow, cmd.order_id)
+                if paid is not None:
+                    # Stripe took money on an attempt a newer one replaced (its session was still open):
+                    # the order is paid, and its live attempt must not take money a second time.
+                    if step is NextStep.ANSWER_LIVE:
+                        return _Retire(latest)
+                    raise AlreadyPaid(
+                        f"order {cmd.order_id} is already paid (payment {paid.id})",
+                        paid,
+                        code="order_already_paid",
+                    )
             if latest is not None and step is NextStep.ANSWER_LIVE:
                 if latest.terms_hash != terms:
                     raise Conflict(
@@ -223,6 +242,13 @@ class PaymentService:
             record = await self._insert_attempt(uow, cmd, terms, latest)
         _log_created(record)
         return record, True
+
+    @staticmethod
+    async def _paid_earlier(uow: UnitOfWork, order_id: str) -> PaymentRecord | None:
+        return next(
+            (p for p in await uow.payments.list_for_order(order_id) if is_paid(PaymentStatus(p.status))),
+            None,
+        )
 
     async def _insert_attempt(
         self, uow: UnitOfWork, cmd: CreatePayment, terms: str, latest: PaymentRecord | None

@@ -78,7 +78,7 @@ class PaymentOrchestrator:
         diffs = order_diffs(before, after, cause)
         seq = record.diff_seq + len(diffs)
         if diffs and record.superseded:
-            diffs, seq = await self._superseded(tx, record, diffs)
+            diffs, seq = await self._superseded(tx, record, diffs, now)
         await tx.save_state(
             record,
             facts=merged,
@@ -100,7 +100,7 @@ class PaymentOrchestrator:
         return Applied(after.status, tuple(diffs), (intent,) if intent else ())
 
     async def _superseded(
-        self, tx: UnitOfWork, record: PaymentRecord, diffs: list[StateDiff]
+        self, tx: UnitOfWork, record: PaymentRecord, diffs: list[StateDiff], now: datetime
     ) -> tuple[list[StateDiff], int]:
         """A change to an attempt that a newer one replaced.
 
@@ -111,11 +111,26 @@ class PaymentOrchestrator:
         """
         if all(diff.amount_paid == 0 for diff in diffs):
             return [], record.diff_seq
-        newest = await tx.payments.latest_for_order(record.order_id, for_update=True)
+        newest = await self._newest_locked(tx, record.order_id)
         last = await tx.diffs.last_for_order(record.order_id)
         seq, state = last if last is not None else (0, OrderState.PENDING.value)
         log.error("payment.paid_on_superseded_attempt", payment_id=record.id)
         if newest is not None and newest.id != record.id:
             await tx.payments.set_diff_seq(newest.id, seq + len(diffs))
+            # The order is paid now: the newer attempt's own end (the cancel that retires it, its expiry)
+            # is no longer news for Orders, which would hear "canceled" after "paid".
+            await tx.payments.mark_superseded(newest.id, now)
         chained = [replace(diffs[0], from_state=OrderState(state)), *diffs[1:]]
         return chained, seq + len(diffs)
+
+    @staticmethod
+    async def _newest_locked(tx: UnitOfWork, order_id: str) -> PaymentRecord | None:
+        """The order's newest attempt, locked. PostgreSQL re-checks a row it waited for but not the
+        ORDER BY ... LIMIT that chose it: an attempt inserted meanwhile is found by asking again."""
+        newest = await tx.payments.latest_for_order(order_id, for_update=True)
+        for _ in range(3):
+            again = await tx.payments.latest_for_order(order_id, for_update=True)
+            if again is None or newest is None or again.id == newest.id:
+                return again
+            newest = again
+        return newest

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -80,18 +84,70 @@ async def test_a_late_fact_about_a_replaced_attempt_tells_orders_nothing(engine:
     assert await chain(engine, "ord_1") == [(1, "pending", "expired"), (2, "expired", "pending")]
 
 
-async def test_money_on_a_replaced_attempt_still_reaches_orders_in_the_chain(engine: AsyncEngine) -> None:
-    service = _service(engine, FakeStripeGateway())
+async def test_money_on_a_replaced_attempt_reaches_orders_and_retires_the_live_one(
+    engine: AsyncEngine,
+) -> None:
+    """Attempt 1's session was paid after attempt 2 replaced it. Orders hears 'paid' in the one chain and
+    nothing after it from attempt 2; the next request ends attempt 2 at Stripe and answers the order paid."""
+    gateway = FakeStripeGateway()
+    service = _service(engine, gateway)
     first = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
     second = (await service.create_payment(CMD)).payment
     await apply_facts(engine, first.id, PAID, "evt_paid_anyway")
-    await apply_facts(
-        engine, second.id, PaymentFacts(canceled=True), "evt_second_canceled"
-    )  # the newest attempt's own next diff chains on after it
+
+    with pytest.raises(AlreadyPaid) as paid:
+        await service.create_payment(CMD)
+    assert (paid.value.code, paid.value.payment.id) == ("order_already_paid", first.id)
+    assert gateway.sessions[second.stripe_checkout_session_id or ""].status == "expired"
+    assert (await service.get_payment(second.id)).status == "canceled"
+    await apply_facts(engine, second.id, PaymentFacts(expired=True), "evt_second_expired")
+    assert await chain(engine, "ord_1") == [
+        (1, "pending", "expired"),
+        (2, "expired", "pending"),
+        (3, "pending", "paid"),
+    ]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_money_on_an_old_attempt_racing_a_new_one_chains_on_the_newest(engine: AsyncEngine) -> None:
+    """Attempt 3's insert holds attempt 2's row lock when attempt 1's money arrives; the money waits for
+    it, then must carry the chain on attempt 3, not the attempt 2 it first locked."""
+    store, gateway = SqlPaymentStore(engine), FakeStripeGateway()
+    service = _service(engine, gateway)
+    first = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, first.id, PaymentFacts(canceled=True), "evt_1")
+    second = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, second.id, PaymentFacts(expired=True), "evt_2")
+
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    class HeldCommit:
+        def autocommit(self) -> Any:
+            return store.autocommit()
+
+        def __call__(self) -> Any:
+            @contextlib.asynccontextmanager
+            async def held() -> AsyncIterator[Any]:
+                async with store() as uow:
+                    yield uow
+                    reached.set()
+                    await go.wait()
+
+            return held()
+
+    creating = PaymentService(HeldCommit(), gateway, service_settings(), lambda: NOW)  # type: ignore[arg-type]
+    create = asyncio.create_task(creating.create_payment(CMD))
+    await reached.wait()  # attempt 3 inserted, attempt 2 locked, not committed
+    paid = asyncio.create_task(apply_facts(engine, first.id, PAID, "evt_3"))
+    await asyncio.sleep(0.2)  # the money is waiting on attempt 2's lock
+    go.set()
+    third = (await create).payment
+    await paid
+    await apply_facts(engine, third.id, PaymentFacts(expired=True), "evt_4")  # no seq given twice
     history = await chain(engine, "ord_1")
-    assert history[:3] == [(1, "pending", "expired"), (2, "expired", "pending"), (3, "pending", "paid")]
     assert [seq for seq, _, _ in history] == list(range(1, len(history) + 1))
+    assert all(a[2] == b[1] for a, b in itertools.pairwise(history)), history
 
 
 async def test_a_live_payment_answers_the_same_terms_and_refuses_others(engine: AsyncEngine) -> None:
