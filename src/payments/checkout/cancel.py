@@ -103,7 +103,7 @@ async def end_at_stripe(
         if record.stripe_checkout_session_id is not None:
             found = _session_facts(record, *await _expire_session(gateway, record))
         elif record.stripe_payment_intent_id is not None:
-            found = _intent_facts(record, await _cancel_intent(gateway, record))
+            found = _intent_facts(record, await _cancel_intent(gateway, record), int(clock().timestamp()))
         else:
             # Stripe has no object for it (every create call failed): nothing there can be paid. A create
             # call still in flight sees the cancel when it stores its link, and ends what it opened.
@@ -185,13 +185,14 @@ def _session_facts(record: PaymentRecord, session: SessionState, expired_by_us: 
     )
 
 
-def _intent_facts(record: PaymentRecord, intent: IntentState) -> EventFacts:
+def _intent_facts(record: PaymentRecord, intent: IntentState, now: int) -> EventFacts:
     if intent.status == "succeeded":
         facts = PaymentFacts(
             succeeded=True, amount_received=intent.amount_received, currency_received=intent.currency
         )
     elif intent.status == "processing":
-        facts = PaymentFacts(processing=True)
+        # Processing now: after any failure we were told of (a declined card, then a bank debit).
+        facts = PaymentFacts(processing=True, processing_at=now)
     elif intent.status == "canceled":
         facts = PaymentFacts(canceled=True)
     else:

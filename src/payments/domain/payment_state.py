@@ -8,7 +8,7 @@ Any arrival order of the same events therefore ends in the same status, and a du
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -86,6 +86,11 @@ class PaymentFacts:
     risk_level: str = ""
     # A person accepted what Stripe received although it was not what we asked (see review).
     review_accepted: bool = False
+    # When Stripe last said failed / processing (its event's creation, unix seconds; 0 unknown). A
+    # PaymentIntent declined and then confirmed with a delayed method is processing again, and one that
+    # was processing can still fail: the later of the two decides (``derive_status``).
+    failed_at: int = 0
+    processing_at: int = 0
 
     # -- merging -------------------------------------------------------------------------------------
     def merge(self, other: PaymentFacts) -> PaymentFacts:
@@ -110,7 +115,22 @@ class PaymentFacts:
             card_fingerprint=self.card_fingerprint or other.card_fingerprint,
             risk_level=_riskier(self.risk_level, other.risk_level),
             review_accepted=self.review_accepted or other.review_accepted,
+            failed_at=max(self.failed_at, other.failed_at),
+            processing_at=max(self.processing_at, other.processing_at),
         )
+
+    def stamped(self, at: int) -> PaymentFacts:
+        """These facts with ``at`` as the time of the failure or processing they say."""
+        return replace(
+            self,
+            failed_at=at if self.failed else self.failed_at,
+            processing_at=at if self.processing else self.processing_at,
+        )
+
+    @property
+    def failed_last(self) -> bool:
+        """Failed, and no processing known to come after the failure."""
+        return self.failed and not (self.processing and self.processing_at > self.failed_at)
 
     # -- reading -------------------------------------------------------------------------------------
     @property
@@ -143,6 +163,8 @@ class PaymentFacts:
             "card_fingerprint": self.card_fingerprint,
             "risk_level": self.risk_level,
             "review_accepted": self.review_accepted,
+            "failed_at": self.failed_at,
+            "processing_at": self.processing_at,
         }
 
     @classmethod
@@ -166,6 +188,8 @@ class PaymentFacts:
             card_fingerprint=str(data.get("card_fingerprint", "")),
             risk_level=str(data.get("risk_level", "")),
             review_accepted=bool(data.get("review_accepted")),
+            failed_at=int(data.get("failed_at", 0)),
+            processing_at=int(data.get("processing_at", 0)),
         )
 
 
@@ -205,7 +229,7 @@ def derive_status(facts: PaymentFacts, amount: int, currency: str) -> PaymentSta
         if refunded > 0:
             return PaymentStatus.PARTIALLY_REFUNDED
         return PaymentStatus.SUCCEEDED
-    if facts.failed:
+    if facts.failed_last:
         return PaymentStatus.FAILED
     if facts.canceled or (facts.expired and facts.cancel_requested):
         return PaymentStatus.CANCELED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from payments.domain.payment_state import DisputePhase, PaymentFacts, RefundFact, RefundStatus
@@ -307,6 +308,10 @@ def translate(event: dict[str, Any]) -> EventFacts | None:
     if not isinstance(obj, dict):
         raise MalformedEvent("data.object is not an object")
     try:
-        return handler(obj)
+        found = handler(obj)
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise MalformedEvent(f"{type(exc).__name__} reading {event.get('type')}") from None
+    created = event.get("created")
+    if (found.facts.failed or found.facts.processing) and isinstance(created, int):
+        found = replace(found, facts=found.facts.stamped(created))
+    return found

@@ -15,8 +15,9 @@ from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts
-from payments.errors import Conflict, UpstreamError
+from payments.errors import Conflict, FailedPrecondition, UpstreamError
 from payments.stripe_port import CheckoutSession, GatewayError, GatewayErrorKind
+from tests.support import stripe_events as se
 from tests.support.clock import NOW
 from tests.support.fakes import FakeStripeGateway
 from tests.support.payment_steps import apply_facts, chain
@@ -24,6 +25,7 @@ from tests.support.service import running_service, service_settings
 
 CMD = CreatePayment(order_id="ord_c", user_id="u_1", amount=2500, currency="eur")
 PI_CMD = replace(CMD, mode=CheckoutMode.PAYMENT_INTENT)
+T0 = int(NOW.timestamp())
 
 
 def _service(engine: AsyncEngine, gateway: FakeStripeGateway) -> PaymentService:
@@ -244,3 +246,32 @@ async def test_a_cancel_racing_the_session_link_leaves_nothing_payable(
         "canceled",
         answered,
     )
+
+
+async def test_an_intent_declined_then_confirmed_with_a_delayed_method_is_processing(
+    engine: AsyncEngine,
+) -> None:
+    """payment_intent.payment_failed, then payment_intent.processing a minute later (a bank debit after a
+    declined card): Stripe is processing, so we are; a cancel is refused and a request answers the attempt."""
+    gateway = FakeStripeGateway()
+    async with running_service(engine, gateway=gateway) as svc:
+        service = svc.container.payments
+        payment = (await service.create_payment(PI_CMD)).payment
+        pi = payment.stripe_payment_intent_id or ""
+        intent = se.payment_intent(pi, payment.id, "ord_c", amount=2500, status="requires_payment_method")
+        intent["metadata"]["payment_type"] = "payment_intent"
+        declined = se.event("payment_intent.payment_failed", intent, created=T0)
+        processing = se.event(
+            "payment_intent.processing", {**intent, "status": "processing"}, created=T0 + 60
+        )
+        for event in (processing, declined):  # in either order: the later one decides
+            assert (await svc.deliver(event)).status_code == 200
+        assert (await service.get_payment(payment.id)).status == "processing"
+
+        gateway.intents[pi] = replace(gateway.intents[pi], status="processing")
+        with pytest.raises(FailedPrecondition) as refused:
+            await service.cancel_payment(payment.id)
+        assert refused.value.code == "payment_processing"
+        again = await service.create_payment(PI_CMD)
+        assert (again.payment.id, again.created) == (payment.id, False)
+        assert await svc.history("ord_c") == []  # pending throughout: Orders was never told it failed

@@ -32,6 +32,8 @@ facts = st.one_of(
     st.just(PAID),
     st.just(PaymentFacts(processing=True)),
     st.just(PaymentFacts(failed=True)),
+    st.builds(lambda at: PaymentFacts(processing=True, processing_at=at), st.integers(1, 5)),
+    st.builds(lambda at: PaymentFacts(failed=True, failed_at=at), st.integers(1, 5)),
     st.just(PaymentFacts(expired=True)),
     st.just(PaymentFacts(card_fingerprint="fp_1", risk_level="normal")),
     st.builds(lambda p: PaymentFacts(disputes={"dp_1": p}), st.sampled_from(list(DisputePhase))),
@@ -120,3 +122,15 @@ def test_refundable_amount_counts_unconfirmed_requests():
     assert refundable_amount(PAID, 0) == AMOUNT
     assert refundable_amount(PAID.merge(_refund("re_1", 3000)), 3000) == 7000
     assert refundable_amount(PAID, 6000) == 4000
+
+
+def test_a_declined_intent_confirmed_again_with_a_delayed_method_is_processing_until_it_fails_again() -> None:
+    declined = PaymentFacts(failed=True, failed_at=100)
+    retried = PaymentFacts(processing=True, processing_at=200)
+    for merged in (declined.merge(retried), retried.merge(declined)):
+        assert derive_status(merged, AMOUNT, "eur") is PaymentStatus.PROCESSING
+    failed_again = declined.merge(retried).merge(PaymentFacts(failed=True, failed_at=300))
+    assert derive_status(failed_again, AMOUNT, "eur") is PaymentStatus.FAILED
+    # Without times (facts stored before they were kept) the failure wins, as it always did.
+    assert derive_status(PaymentFacts(failed=True, processing=True), AMOUNT, "eur") is PaymentStatus.FAILED
+    assert PaymentFacts.from_json(failed_again.to_json()) == failed_again
