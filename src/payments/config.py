@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     # Stripe takes at most eight digits of minor units; more would be a 422 from Stripe, not from us.
     max_payment_amount: int = Field(default=99_999_999, ge=1, le=99_999_999)
     # Stripe accepts 30 min to 24 h; 2 minutes either side are kept for latency and clock skew.
-    checkout_expires_minutes: int = Field(default=60, ge=32, le=24 * 60 - 2)
+    # The floor leaves a fresh window 3 minutes of retries before Stripe would refuse it (MIN_LIFETIME).
+    checkout_expires_minutes: int = Field(default=60, ge=35, le=24 * 60 - 2)
     # Where the hosted page sends the customer; unset: our own /checkout/success and /checkout/cancel.
     success_url: str | None = None
     cancel_url: str | None = None

@@ -124,3 +124,16 @@ async def test_the_expiry_of_a_session_whose_answer_was_lost_does_not_end_the_pa
         paid = se.session(orphan, payment.id, "ord_w", "pi_orphan", amount=2500)
         assert (await svc.deliver(se.event("checkout.session.completed", paid))).status_code == 200
         assert (await service.get_payment(payment.id)).status == "succeeded"
+
+
+async def test_the_shortest_lifetime_allowed_is_sent_once_not_renewed_by_the_first_call(
+    engine: AsyncEngine,
+) -> None:
+    with pytest.raises(ValueError, match="checkout_expires_minutes"):
+        service_settings(checkout_expires_minutes=34)
+    gateway = FakeStripeGateway()
+    service = PaymentService(
+        SqlPaymentStore(engine), gateway, service_settings(checkout_expires_minutes=35), lambda: NOW
+    )
+    payment = (await service.create_payment(CMD)).payment
+    assert gateway.keys_of("create_checkout_session") == [f"{payment.id}:checkout_session"]
