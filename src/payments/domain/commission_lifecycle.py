@@ -226,14 +226,7 @@ def reconsider(commission: Commission, decision: GuardDecision, now: datetime) -
         raise TransitionRefused(f"commission {commission.id} is {commission.status.value}, not unpaid")
     reason = decision.reason.value if decision.reason else None
     if decision.verdict is Verdict.REFUSE:
-        refused = replace(
-            commission,
-            status=CommissionStatus.REFUSED,
-            reason=reason,
-            status_before_hold=None,
-            updated_at=now,
-        )
-        return Transition(commission, refused, (Step(AuditAction.REFUSED, refused, reason),))
+        return _ended(commission, CommissionStatus.REFUSED, AuditAction.REFUSED, reason, now)
     before_hold = commission.status_before_hold
     held_for_a_person = before_hold is CommissionStatus.HELD or (
         commission.status is CommissionStatus.HELD and before_hold is None
@@ -303,14 +296,15 @@ def cancel_for_ban(commission: Commission, now: datetime) -> Transition:
     """An unpaid commission of a banned referrer is canceled (paid ones and their adjustments stay)."""
     if commission.status not in UNPAID:
         raise TransitionRefused(f"commission {commission.id} is {commission.status.value}, not unpaid")
-    canceled = replace(
-        commission,
-        status=CommissionStatus.CANCELED,
-        reason=BANNED,
-        status_before_hold=None,
-        updated_at=now,
-    )
-    return Transition(commission, canceled, (Step(AuditAction.CANCELED, canceled, BANNED),))
+    return _ended(commission, CommissionStatus.CANCELED, AuditAction.CANCELED, BANNED, now)
+
+
+def _ended(
+    commission: Commission, status: CommissionStatus, action: AuditAction, reason: str | None, now: datetime
+) -> Transition:
+    """A final status for an unpaid commission (refused, canceled), out of any hold."""
+    ended = replace(commission, status=status, reason=reason, status_before_hold=None, updated_at=now)
+    return Transition(commission, ended, (Step(action, ended, reason),))
 
 
 def plan_payout(commissions: Sequence[Commission], adjustments: Sequence[Adjustment]) -> PayoutPlan:

@@ -90,17 +90,8 @@ class WebhookIdempotencyService:
         """Inside the effects' transaction. A freshly inserted row already says "processed", filed under
         the payment its metadata names (``filed_under``); a refund or a dispute names none, and is filed
         under the payment it was applied to, so the payment's events list it and a search finds it."""
-        if inserted and outcome.status is EventStatus.PROCESSED:
-            if outcome.payment_id is None or outcome.payment_id == filed_under:
-                return
-            await tx.mark_event(
-                event_id,
-                outcome.status,
-                self._clock(),
-                payment_id=outcome.payment_id,
-                ref=outcome.ref,
-                new_attempt=False,
-            )
+        filing = inserted and outcome.status is EventStatus.PROCESSED
+        if filing and outcome.payment_id in (None, filed_under):
             return
         await tx.mark_event(
             event_id,
@@ -109,6 +100,7 @@ class WebhookIdempotencyService:
             payment_id=outcome.payment_id,
             ref=outcome.ref,
             error=outcome.error,
+            new_attempt=not filing,  # filing completes the attempt that recorded the row
         )
 
     async def handle_event_with_idempotency(
