@@ -11,11 +11,18 @@ import structlog
 from payments.domain.payment_state import PaymentFacts, RefundFact, refundable_amount
 from payments.domain.state_diff import Cause
 from payments.domain.stripe_facts import EventFacts, RefundSeen, refund_status
-from payments.errors import Conflict, FailedPrecondition, InvalidRequest, NotFound, UpstreamError
+from payments.errors import (
+    Conflict,
+    FailedPrecondition,
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    UpstreamRefused,
+)
 from payments.observability.tracing import span
 from payments.records import REQUESTED, RefundRecord
 from payments.refunds.ports import RefundGateway
-from payments.stripe_port import GatewayError, Refund
+from payments.stripe_port import GatewayError, GatewayErrorKind, Refund
 from payments.unit_of_work import UnitOfWorkFactory
 from payments.webhooks.orchestrator import PaymentOrchestrator
 
@@ -161,6 +168,15 @@ class RefundService:
                     await uow.refunds.mark_failed(
                         refund.id, f"{exc.kind.value}: {exc.code or ''}", self._clock()
                     )
+            if exc.kind in (GatewayErrorKind.INVALID, GatewayErrorKind.IDEMPOTENCY):
+                # Stripe refused the request itself (already refunded from the Dashboard, a charge in
+                # dispute): as on a create, a 422 naming Stripe's parameter, not a 502 that says retry.
+                named = f" (parameter {exc.param})" if exc.param else ""
+                raise UpstreamRefused(
+                    f"Stripe refused the refund{named} ({exc.code or exc.kind.value}); the refund is marked "
+                    "failed and retrying it cannot succeed",
+                    field=exc.param,
+                ) from None
             raise UpstreamError(
                 f"Stripe refused the refund ({exc.kind.value})",
                 code="stripe_" + exc.kind.value,

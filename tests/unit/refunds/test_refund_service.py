@@ -9,7 +9,7 @@ import pytest
 from payments.checkout.service import CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
-from payments.errors import FailedPrecondition, UpstreamError
+from payments.errors import FailedPrecondition, UpstreamError, UpstreamRefused
 from payments.records import REQUESTED
 from payments.refunds.service import RefundPayment, RefundService
 from payments.stripe_port import GatewayErrorKind
@@ -124,9 +124,9 @@ async def test_a_refund_stripe_refuses_is_marked_failed_and_frees_its_amount() -
     w = World()
     pid = await w.paid_payment()
     w.stripe.fail_next("create_refund", GatewayErrorKind.INVALID, code="charge_disputed")
-    with pytest.raises(UpstreamError) as refused:
+    with pytest.raises(UpstreamRefused) as refused:  # 422 naming Stripe's refusal, not 502 "retry"
         await w.refunds.refund(RefundPayment(payment_id=pid, amount=2500))
-    assert not refused.value.retryable
+    assert refused.value.code == "stripe_invalid_request"
     assert [r.status for r in w.store.tables.refunds_of(pid)] == ["failed"]
     full, _ = await w.refunds.refund(RefundPayment(payment_id=pid, amount=2500))
     assert full.status == "succeeded" and w.status(pid) == "refunded"

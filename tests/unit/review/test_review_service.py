@@ -7,7 +7,7 @@ import pytest
 from payments.checkout.service import CreatePayment, PaymentService
 from payments.domain.payment_state import PaymentFacts, RefundFact, RefundStatus
 from payments.domain.stripe_facts import EventFacts, RefundSeen
-from payments.errors import FailedPrecondition, InvalidRequest, UpstreamError
+from payments.errors import FailedPrecondition, InvalidRequest, UpstreamRefused
 from payments.refunds.service import RefundService
 from payments.review.service import MAX_REVIEW_REFUNDS, ReviewService
 from payments.stripe_port import GatewayErrorKind
@@ -119,7 +119,7 @@ async def test_refunds_stripe_refuses_outright_are_tried_anew_up_to_a_bound_then
     pid = await w.underpaid("ord_refused")
     for _ in range(MAX_REVIEW_REFUNDS):
         w.stripe.fail_next("create_refund", GatewayErrorKind.INVALID, code="charge_disputed")
-        with pytest.raises(UpstreamError):
+        with pytest.raises(UpstreamRefused):
             await w.review.review(pid, "refund")
     assert len(w.store.tables.refunds_of(pid)) == MAX_REVIEW_REFUNDS
     with pytest.raises(FailedPrecondition, match="refund it from Stripe"):

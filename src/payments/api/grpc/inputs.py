@@ -15,10 +15,13 @@ from payments.errors import InvalidRequest
 
 def text(value: str, field: str, max_length: int) -> str:
     """``value`` when it is 1 to ``max_length`` characters that the database can store."""
+    # validation_error, as HTTP answers the same field refused by its schema or parameter check.
     if not 0 < len(value) <= max_length:
-        raise InvalidRequest(f"{field} must be 1 to {max_length} characters", field=field)
+        raise InvalidRequest(
+            f"{field} must be 1 to {max_length} characters", code="validation_error", field=field
+        )
     if reason := unstorable_reason(value):
-        raise InvalidRequest(f"{field} {reason}", field=field)
+        raise InvalidRequest(f"{field} {reason}", code="validation_error", field=field)
     return value
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -15,6 +14,7 @@ from payments.api.grpc.errors import GRPC_STATUS, abort, from_validation
 from payments.api.grpc.inputs import optional_text, text
 from payments.api.grpc.referral_report import get_referral_report
 from payments.api.grpc.tls import server_credentials
+from payments.api.http.auth import bearer_token, is_service_token
 from payments.api.http.limits import body_limit_for
 from payments.api.schemas import CreatePaymentBody, PaymentOut, RefundBody, RefundOut
 from payments.bootstrap import Container
@@ -54,11 +54,9 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
         self._c = container
 
     def _authenticate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        token = self._c.settings.api_token
-        if token is None:
-            return
+        # The same reading of the header as HTTP's: the scheme in any case, the token trimmed.
         sent = dict(context.invocation_metadata() or ()).get("authorization", "")
-        if not hmac.compare_digest(str(sent).encode(), f"Bearer {token.get_secret_value()}".encode()):
+        if not is_service_token(self._c, bearer_token(str(sent))):
             raise Unauthenticated("a valid service token is required")
 
     async def _guard(
@@ -87,7 +85,7 @@ class PaymentsServicer(pb_grpc.PaymentsServicer):
                 currency=request.currency,
                 customer_email=_optional(request, "customer_email"),
                 referrer_id=_optional(request, "referrer_id"),
-                mode=_optional(request, "mode") or "checkout",
+                **({"mode": request.mode} if request.HasField("mode") else {}),  # "" is refused, as on HTTP
                 success_url=_optional(request, "success_url"),
                 cancel_url=_optional(request, "cancel_url"),
                 description=_optional(request, "description"),
