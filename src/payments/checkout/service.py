@@ -214,8 +214,10 @@ class PaymentService:
                 paid = await self._paid_earlier(uow, cmd.order_id)
                 if paid is not None:
                     # Stripe took money on an attempt a newer one replaced (its session was still open):
-                    # the order is paid, and its live attempt must not take money a second time.
-                    if step is NextStep.ANSWER_LIVE:
+                    # the order is paid, and its newest attempt must not take money a second time: an open
+                    # one, or a declined intent a card could still confirm, is ended at Stripe first. One
+                    # already processing cannot be ended: the order is answered paid, as it is.
+                    if latest.status == PaymentStatus.OPEN or cancel.may_still_be_paid(latest):
                         return _Retire(latest)
                     raise AlreadyPaid(
                         f"order {cmd.order_id} is already paid (payment {paid.id})",

@@ -245,7 +245,17 @@ class WebhookProcessor:
             pending = []
             for stored in waiting:
                 event = json.loads(stored.payload)
-                found = translate(event)
+                try:
+                    found = translate(event)
+                except MalformedEvent as exc:  # stored before these checks existed: kept, as a new one is
+                    await tx.mark_event(
+                        stored.id,
+                        EventStatus.IGNORED,
+                        self._clock(),
+                        payment_id=payment_id,
+                        error=f"malformed event: {exc}",
+                    )
+                    continue
                 record: PaymentRecord | None = await tx.get_payment_for_update(payment_id)
                 if found is None or record is None:
                     continue

@@ -71,8 +71,9 @@ class _Tally:
     applied: int
     duplicates: int
     failed: int
-    hold: int | None  # the creation time of the first retryable failure
-    held_by: str | None = None  # that event's id, when Stripe failed it (its failure is recorded)
+    hold: int | None  # the creation time of the first event Stripe failed (its failure is recorded)
+    held_by: str | None = None  # that event's id
+    fault_at: int | None = None  # the creation time of the event a database fault stopped the round at
 
 
 class EventSweep:
@@ -123,9 +124,13 @@ class EventSweep:
                     duplicates + tally.duplicates,
                     failed + tally.failed,
                 )
-                holding = tally.hold is not None and self._still_holding(tally.held_by)
-                reached = max(start, tally.hold) if holding and tally.hold is not None else end
-                if tally.hold is None:
+                stops = [
+                    *([tally.hold] if tally.hold is not None and self._still_holding(tally.held_by) else []),
+                    *([tally.fault_at] if tally.fault_at is not None else []),  # never tried past it
+                ]
+                holding = bool(stops)
+                reached = max(start, min(stops)) if stops else end
+                if tally.held_by is None:
                     self._held = None
                 if not await self._advance(reached, self._clock()):
                     return None  # our lease lapsed and another replica took over: it carries on
@@ -139,8 +144,7 @@ class EventSweep:
         return result
 
     def _still_holding(self, event_id: str | None) -> bool:
-        """Whether the sweep waits at the event that failed once more: always for a database fault, for
-        HOLD_AT_MOST when Stripe keeps failing it."""
+        """Whether the sweep waits once more at the event Stripe failed: for HOLD_AT_MOST at most."""
         if event_id is None:
             return True
         now = self._clock()
@@ -155,6 +159,7 @@ class EventSweep:
         applied = duplicates = failed = 0
         hold: int | None = None
         held_by: str | None = None
+        fault_at: int | None = None
         for event in events:
             if envelope_problem(event) is not None:
                 EVENTS_SWEPT.labels("malformed").inc()
@@ -173,8 +178,7 @@ class EventSweep:
                 # The database (most likely) failed: stop here and take this event again next round.
                 EVENTS_SWEPT.labels("failed").inc()
                 failed += 1
-                if hold is None:
-                    hold = int(event.get("created") or 0)
+                fault_at = int(event.get("created") or 0)
                 break
             if handled.duplicate:
                 duplicates += 1
@@ -182,7 +186,7 @@ class EventSweep:
             else:
                 applied += 1
                 EVENTS_SWEPT.labels("applied").inc()
-        return _Tally(applied, duplicates, failed, hold, held_by)
+        return _Tally(applied, duplicates, failed, hold, held_by, fault_at)
 
     async def _lease(self, now: datetime) -> int | None:
         """Take the sweep for one round; the watermark, or None when another replica holds it."""

@@ -109,6 +109,39 @@ async def test_money_on_a_replaced_attempt_reaches_orders_and_retires_the_live_o
     ]
 
 
+async def test_once_paid_on_a_replaced_attempt_a_declined_intent_of_the_newest_is_canceled(
+    engine: AsyncEngine,
+) -> None:
+    """A card could still confirm it: the order would be paid twice."""
+    gateway = FakeStripeGateway()
+    service = _service(engine, gateway)
+    first = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
+    second = (await service.create_payment(replace(CMD, mode=CheckoutMode.PAYMENT_INTENT))).payment
+    await apply_facts(engine, second.id, PaymentFacts(failed=True), "evt_declined")
+    await apply_facts(engine, first.id, PAID, "evt_paid_anyway")
+    with pytest.raises(AlreadyPaid):
+        await service.create_payment(CMD)
+    assert gateway.intents[second.stripe_payment_intent_id or ""].status == "canceled"
+
+
+async def test_once_paid_on_a_replaced_attempt_a_processing_newest_one_is_answered_paid_at_once(
+    engine: AsyncEngine,
+) -> None:
+    """Stripe cannot end a payment it is processing: no loop of refused calls, no retryable error."""
+    gateway = FakeStripeGateway()
+    service = _service(engine, gateway)
+    first = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
+    second = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, second.id, PaymentFacts(processing=True), "evt_second_processing")
+    await apply_facts(engine, first.id, PAID, "evt_paid_anyway")
+    calls = len(gateway.calls)
+    with pytest.raises(AlreadyPaid) as paid:
+        await service.create_payment(CMD)
+    assert (paid.value.payment.id, len(gateway.calls)) == (first.id, calls)
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_money_on_an_old_attempt_racing_a_new_one_chains_on_the_newest(engine: AsyncEngine) -> None:
     """Attempt 3's insert holds attempt 2's row lock when attempt 1's money arrives; the money waits for

@@ -173,3 +173,42 @@ async def test_an_event_stripe_keeps_failing_holds_the_sweep_for_an_hour_then_st
         assert await _watermark(engine) == T0 - 300 + int(HOLD_AT_MOST.total_seconds())
         assert (await svc.payment(pid)).amount_refunded == 100  # the rest of its window was applied
         assert [e.id for e in await svc.container.events.needing_look()] == [stuck["id"]]
+
+
+class _DatabaseFaultAt:
+    """The processor, but the database drops the connection while it handles one given event."""
+
+    def __init__(self, inner: Any, event_id: str) -> None:
+        self._inner, self._event_id = inner, event_id
+
+    async def process(self, event: dict[str, Any], payload: str, **kw: Any) -> Any:
+        if event["id"] == self._event_id:
+            raise ConnectionResetError("the database connection dropped")
+        return await self._inner.process(event, payload, **kw)
+
+
+async def test_a_database_fault_holds_the_sweep_even_past_an_event_stripe_kept_failing(
+    engine: AsyncEngine,
+) -> None:
+    clock = Clock(NOW)
+    gateway = RefundGateway()
+    gateway.listing_fails = True
+    async with running_service(engine, clock=clock, gateway=gateway) as svc:
+        pid = await svc.add_payment("ord_db")
+        paid = se.event(
+            "checkout.session.completed", se.session("cs_d", pid, "ord_db", "pi_d"), created=T0 - 7200
+        )
+        charge = se.charge("ch_d", "pi_d")
+        del charge["refunds"]
+        stuck = se.event("charge.refunded", {**charge, "amount_refunded": 700}, created=T0 - 3600)
+        faulted = se.event("refund.created", se.refund("re_d1", "pi_d", "ch_d", 100), created=T0 - 1800)
+        behind = se.event("refund.created", se.refund("re_d2", "pi_d", "ch_d", 200), created=T0 - 1700)
+        source = FakeEvents()
+        source.events = [paid, stuck, faulted, behind]
+        processor = _DatabaseFaultAt(svc.container.webhooks, faulted["id"])
+        sweep = EventSweep(SqlPaymentStore(engine), source, processor, clock, CONFIG)  # type: ignore[arg-type]
+        assert await sweep.run_once() is not None
+        assert await _watermark(engine) == T0 - 3600
+        clock.now = NOW + HOLD_AT_MOST  # past the hour for the event Stripe fails, not for the fault
+        assert await sweep.run_once() is not None
+        assert await _watermark(engine) == T0 - 1800

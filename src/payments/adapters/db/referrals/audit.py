@@ -94,7 +94,9 @@ class SqlAuditRepository:
     async def first_beyond_head(self) -> tuple[str, int, int] | None:
         """One statement, so one snapshot of the log and its head."""
         conn = await self._connection()
-        head_seq = func.coalesce(select(head_table.c.seq).scalar_subquery(), 0)
+        head_seq = func.coalesce(
+            select(head_table.c.seq).where(head_table.c.id == _HEAD_ID).scalar_subquery(), 0
+        )
         row = (
             await conn.execute(
                 select(log_table.c.id, log_table.c.seq, head_seq.label("head_seq"))
