@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -39,6 +40,38 @@ PATH = "/v1/webhooks/stripe"
 MAX_BODY = body_limit_for(PATH)  # the one table of body limits (api/http/limits.py): 512 KiB
 
 _RECEIVED = b'{"received":true,"duplicate":false}'
+# The route as OpenAPI shows it: answered ahead of FastAPI, so no FastAPI route describes it.
+_ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+OPENAPI: dict[str, Any] = {
+    "post": {
+        "summary": "Receive a Stripe event",
+        "operationId": "receive_stripe_event",
+        "description": "Stripe's webhook: the event, signed under the Stripe-Signature header; applied "
+        "exactly once. An answer other than 200 makes Stripe deliver it again.",
+        "parameters": [
+            {"name": "Stripe-Signature", "in": "header", "required": True, "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+            "200": {
+                "description": "Received (duplicate: this event was applied before)",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"received": {"type": "boolean"}, "duplicate": {"type": "boolean"}},
+                        }
+                    }
+                },
+            },
+            "400": {"description": "Signature missing, invalid or stale; or an unreadable body", **_ERROR},
+            "409": {"description": "An event of the other livemode: stored as failed", **_ERROR},
+            "413": {"description": "Body over 512 KiB", **_ERROR},
+            "500": {"description": "Internal error: Stripe delivers it again", **_ERROR},
+            "502": {"description": "Stripe could not list the charge's refunds: delivered again", **_ERROR},
+        },
+    }
+}
 _DUPLICATE = b'{"received":true,"duplicate":true}'
 _NOT_ALLOWED = json.dumps({"error": {"code": "method_not_allowed", "message": "Method Not Allowed"}}).encode()
 
