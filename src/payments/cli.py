@@ -12,19 +12,40 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from payments.config import ConfigError, Settings
+from payments.domain.text import unstorable_reason
 from payments.observability.logging import configure_logging
 
 T = TypeVar("T")
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+# Stripe keeps events for 30 days: a sync reaching further back would ask for nothing more.
+MAX_SYNC = timedelta(days=30)
 
 
 def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if not match:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 6h or 3d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_SYNC.total_seconds():
+        raise argparse.ArgumentTypeError(f"{text!r} reaches past the 30 days Stripe keeps events")
+    return timedelta(seconds=seconds)
+
+
+def _stored_id(text: str) -> str:
+    """An id argument the database can hold: 1 to 255 characters, no NUL, no undecodable byte."""
+    if not 0 < len(text) <= 255:
+        raise argparse.ArgumentTypeError("an id is 1 to 255 characters")
+    if reason := unstorable_reason(text):
+        raise argparse.ArgumentTypeError(f"the id {reason}")
+    return text
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65_535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 0 to 65535")
+    return int(text)
 
 
 def _bounded_count(text: str) -> int:
@@ -43,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     emulator = sub.add_parser("emulator", help="the Stripe emulator alone")
     emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=12111)
+    emulator.add_argument("--port", type=_port, default=12111)
     emulator.add_argument("--webhook")
     emulator.add_argument("--webhook-secret")
     emulator.add_argument("--state-file")
@@ -59,13 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     sync = events.add_parser("sync", help="process events missed by webhooks")
     sync.add_argument("--since", type=parse_duration, required=True)
     replay = events.add_parser("replay", help="process a stored event again")
-    replay.add_argument("event_id")
+    replay.add_argument("event_id", type=_stored_id)
     listing = events.add_parser("list", help="stored events that need a look (failed, deferred)")
     listing.add_argument("--status", choices=["failed", "deferred", "ignored"])
     listing.add_argument("--limit", type=_bounded_count, default=100, metavar="N")
 
     review = sub.add_parser("review", help="resolve a payment waiting for review")
-    review.add_argument("payment_id")
+    review.add_argument("payment_id", type=_stored_id)
     decision = review.add_mutually_exclusive_group(required=True)
     decision.add_argument("--accept", dest="decision", action="store_const", const="accept")
     decision.add_argument("--refund", dest="decision", action="store_const", const="refund")
@@ -75,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     outbox.add_parser("list")
     retry = outbox.add_parser("retry")
-    retry.add_argument("message_id", nargs="?")
+    retry.add_argument("message_id", nargs="?", type=_stored_id)
     relay = outbox.add_parser("relay", help="run the relay alone")
     relay.add_argument("--once", action="store_true")
 
@@ -84,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     referrers = sub.add_parser("referrers").add_subparsers(dest="referrers_command", required=True)
     link = referrers.add_parser("link", help="print a short-lived sign-in link to a referrer's dashboard")
-    link.add_argument("referrer_id")
+    link.add_argument("referrer_id", type=_stored_id)
     link.add_argument("--minutes", type=int, default=15, choices=range(1, 24 * 60 + 1), metavar="1..1440")
 
     audit = sub.add_parser("audit").add_subparsers(dest="audit_command", required=True)

@@ -17,6 +17,7 @@ from payments.errors import ServiceError
 from payments.records import NEEDING_LOOK, EventStatus
 from payments.referrals.access import issue_referrer_token
 from payments.runner import public_url
+from payments.stripe_port import GatewayError
 from payments.webhooks.stripe_events import envelope_problem
 
 
@@ -40,7 +41,11 @@ async def events_sync(settings: Settings, since: timedelta) -> int:
     """Missed webhooks: fetch from the Events API and run each through the same exactly-once path."""
     async with _container(settings) as c:
         created_gte = int((c.clock() - since).timestamp())
-        events = [event async for event in c.gateway.iter_events(created_gte=created_gte)]
+        try:
+            events = [event async for event in c.gateway.iter_events(created_gte=created_gte)]
+        except GatewayError as exc:
+            _out(f"Stripe could not list the events ({exc.kind.value}); nothing was processed")
+            return 1
         processed = duplicates = skipped = failed = 0
         for event in tqdm(events, desc="events", unit="evt", file=sys.stderr, disable=not events):
             if envelope_problem(event) is not None:
