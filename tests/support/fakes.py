@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from payments.checkout.ports import CheckoutGateway
+from payments.domain.attempts import MAX_ATTEMPTS
 from payments.domain.payment_state import PaymentFacts, PaymentStatus, RefundStatus
 from payments.domain.state_diff import Cause, StateDiff
 from payments.domain.stripe_facts import EventFacts
@@ -68,7 +69,7 @@ T = TypeVar("T")
 # The statuses under which an attempt counts as live (the partial unique index uq_payments_live_order).
 _LIVE = frozenset({PaymentStatus.OPEN.value, PaymentStatus.PROCESSING.value})
 _STRIPE_IDS = ("stripe_checkout_session_id", "stripe_payment_intent_id", "stripe_charge_id")
-_MAX_LISTED_ATTEMPTS = 100
+_MAX_LISTED_ATTEMPTS = MAX_ATTEMPTS
 _REQUESTED_BATCH = 100
 
 

@@ -21,6 +21,7 @@ from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.ports import CheckoutGateway
 from payments.config import Settings
 from payments.domain.attempts import (
+    MAX_ATTEMPTS,
     CheckoutWindow,
     NextStep,
     idempotency_key,
@@ -241,6 +242,11 @@ class PaymentService:
                 # A declined PaymentIntent can still be confirmed with another card: it is canceled at
                 # Stripe before another attempt may start, or the order could be paid twice.
                 return _Retire(latest)
+            if latest is not None and latest.attempt >= MAX_ATTEMPTS:
+                raise Conflict(
+                    f"order {cmd.order_id} has had {MAX_ATTEMPTS} payment attempts and takes no more",
+                    code="too_many_attempts",
+                )
             record = await self._insert_attempt(uow, cmd, terms, latest)
         _log_created(record)
         return record, True

@@ -14,6 +14,8 @@ from enum import StrEnum
 from payments.domain.payment_state import PaymentStatus
 
 LIVE = frozenset({PaymentStatus.OPEN, PaymentStatus.PROCESSING})
+# An order past this many attempts takes no more (409): each is listed whole, and no real order needs more.
+MAX_ATTEMPTS = 100
 ENDED_UNPAID = frozenset({PaymentStatus.EXPIRED, PaymentStatus.FAILED, PaymentStatus.CANCELED})
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
+from payments.domain.attempts import MAX_ATTEMPTS
 from payments.domain.payment_state import PaymentFacts
 from payments.domain.stripe_facts import EventFacts
 from payments.errors import Conflict, InvalidRequest, UpstreamError, UpstreamRefused
@@ -172,3 +173,17 @@ async def test_an_amount_stripe_would_refuse_for_its_size_is_refused_here_naming
     assert len(gateway.calls) == 1
     with pytest.raises(ValueError, match="max_payment_amount"):
         service_settings(max_payment_amount=100_000_000)
+
+
+async def test_an_order_takes_a_bounded_number_of_attempts() -> None:
+    """Each attempt is listed whole (GET /v1/orders/{id}/payments): past the bound, a conflict."""
+    service, store, _, clock = _service()
+    for n in range(MAX_ATTEMPTS):
+        payment = (await service.create_payment(CMD)).payment
+        await apply_facts(
+            store, payment.id, EventFacts(facts=PaymentFacts(expired=True)), f"evt_{n}", clock()
+        )
+    with pytest.raises(Conflict) as refused:
+        await service.create_payment(CMD)
+    assert refused.value.code == "too_many_attempts"
+    assert len(await service.list_order_payments("ord_1")) == MAX_ATTEMPTS

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from payments.adapters.db.hot_statements import PAYMENT_COLUMNS, payment_of
 from payments.adapters.db.tables import payments
+from payments.domain.attempts import MAX_ATTEMPTS
 from payments.domain.payment_state import PaymentFacts, PaymentStatus
 from payments.records import PaymentRecord
 
@@ -108,8 +109,8 @@ async def latest_for_order(
     return PaymentRecord.from_row(row) if row else None
 
 
-# An order has a handful of attempts at most; the bound keeps a pathological one from costing memory.
-MAX_LISTED_ATTEMPTS = 100
+# No order has more (domain/attempts.py refuses the next); the bound is the listing's second guard.
+MAX_LISTED_ATTEMPTS = MAX_ATTEMPTS
 
 
 async def list_for_order(conn: AsyncConnection, order_id: str) -> list[PaymentRecord]:
