@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 import structlog
 import uvicorn
@@ -28,6 +29,10 @@ from payments import bootstrap
 from payments.config import Settings
 
 log = structlog.get_logger(__name__)
+
+# How long a stopping process waits for housekeeping and the relay to finish their round.
+SHUTDOWN_WAIT_SECONDS = 10
+GRPC_HEALTH_SECONDS = 5  # how often gRPC's health is brought in line with /readyz
 
 
 @dataclass
@@ -98,7 +103,7 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve_process(settings: Settings, *, announce: bool) -> None:
-    from payments.api.grpc.server import start_grpc_server
+    from payments.api.grpc.server import new_health_servicer, start_grpc_server
     from payments.api.http.app import create_app
     from payments.api.http.limits import MAX_REQUEST_HEAD, BoundedHttpTools
 
@@ -131,9 +136,13 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
     server = _Server(config)
     sock = _reuse_port_socket(settings.http_host, settings.http_port)
     _settle_garbage_collector()
-    grpc_server = await start_grpc_server(container, f"{settings.http_host}:{settings.grpc_port}")
+    health = new_health_servicer()
+    grpc_server = await start_grpc_server(container, f"{settings.http_host}:{settings.grpc_port}", health)
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(_housekeeping(container, stop))]
+    tasks = [
+        asyncio.create_task(_housekeeping(container, stop)),
+        asyncio.create_task(_grpc_health(container, health, stop)),
+    ]
     if container.relay is not None:
         tasks.append(asyncio.create_task(container.relay.run_forever(settings.outbox_poll_seconds, stop)))
     if announce:
@@ -149,9 +158,15 @@ async def serve_process(settings: Settings, *, announce: bool) -> None:
         await server.serve(sockets=[sock])
     finally:
         stop.set()
+        await health.enter_graceful_shutdown()
         await grpc_server.stop(grace=2)
+        # A round under way (a Stripe call that stalls, an Orders that trickles) is not waited for long:
+        # what it leaves is retried (leases lapse, the sweep's watermark holds).
+        _, unfinished = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT_SECONDS)
+        for task in unfinished:
+            task.cancel()
         for task in tasks:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await container.close()
 
@@ -184,6 +199,16 @@ def serve_worker(settings: Settings) -> int:
     """A further worker of ``serve --workers N``: everything but the emulator, on the shared ports."""
     _run_on_uvloop(settings, announce=False)
     return 0
+
+
+async def _grpc_health(container: bootstrap.Container, health: Any, stop: asyncio.Event) -> None:
+    from payments.api.grpc.server import follow_readiness
+
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # a probe that fails says NOT_SERVING next time round
+            await follow_readiness(container, health)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=GRPC_HEALTH_SECONDS)
 
 
 async def _housekeeping(container: bootstrap.Container, stop: asyncio.Event) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
 
@@ -81,3 +83,31 @@ async def test_http_connection_refused_is_retryable_and_recorded(engine: AsyncEn
     assert row["attempts"] == 1
     assert row["last_error"] == "http transport error: ConnectError"
     assert "hunter2" not in row["last_error"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_orders_that_trickles_its_answer_is_unavailable_after_the_deadline(
+    engine: AsyncEngine,
+) -> None:
+    """httpx bounds each read; a body coming a byte a second never trips that. The whole answer is bounded."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while True:
+                writer.write(b"1\r\nX\r\n")
+                await writer.drain()
+                await asyncio.sleep(0.2)
+
+    await insert_diffs(engine, [diff_row("o1", 1)])
+    (message,) = await list_pending(engine)
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = HttpOrdersClient(f"http://127.0.0.1:{port}", timeout_seconds=1.0)
+    try:
+        with pytest.raises(OrdersUnavailable, match="timeout"):
+            await asyncio.wait_for(client.apply(message.update), timeout=10)
+    finally:
+        await client.close()
+        server.close()

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class DatabaseProbe:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, timeout_seconds: float = 2.0) -> None:
         self._engine = engine
+        self._timeout = timeout_seconds
 
     async def answers(self) -> bool:
         try:
-            async with self._engine.connect() as conn:
+            # A database that stopped answering without closing the socket is down too, not "wait".
+            async with asyncio.timeout(self._timeout), self._engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:  # any failure means "not ready"; a readiness answer carries no reason
             return False

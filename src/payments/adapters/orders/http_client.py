@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import httpx
@@ -24,13 +25,19 @@ class HttpOrdersClient:
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._url = base_url.rstrip("/") + "/v1/payment-updates"
+        self._deadline = timeout_seconds
         self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport, verify=verify)
 
     async def apply(self, update: OrderUpdate) -> None:
         key = update.idempotency_key
         body = {"idempotency_key": key, "diff": diff_json(update)}
         try:
-            response = await self._client.post(self._url, json=body, headers={"Idempotency-Key": key})
+            # httpx's timeout bounds each read, not the answer: a body trickling in a byte at a time
+            # would hold the relay for ever. The whole exchange gets the deadline too.
+            async with asyncio.timeout(self._deadline):
+                response = await self._client.post(self._url, json=body, headers={"Idempotency-Key": key})
+        except TimeoutError as exc:
+            raise OrdersUnavailable("http timeout: the whole answer took too long") from exc
         except httpx.TimeoutException as exc:
             raise OrdersUnavailable(f"http timeout: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:

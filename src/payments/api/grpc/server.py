@@ -157,7 +157,11 @@ PAYMENTS_SERVICE = pb.DESCRIPTOR.services_by_name["Payments"].full_name
 MAX_REQUEST_MESSAGE = body_limit_for("/v1/payments")
 
 
-async def start_grpc_server(container: Container, address: str) -> grpc.aio.Server:
+async def start_grpc_server(
+    container: Container, address: str, health_servicer: Any = None
+) -> grpc.aio.Server:
+    """The gRPC server, started; ``health_servicer`` (``grpc_health``'s) when the caller keeps it in step
+    with readiness (``follow_readiness``), else one that says SERVING."""
     server = grpc.aio.server(
         options=[
             # SO_REUSEPORT (grpc's default on Linux) lets `serve --workers N` share the port.
@@ -169,7 +173,8 @@ async def start_grpc_server(container: Container, address: str) -> grpc.aio.Serv
     )
     pb_grpc.add_PaymentsServicer_to_server(PaymentsServicer(container), server)
     # The standard services a load balancer and grpcurl expect; both only describe, so no token.
-    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # re-exported, untyped
+    if health_servicer is None:
+        health_servicer = new_health_servicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (PAYMENTS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
@@ -185,3 +190,17 @@ async def start_grpc_server(container: Container, address: str) -> grpc.aio.Serv
     for service in ("", PAYMENTS_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return server
+
+
+def new_health_servicer() -> Any:
+    return health.aio.HealthServicer()  # type: ignore[attr-defined]  # re-exported, untyped
+
+
+async def follow_readiness(container: Container, health_servicer: Any) -> bool:
+    """Health/Check says what /readyz says: NOT_SERVING while the database (or Redis) is down, so a load
+    balancer stops sending calls this replica cannot serve. Whether it is ready."""
+    ready = (await container.readiness.check()).ready
+    status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+    for service in ("", PAYMENTS_SERVICE):
+        await health_servicer.set(service, status)
+    return ready
