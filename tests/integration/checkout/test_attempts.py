@@ -21,6 +21,7 @@ from payments.checkout.cancel import AlreadyPaid
 from payments.checkout.service import CheckoutMode, CreatePayment, PaymentService
 from payments.domain.payment_state import DisputePhase, PaymentFacts
 from payments.errors import Conflict, NotFound
+from payments.records import PaymentRecord
 from tests.support.clock import NOW
 from tests.support.fakes import FakeStripeGateway
 from tests.support.payment_steps import apply_facts, chain
@@ -109,17 +110,27 @@ async def test_money_on_a_replaced_attempt_reaches_orders_and_retires_the_live_o
     ]
 
 
+async def _paid_on_the_replaced_attempt(
+    engine: AsyncEngine, gateway: FakeStripeGateway, second_cmd: CreatePayment, second_facts: PaymentFacts
+) -> tuple[PaymentService, PaymentRecord, PaymentRecord]:
+    """Attempt 1 expired, attempt 2 opened (then ``second_facts``), and then attempt 1 was paid after all."""
+    service = _service(engine, gateway)
+    first = (await service.create_payment(CMD)).payment
+    await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
+    second = (await service.create_payment(second_cmd)).payment
+    await apply_facts(engine, second.id, second_facts, "evt_second")
+    await apply_facts(engine, first.id, PAID, "evt_paid_anyway")
+    return service, first, second
+
+
 async def test_once_paid_on_a_replaced_attempt_a_declined_intent_of_the_newest_is_canceled(
     engine: AsyncEngine,
 ) -> None:
     """A card could still confirm it: the order would be paid twice."""
     gateway = FakeStripeGateway()
-    service = _service(engine, gateway)
-    first = (await service.create_payment(CMD)).payment
-    await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
-    second = (await service.create_payment(replace(CMD, mode=CheckoutMode.PAYMENT_INTENT))).payment
-    await apply_facts(engine, second.id, PaymentFacts(failed=True), "evt_declined")
-    await apply_facts(engine, first.id, PAID, "evt_paid_anyway")
+    service, _, second = await _paid_on_the_replaced_attempt(
+        engine, gateway, replace(CMD, mode=CheckoutMode.PAYMENT_INTENT), PaymentFacts(failed=True)
+    )
     with pytest.raises(AlreadyPaid):
         await service.create_payment(CMD)
     assert gateway.intents[second.stripe_payment_intent_id or ""].status == "canceled"
@@ -130,12 +141,9 @@ async def test_once_paid_on_a_replaced_attempt_a_processing_newest_one_is_answer
 ) -> None:
     """Stripe cannot end a payment it is processing: no loop of refused calls, no retryable error."""
     gateway = FakeStripeGateway()
-    service = _service(engine, gateway)
-    first = (await service.create_payment(CMD)).payment
-    await apply_facts(engine, first.id, PaymentFacts(expired=True), "evt_expired")
-    second = (await service.create_payment(CMD)).payment
-    await apply_facts(engine, second.id, PaymentFacts(processing=True), "evt_second_processing")
-    await apply_facts(engine, first.id, PAID, "evt_paid_anyway")
+    service, first, _ = await _paid_on_the_replaced_attempt(
+        engine, gateway, CMD, PaymentFacts(processing=True)
+    )
     calls = len(gateway.calls)
     with pytest.raises(AlreadyPaid) as paid:
         await service.create_payment(CMD)

@@ -146,6 +146,18 @@ async def test_stripe_down_or_a_retryable_failure_holds_the_watermark(engine: As
         assert (await svc.payment(pid)).amount_refunded == 700
 
 
+def _paid_then_refunded_without_refunds(payment_id: str, tag: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A completion two hours ago, then a charge.refunded an hour ago whose refunds must be listed."""
+    paid = se.event(
+        "checkout.session.completed",
+        se.session(f"cs_{tag}", payment_id, f"ord_{tag}", f"pi_{tag}"),
+        created=T0 - 7200,
+    )
+    charge = se.charge(f"ch_{tag}", f"pi_{tag}")
+    del charge["refunds"]
+    return paid, se.event("charge.refunded", {**charge, "amount_refunded": 700}, created=T0 - 3600)
+
+
 async def test_an_event_stripe_keeps_failing_holds_the_sweep_for_an_hour_then_stays_failed_behind_it(
     engine: AsyncEngine,
 ) -> None:
@@ -153,13 +165,8 @@ async def test_an_event_stripe_keeps_failing_holds_the_sweep_for_an_hour_then_st
     gateway = RefundGateway()
     gateway.listing_fails = True  # a restricted key that may not list refunds: it will never succeed
     async with running_service(engine, clock=clock, gateway=gateway) as svc:
-        pid = await svc.add_payment("ord_stuck")
-        paid = se.event(
-            "checkout.session.completed", se.session("cs_s", pid, "ord_stuck", "pi_s"), created=T0 - 7200
-        )
-        charge = se.charge("ch_s", "pi_s")
-        del charge["refunds"]
-        stuck = se.event("charge.refunded", {**charge, "amount_refunded": 700}, created=T0 - 3600)
+        pid = await svc.add_payment("ord_s")
+        paid, stuck = _paid_then_refunded_without_refunds(pid, "s")
         later = se.event("refund.created", se.refund("re_s2", "pi_s", "ch_s", 100), created=T0 - 1800)
         source = FakeEvents()
         source.events = [paid, stuck, later]
@@ -194,13 +201,8 @@ async def test_a_database_fault_holds_the_sweep_even_past_an_event_stripe_kept_f
     gateway = RefundGateway()
     gateway.listing_fails = True
     async with running_service(engine, clock=clock, gateway=gateway) as svc:
-        pid = await svc.add_payment("ord_db")
-        paid = se.event(
-            "checkout.session.completed", se.session("cs_d", pid, "ord_db", "pi_d"), created=T0 - 7200
-        )
-        charge = se.charge("ch_d", "pi_d")
-        del charge["refunds"]
-        stuck = se.event("charge.refunded", {**charge, "amount_refunded": 700}, created=T0 - 3600)
+        pid = await svc.add_payment("ord_d")
+        paid, stuck = _paid_then_refunded_without_refunds(pid, "d")
         faulted = se.event("refund.created", se.refund("re_d1", "pi_d", "ch_d", 100), created=T0 - 1800)
         behind = se.event("refund.created", se.refund("re_d2", "pi_d", "ch_d", 200), created=T0 - 1700)
         source = FakeEvents()
