@@ -107,7 +107,7 @@ class FakeOperatorReads:
         if found:
             return max(found, key=lambda p: p.created_at)
         payment_id = next(
-            (r.payment_id for r in self._t.refunds.values() if r.stripe_refund_id == needle), None
+            (r.payment_id for r in self._t.refunds.values() if needle in (r.id, r.stripe_refund_id)), None
         ) or (self._t.events[needle].payment_id if needle in self._t.events else None)
         return self._t.payments.get(payment_id) if payment_id is not None else None
 

@@ -114,7 +114,10 @@ class SqlOperatorReads:
         )
         if row is None:
             payment_id = await conn.scalar(
-                select(refunds.c.payment_id).where(refunds.c.stripe_refund_id == needle).limit(1)
+                # Ours (rf_…, what the unconfirmed-refunds queue shows) or Stripe's (re_…).
+                select(refunds.c.payment_id)
+                .where(or_(refunds.c.id == needle, refunds.c.stripe_refund_id == needle))
+                .limit(1)
             ) or await conn.scalar(
                 select(stripe_events.c.payment_id).where(stripe_events.c.id == needle).limit(1)
             )
