@@ -55,7 +55,7 @@ def render(
     return Response(text, status_code=status, media_type="application/json", headers=headers)
 
 
-def _check_api_key(request: Request) -> None:
+def _check_api_key(request: Request) -> str:
     header = request.headers.get("authorization", "")
     key = ""
     scheme, _, credentials = header.partition(" ")
@@ -73,6 +73,7 @@ def _check_api_key(request: Request) -> None:
         )
     if not key.startswith("sk_test_"):
         raise unauthorized(f"Invalid API Key provided: {key[:8]}{'*' * max(0, len(key) - 12)}{key[-4:]}")
+    return key
 
 
 def _fingerprint(method: str, path: str, params: JSON) -> str:
@@ -90,7 +91,7 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
     async def run(request: Request) -> Response:
         request_id = new_id("req", 14)
         try:
-            _check_api_key(request)
+            api_key = _check_api_key(request)
             if request.method == "POST":
                 params = decode_form((await request.body()).decode())
             else:
@@ -100,7 +101,9 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
         # The clock may have expired sessions since the last look; that is no request's doing.
         if expire_due_sessions(emu):
             emu.store.save()
-        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        given = request.headers.get("idempotency-key") if request.method == "POST" else None
+        # Stripe scopes a key to the API key that used it: another key's request is another request.
+        key = f"{api_key}:{given}" if given else None
         try:
             version = answer_version(request.headers.get("stripe-version"))
         except InvalidVersion as exc:
@@ -122,14 +125,14 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
                 if saved.fingerprint != fingerprint:
                     error = idempotency_error(
                         "Keys for idempotent requests can only be used with the same parameters they were "
-                        f"first used with. Try using a key other than '{key}' if you meant to execute a "
+                        f"first used with. Try using a key other than '{given}' if you meant to execute a "
                         "different request."
                     )
                     return render(error.status, error.body(), request_id)
                 return render(
                     saved.status, saved.body, saved.request_id, replayed=True, api_version=saved.api_version
                 )
-            status, body = _execute(call, handler, key)
+            status, body = _execute(call, handler, given)
             text = json.dumps(body, indent=2)
             if _cacheable(status):
                 emu.store.idempotency[key] = IdempotentAnswer(fingerprint, status, text, request_id, version)

@@ -9,7 +9,7 @@ from . import objects
 from .cards import PaymentMethodSpec
 from .engine import Emulator
 from .errors import invalid_request
-from .forms import get_dict, get_int, get_list, get_metadata, get_str
+from .forms import get_dict, get_email, get_int, get_list, get_metadata, get_str, get_url
 from .ids import new_id, now
 from .payment_flow import (
     attempt_payment,
@@ -141,10 +141,10 @@ def create_session(emu: Emulator, params: JSON, base_url: str) -> JSON:
         currency=items[0]["currency"],
         amount_total=amount_total,
         expires_at=expires_at,
-        success_url=get_str(params, "success_url"),
-        cancel_url=get_str(params, "cancel_url"),
+        success_url=get_url(params, "success_url"),
+        cancel_url=get_url(params, "cancel_url"),
         client_reference_id=get_str(params, "client_reference_id"),
-        customer_email=get_str(params, "customer_email"),
+        customer_email=get_email(params, "customer_email"),
         metadata=get_metadata(params) or {},
         payment_method_types=[str(t) for t in get_list(params, "payment_method_types")] or ["card"],
         locale=get_str(params, "locale"),

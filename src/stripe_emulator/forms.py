@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from .errors import invalid_request
 
@@ -109,11 +109,53 @@ def get_list(params: dict[str, Any], name: str) -> list[Any]:
     return list(value)
 
 
+# Stripe's limits on metadata: 50 keys, keys of at most 40 characters, values of at most 500.
+METADATA_KEYS, METADATA_KEY_CHARS, METADATA_VALUE_CHARS = 50, 40, 500
+
+
 def get_metadata(params: dict[str, Any], name: str = "metadata") -> dict[str, str] | None:
     value = get_dict(params, name)
     if value is None:
         return {} if params.get(name) == "" else None
+    if len(value) > METADATA_KEYS:
+        raise invalid_request(f"You can have at most {METADATA_KEYS} metadata keys.", param=name)
     for key, item in value.items():
         if not isinstance(item, str):
             raise invalid_request(f"Invalid metadata value for {key}", param=f"{name}[{key}]")
+        if len(key) > METADATA_KEY_CHARS:
+            raise invalid_request(
+                f"Metadata keys can have up to {METADATA_KEY_CHARS} characters", param=f"{name}[{key}]"
+            )
+        if len(item) > METADATA_VALUE_CHARS:
+            raise invalid_request(
+                f"Metadata values can have up to {METADATA_VALUE_CHARS} characters", param=f"{name}[{key}]"
+            )
     return dict(value)
+
+
+def get_url(params: dict[str, Any], name: str) -> str | None:
+    """An absolute http(s) URL with a host, as Stripe requires of success_url and cancel_url."""
+    value = get_str(params, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        raise invalid_request("Not a valid URL", param=name, code="url_invalid")
+    return value
+
+
+def get_email(params: dict[str, Any], name: str) -> str | None:
+    value = get_str(params, name)
+    if value is not None and not _EMAIL.match(value):
+        raise invalid_request(f"Invalid email address: {value}", param=name, code="email_invalid")
+    return value
+
+
+def get_text(params: dict[str, Any], name: str, max_chars: int) -> str | None:
+    value = get_str(params, name)
+    if value is not None and len(value) > max_chars:
+        raise invalid_request(f"{name} must be at most {max_chars} characters", param=name)
+    return value
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -8,7 +8,7 @@ from . import objects
 from .cards import DECLINE_MESSAGES, DelayedMethod, PaymentMethodSpec, TestCard, method_for_payment_method_id
 from .engine import Emulator
 from .errors import StripeError, invalid_request, resource_missing
-from .forms import get_bool, get_dict, get_int, get_list, get_metadata, get_str
+from .forms import get_bool, get_dict, get_email, get_int, get_list, get_metadata, get_str, get_text
 from .ids import new_id, now
 from .money import amount_problem
 
@@ -17,6 +17,7 @@ JSON = dict[str, Any]
 _CANCELABLE = frozenset(
     {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"}
 )
+MAX_DESCRIPTION = 1000  # Stripe's limit on a PaymentIntent's description
 _CANCELLATION_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer", "abandoned"})
 
 
@@ -88,8 +89,8 @@ def create_payment_intent(emu: Emulator, params: JSON) -> JSON:
         amount=amount,
         currency=currency,
         metadata=get_metadata(params) or {},
-        description=get_str(params, "description"),
-        receipt_email=get_str(params, "receipt_email"),
+        description=get_text(params, "description", MAX_DESCRIPTION),
+        receipt_email=get_email(params, "receipt_email"),
         # Stripe turns automatic payment methods on unless explicit types are given.
         automatic_payment_methods=bool(apm and get_bool(apm, "enabled")) or not types,
         payment_method_types=types or ["card"],
@@ -114,9 +115,10 @@ def update_payment_intent(emu: Emulator, pi: JSON, params: JSON) -> JSON:
     metadata = get_metadata(params)
     if metadata is not None:
         pi["metadata"] = _merge_metadata(pi["metadata"], metadata, params)
-    for name in ("description", "receipt_email"):
-        if name in params:
-            pi[name] = get_str(params, name)
+    if "description" in params:
+        pi["description"] = get_text(params, "description", MAX_DESCRIPTION)
+    if "receipt_email" in params:
+        pi["receipt_email"] = get_email(params, "receipt_email")
     return pi
 
 
@@ -152,7 +154,7 @@ def confirm_payment_intent(emu: Emulator, pi: JSON, params: JSON) -> JSON:
             code="payment_intent_unexpected_state",
         )
     if "receipt_email" in params:
-        pi["receipt_email"] = get_str(params, "receipt_email")
+        pi["receipt_email"] = get_email(params, "receipt_email")
     attempt_payment(emu, pi, _resolve_payment_method(pm_id))
     return pi
 

@@ -16,7 +16,8 @@ Id = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"),
 ]
 Storable = AfterValidator(storable_str)  # no NUL, no lone surrogate: PostgreSQL refuses both
-Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://"), Storable]
+# Absolute, with a host and no whitespace: what Stripe takes as a success or cancel URL.
+Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#]+[^\s]*$"), Storable]
 
 
 class CreatePaymentBody(BaseModel):
