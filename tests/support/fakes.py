@@ -284,7 +284,7 @@ class FakeRefundRepository:
 
     async def requested_before(self, cutoff: datetime) -> list[RefundRecord]:
         stuck = [r for r in self._t.refunds.values() if r.status == REQUESTED and r.created_at < cutoff]
-        return stuck[:_REQUESTED_BATCH]
+        return sorted(stuck, key=lambda r: (r.created_at, r.id))[:_REQUESTED_BATCH]
 
     async def mark_failed(self, refund_id: str, error: str, now: datetime) -> None:
         self._t.refunds[refund_id] = replace(self._t.refunds[refund_id], status=RefundStatus.FAILED.value)
@@ -757,6 +757,10 @@ class FakeStripeGateway:
     def fail_next_with(self, method: str, error: GatewayError, *, after_effect: bool = False) -> None:
         """As ``fail_next``, with the very error a test built (its message, code and param)."""
         self._failures.setdefault(method, []).append(_Failure(error, after_effect))
+
+    def forget_idempotency_keys(self) -> None:
+        """Stripe keeps a key for 24 hours: past them, a request under it is a new request."""
+        self._by_key.clear()
 
     def pay_session(self, session_id: str) -> None:
         """The customer completes the Checkout Session."""

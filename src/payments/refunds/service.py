@@ -66,7 +66,9 @@ class RefundService:
             refund, created = await self._reserve(cmd)
             if refund.status != REQUESTED:
                 return refund, created
-            return await self._send(refund), created
+            # A replay of a refund whose Stripe call never answered resumes it as housekeeping would:
+            # past Stripe's key window its key may be forgotten, so Stripe is asked what it made first.
+            return await (self._send(refund) if created else self._resume(refund)), created
 
     async def retry_requested(self, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Refunds whose Stripe call never answered, resumed (see ``_resume``)."""
@@ -75,7 +77,7 @@ class RefundService:
         for refund in stuck:
             try:
                 await self._resume(refund)
-            except UpstreamError:
+            except (UpstreamError, UpstreamRefused):  # refused: marked failed; the others go on
                 log.warning("refund.retry_failed", refund_id=refund.id)
         return len(stuck)
 

@@ -140,3 +140,35 @@ async def test_an_unpaid_payment_has_nothing_to_refund() -> None:
         await w.refunds.refund(RefundPayment(payment_id=open_payment.id))
     assert refused.value.code == "payment_not_refundable"
     assert w.stripe.calls_to("create_refund") == []
+
+
+async def test_a_replay_past_stripes_key_window_asks_stripe_before_refunding_again() -> None:
+    """The first call's answer was lost and Stripe has forgotten its key: the replay lists Stripe's
+    refunds, finds the one it made, and makes no second."""
+    w = World()
+    pid = await w.paid_payment()
+    w.stripe.fail_next("create_refund", GatewayErrorKind.UNAVAILABLE, after_effect=True)
+    with pytest.raises(UpstreamError):
+        await w.refunds.refund(RefundPayment(payment_id=pid, amount=1000, idempotency_key="k"))
+    (stuck,) = w.store.tables.refunds_of(pid)
+    assert stuck.status == REQUESTED
+    w.clock.advance(timedelta(hours=25))
+    w.stripe.forget_idempotency_keys()
+    replayed, created = await w.refunds.refund(
+        RefundPayment(payment_id=pid, amount=1000, idempotency_key="k")
+    )
+    assert (replayed.id, created, replayed.status) == (stuck.id, False, "succeeded")
+    assert len(w.stripe.refunds) == 1
+
+
+async def test_a_refused_retry_does_not_stop_the_other_stuck_refunds() -> None:
+    w = World()
+    pid = await w.paid_payment()
+    for _ in range(2):  # two refunds whose Stripe call never got through
+        w.stripe.fail_next("create_refund", GatewayErrorKind.UNAVAILABLE)
+        with pytest.raises(UpstreamError):
+            await w.refunds.refund(RefundPayment(payment_id=pid, amount=1000))
+    w.clock.advance(timedelta(minutes=2))
+    w.stripe.fail_next("create_refund", GatewayErrorKind.INVALID, code="charge_disputed")
+    assert await w.refunds.retry_requested() == 2
+    assert sorted(r.status for r in w.store.tables.refunds_of(pid)) == ["failed", "succeeded"]

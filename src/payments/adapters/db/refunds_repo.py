@@ -68,7 +68,10 @@ async def insert_requested(
 
 async def requested_before(conn: AsyncConnection, cutoff: datetime) -> list[RefundRecord]:
     rows = await conn.execute(
-        select(refunds).where(refunds.c.status == REQUESTED, refunds.c.created_at < cutoff).limit(100)
+        select(refunds)
+        .where(refunds.c.status == REQUESTED, refunds.c.created_at < cutoff)
+        .order_by(refunds.c.created_at, refunds.c.id)  # oldest first, the order they were asked in
+        .limit(100)
     )
     return [RefundRecord.from_row(r) for r in rows]
 
