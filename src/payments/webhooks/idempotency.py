@@ -100,7 +100,7 @@ class WebhookIdempotencyService:
             payment_id=outcome.payment_id,
             ref=outcome.ref,
             error=outcome.error,
-            new_attempt=not filing,  # filing completes the attempt that recorded the row
+            new_attempt=not inserted,  # the attempt that recorded the row is this one
         )
 
     async def handle_event_with_idempotency(

@@ -88,3 +88,16 @@ async def test_a_payment_id_in_metadata_that_cannot_be_ours_is_not_stored_as_our
         assert (await svc.deliver(event)).status_code == 200
         assert (await svc.container.webhooks.replay(event["id"])).status.value == "deferred"
         assert (await _ledger(svc, event["id"]))[event["id"]][:2] == ("deferred", None)
+
+
+async def test_one_delivery_is_one_attempt_whatever_became_of_the_event(engine: AsyncEngine) -> None:
+    async with running_service(engine) as svc:
+        ignored = se.event("customer.created", {"id": "cus_1", "object": "customer"})
+        deferred = se.event("refund.created", se.refund("re_unknown", "pi_unknown", "ch_unknown", 100))
+        for event in (ignored, deferred):
+            assert (await svc.deliver(event)).status_code == 200
+        ledger = await _ledger(svc, ignored["id"], deferred["id"])
+        assert {event_id: row[0::2] for event_id, row in ledger.items()} == {
+            ignored["id"]: ("ignored", 1),
+            deferred["id"]: ("deferred", 1),
+        }
