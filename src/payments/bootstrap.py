@@ -12,7 +12,7 @@ import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import create_engine, create_export_engine
-from payments.adapters.db.probe import DatabaseProbe
+from payments.adapters.db.probe import DatabaseProbe, unpooled
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import OrdersSettingsError, orders_client_from_url
 from payments.adapters.redis_marks import RedisSeenMarks
@@ -166,7 +166,7 @@ def build(
     orchestrator = PaymentOrchestrator(commissions)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
-    checks: dict[str, Check] = {"database": DatabaseProbe(engine).answers}
+    checks: dict[str, Check] = {"database": DatabaseProbe(unpooled(engine)).answers}
     if redis is not None:
         checks["redis"] = redis.ping
     orders = _orders_client(settings)

@@ -102,8 +102,9 @@ def endpoint(emu: Emulator, handler: Handler, *, mutating: bool) -> Endpoint:
         if expire_due_sessions(emu):
             emu.store.save()
         given = request.headers.get("idempotency-key") if request.method == "POST" else None
-        # Stripe scopes a key to the API key that used it: another key's request is another request.
-        key = f"{api_key}:{given}" if given else None
+        # Stripe scopes a key to the API key that used it: another key's request is another request. The
+        # API key is kept as a digest: the store is saved to a file.
+        key = f"{hashlib.sha256(api_key.encode()).hexdigest()[:16]}:{given}" if given else None
         try:
             version = answer_version(request.headers.get("stripe-version"))
         except InvalidVersion as exc:

@@ -133,13 +133,24 @@ def get_metadata(params: dict[str, Any], name: str = "metadata") -> dict[str, st
     return dict(value)
 
 
+def check_merged_metadata(metadata: dict[str, str], name: str = "metadata") -> dict[str, str]:
+    """An update's metadata merged into the object's: the key limit holds for the whole."""
+    if len(metadata) > METADATA_KEYS:
+        raise invalid_request(f"You can have at most {METADATA_KEYS} metadata keys.", param=name)
+    return metadata
+
+
 def get_url(params: dict[str, Any], name: str) -> str | None:
     """An absolute http(s) URL with a host, as Stripe requires of success_url and cancel_url."""
     value = get_str(params, name)
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # an unclosed IPv6 bracket, a bad port
+        host = None
+    if host is None or not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
         raise invalid_request("Not a valid URL", param=name, code="url_invalid")
     return value
 

@@ -8,7 +8,17 @@ from . import objects
 from .cards import DECLINE_MESSAGES, DelayedMethod, PaymentMethodSpec, TestCard, method_for_payment_method_id
 from .engine import Emulator
 from .errors import StripeError, invalid_request, resource_missing
-from .forms import get_bool, get_dict, get_email, get_int, get_list, get_metadata, get_str, get_text
+from .forms import (
+    check_merged_metadata,
+    get_bool,
+    get_dict,
+    get_email,
+    get_int,
+    get_list,
+    get_metadata,
+    get_str,
+    get_text,
+)
 from .ids import new_id, now
 from .money import amount_problem
 
@@ -114,7 +124,7 @@ def create_payment_intent(emu: Emulator, params: JSON) -> JSON:
 def update_payment_intent(emu: Emulator, pi: JSON, params: JSON) -> JSON:
     metadata = get_metadata(params)
     if metadata is not None:
-        pi["metadata"] = _merge_metadata(pi["metadata"], metadata, params)
+        pi["metadata"] = check_merged_metadata(_merge_metadata(pi["metadata"], metadata, params))
     if "description" in params:
         pi["description"] = get_text(params, "description", MAX_DESCRIPTION)
     if "receipt_email" in params:

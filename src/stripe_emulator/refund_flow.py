@@ -7,7 +7,7 @@ from typing import Any
 from . import objects
 from .engine import Emulator
 from .errors import invalid_request
-from .forms import get_int, get_metadata, get_str
+from .forms import check_merged_metadata, get_int, get_metadata, get_str
 from .ids import new_id
 
 JSON = dict[str, Any]
@@ -103,7 +103,7 @@ def create_refund(emu: Emulator, params: JSON) -> JSON:
 def update_refund(refund: JSON, params: JSON) -> JSON:
     metadata = get_metadata(params)
     if metadata is not None:
-        refund["metadata"] = {**refund["metadata"], **metadata}
+        refund["metadata"] = check_merged_metadata({**refund["metadata"], **metadata})
     return refund
 
 

@@ -30,7 +30,9 @@ def test_metadata_past_stripes_limits_is_refused(
 
 
 @pytest.mark.parametrize("name", ["success_url", "cancel_url"])
-@pytest.mark.parametrize("url", ["shop.example.com/ok", "not a url", "https://", "https://shop.example/a b"])
+@pytest.mark.parametrize(
+    "url", ["shop.example.com/ok", "not a url", "https://", "https://shop.example/a b", "http://[::1/ok"]
+)
 def test_a_redirect_that_is_not_an_absolute_url_is_refused(
     client: stripe.StripeClient, marker: str, name: str, url: str
 ) -> None:
@@ -63,3 +65,26 @@ def test_an_idempotency_key_belongs_to_the_api_key_that_used_it(base_url: str) -
         params={"amount": 2000, "currency": "usd"}, options={"idempotency_key": key}
     )
     assert second.id != first.id and second.amount == 2000
+
+
+def test_an_update_cannot_take_metadata_past_50_keys(client: stripe.StripeClient) -> None:
+    intent = _intent(client, metadata={f"k{i}": "v" for i in range(50)})
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.update(intent.id, params={"metadata": {"k50": "v"}})
+
+
+async def test_the_saved_state_never_holds_an_api_key(tmp_path: Any) -> None:
+    import httpx
+
+    from stripe_emulator.server import build_app
+
+    state = tmp_path / "state.json"
+    transport = httpx.ASGITransport(app=build_app(state_file=str(state)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as http:
+        answer = await http.post(
+            "/v1/payment_intents",
+            data={"amount": "100", "currency": "usd"},
+            headers={"Authorization": "Bearer sk_test_SECRETvalue1234", "Idempotency-Key": "k1"},
+        )
+        assert answer.status_code == 200
+    assert "k1" in state.read_text() and "SECRETvalue1234" not in state.read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -16,8 +17,22 @@ Id = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$"),
 ]
 Storable = AfterValidator(storable_str)  # no NUL, no lone surrogate: PostgreSQL refuses both
-# Absolute, with a host and no whitespace: what Stripe takes as a success or cancel URL.
-Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s/?#]+[^\s]*$"), Storable]
+
+
+def absolute_url(value: str) -> str:
+    """What Stripe takes as a success or cancel URL: absolute, with a host, no whitespace."""
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        host = None
+    if not host or any(c.isspace() for c in value):
+        raise ValueError("must be an absolute http(s) URL with a host")
+    return value
+
+
+Url = Annotated[
+    str, StringConstraints(max_length=2048, pattern=r"^https?://"), AfterValidator(absolute_url), Storable
+]
 
 
 class CreatePaymentBody(BaseModel):

@@ -59,7 +59,9 @@ async def test_an_empty_idempotency_key_is_a_422_naming_it(engine: AsyncEngine, 
         assert await svc.row_counts() == (0, 0, 0)
 
 
-@pytest.mark.parametrize("url", ["https://", "https://shop.example/a b", "shop.example/ok"])
+@pytest.mark.parametrize(
+    "url", ["https://", "https://shop.example/a b", "shop.example/ok", "http://[::1/ok", "http://:80/"]
+)
 async def test_a_redirect_stripe_would_refuse_is_a_422_naming_it(engine: AsyncEngine, url: str) -> None:
     payment = {"order_id": "ord_1", "user_id": "u_1", "amount": 100, "currency": "eur", "success_url": url}
     async with running_service(engine) as svc:

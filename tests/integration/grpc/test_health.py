@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc.aio
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments import bootstrap
 from payments.adapters.db.engine import create_engine
+from payments.adapters.db.probe import DatabaseProbe, unpooled
 from payments.api.grpc.server import follow_readiness, new_health_servicer, start_grpc_server
 from tests.support.processes import free_port
 from tests.support.service import service_settings
@@ -43,3 +48,20 @@ async def test_health_is_not_serving_while_the_database_is_down() -> None:
         assert await _status(dead) == (False, [NOT_SERVING, NOT_SERVING])
     finally:
         await dead.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_pool_busy_with_a_burst_is_not_a_database_down(engine: AsyncEngine) -> None:
+    small = create_engine(engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    try:
+
+        async def hold_the_only_connection() -> None:
+            async with small.connect() as conn:
+                await conn.execute(text("SELECT pg_sleep(3)"))
+
+        busy = asyncio.create_task(hold_the_only_connection())
+        await asyncio.sleep(0.3)
+        assert await DatabaseProbe(unpooled(small)).answers()
+        await busy
+    finally:
+        await small.dispose()

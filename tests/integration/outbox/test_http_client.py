@@ -111,3 +111,26 @@ async def test_an_orders_that_trickles_its_answer_is_unavailable_after_the_deadl
     finally:
         await client.close()
         server.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_answer_each_of_whose_steps_is_within_the_timeout_is_an_answer(engine: AsyncEngine) -> None:
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.6)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.6)
+        writer.write(b"{}")
+        await writer.drain()
+        writer.close()
+
+    await insert_diffs(engine, [diff_row("o1", 1)])
+    (message,) = await list_pending(engine)
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    client = HttpOrdersClient(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", timeout_seconds=1.0)
+    try:
+        await client.apply(message.update)  # 1.2 s in all, no step over 1 s: delivered
+    finally:
+        await client.close()
+        server.close()

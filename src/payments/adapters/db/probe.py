@@ -1,16 +1,22 @@
-"""Readiness: does the database answer at all (a connection from the pool and one round trip)."""
+"""Readiness: does the database answer at all (a connection of its own and one round trip)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def unpooled(engine: AsyncEngine) -> AsyncEngine:
+    """The same database, a fresh connection each time: a pool busy with a burst is not a database down."""
+    return create_async_engine(engine.url, poolclass=NullPool)
 
 
 class DatabaseProbe:
     def __init__(self, engine: AsyncEngine, timeout_seconds: float = 2.0) -> None:
-        self._engine = engine
+        self._engine = engine  # ``unpooled`` in the service: see bootstrap
         self._timeout = timeout_seconds
 
     async def answers(self) -> bool:

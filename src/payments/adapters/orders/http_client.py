@@ -25,7 +25,7 @@ class HttpOrdersClient:
         verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._url = base_url.rstrip("/") + "/v1/payment-updates"
-        self._deadline = timeout_seconds
+        self._deadline = 3 * timeout_seconds  # connect, send, answer: each may take the per-step timeout
         self._client = httpx.AsyncClient(timeout=timeout_seconds, transport=transport, verify=verify)
 
     async def apply(self, update: OrderUpdate) -> None:
