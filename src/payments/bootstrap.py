@@ -12,7 +12,7 @@ import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.engine import create_engine, create_export_engine
-from payments.adapters.db.probe import DatabaseProbe, unpooled
+from payments.adapters.db.probe import DatabaseProbe, probe_engine
 from payments.adapters.db.unit_of_work import SqlPaymentStore
 from payments.adapters.orders import OrdersSettingsError, orders_client_from_url
 from payments.adapters.redis_marks import RedisSeenMarks
@@ -74,6 +74,7 @@ class Container:
     store: SqlPaymentStore | None = None
 
     _export_engine: AsyncEngine | None = None
+    probe_engine: AsyncEngine | None = None  # readiness's own connection
 
     def export_engine(self) -> AsyncEngine:
         """The CSV exports' own small pool, opened on first use."""
@@ -84,6 +85,8 @@ class Container:
     async def close(self) -> None:
         if self._export_engine is not None:
             await self._export_engine.dispose()
+        if self.probe_engine is not None:
+            await self.probe_engine.dispose()
         if self.redis is not None:
             await self.redis.close()
         if self.orders is not None:
@@ -166,7 +169,8 @@ def build(
     orchestrator = PaymentOrchestrator(commissions)
     idempotency = WebhookIdempotencyService(store, redis, clock)
     secrets = settings.webhook_secret_values()
-    checks: dict[str, Check] = {"database": DatabaseProbe(unpooled(engine)).answers}
+    probed = probe_engine(engine)
+    checks: dict[str, Check] = {"database": DatabaseProbe(probed).answers}
     if redis is not None:
         checks["redis"] = redis.ping
     orders = _orders_client(settings)
@@ -186,6 +190,7 @@ def build(
         refunds=gateway,
     )
     container = Container(
+        probe_engine=probed,
         store=store,
         settings=settings,
         engine=engine,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments import bootstrap
 from payments.adapters.db.engine import create_engine
-from payments.adapters.db.probe import DatabaseProbe, unpooled
+from payments.adapters.db.probe import DatabaseProbe, probe_engine
 from payments.api.grpc.server import follow_readiness, new_health_servicer, start_grpc_server
 from tests.support.processes import free_port
 from tests.support.service import service_settings
@@ -61,7 +61,7 @@ async def test_a_pool_busy_with_a_burst_is_not_a_database_down(engine: AsyncEngi
 
         busy = asyncio.create_task(hold_the_only_connection())
         await asyncio.sleep(0.3)
-        assert await DatabaseProbe(unpooled(small)).answers()
+        assert await DatabaseProbe(probe_engine(small)).answers()
         await busy
     finally:
         await small.dispose()

@@ -9,14 +9,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 
-def unpooled(engine: AsyncEngine) -> AsyncEngine:
-    """The same database, a fresh connection each time: a pool busy with a burst is not a database down."""
-    return create_async_engine(engine.url, poolclass=NullPool)
+def probe_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same database through a pool of one connection of its own: a main pool busy with a burst is not
+    a database down, and a check every few seconds does not pay a new connection each time."""
+    if engine.url.get_backend_name() == "sqlite":
+        return create_async_engine(engine.url, poolclass=NullPool)  # a file: opening it costs nothing
+    return create_async_engine(engine.url, pool_size=1, max_overflow=0, pool_timeout=2)
 
 
 class DatabaseProbe:
     def __init__(self, engine: AsyncEngine, timeout_seconds: float = 2.0) -> None:
-        self._engine = engine  # ``unpooled`` in the service: see bootstrap
+        self._engine = engine  # ``probe_engine``'s in the service: see bootstrap
         self._timeout = timeout_seconds
 
     async def answers(self) -> bool:
