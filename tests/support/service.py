@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments import bootstrap
 from payments.adapters.db import payments_repo
-from payments.adapters.db.tables import order_state_diffs, payments, stripe_events
+from payments.adapters.db.tables import order_state_diffs, payments, refunds, stripe_events
 from payments.adapters.stripe_gateway.client import StripeGateway
 from payments.api.http.app import create_app
 from payments.config import Settings
@@ -71,6 +71,22 @@ class Service:
                 },
             )
         return payment_id
+
+    async def add_requested_refund(self, payment_id: str, refund_id: str, amount: int) -> None:
+        """A refund row as our API writes it before calling Stripe (reserved, no Stripe id yet)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(refunds).values(
+                    id=refund_id,
+                    payment_id=payment_id,
+                    amount=amount,
+                    currency="eur",
+                    status="requested",
+                    source="api",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
 
     async def payment(self, payment_id: str) -> payments_repo.PaymentRecord:
         async with self.engine.connect() as conn:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from payments.adapters.db.tables import order_state_diffs, refunds, stripe_events
+from payments.adapters.db.tables import order_state_diffs, stripe_events
 from payments.pages.sessions import ADMIN, REFERRER, SessionSigner, session_key
 from tests.support import stripe_events as se
 from tests.support.refund_gateway import RefundGateway
@@ -235,20 +235,7 @@ async def test_find_a_payment_by_the_refund_id_the_unconfirmed_queue_lists(engin
     """A refund Stripe has not answered has no re_… id yet: ours is the one the console shows."""
     async with running_service(engine) as svc:
         pid = await svc.add_payment("ord_rf")
-        now = datetime.now(UTC)
-        async with svc.engine.begin() as conn:
-            await conn.execute(
-                insert(refunds).values(
-                    id="rf_console_1",
-                    payment_id=pid,
-                    amount=500,
-                    currency="eur",
-                    status="requested",
-                    source="api",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        await svc.add_requested_refund(pid, "rf_console_1", 500)
         await sign_in(svc)
         landing = await svc.http.get("/console", headers=NO_AUTH)
         assert "<code>rf_console_1</code>" in landing.text

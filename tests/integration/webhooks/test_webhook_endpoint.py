@@ -4,9 +4,8 @@ webhook transaction writes them (one statement on PostgreSQL, the repository on 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from payments.adapters.db.tables import refunds
@@ -67,20 +66,7 @@ async def test_a_refund_row_only_moves_forward_and_ours_is_matched_by_its_id(eng
             await svc.deliver(se.event(event_type, {**dashboard, "status": status}))
         await svc.deliver(se.event("refund.updated", dashboard))
         # Ours: the row written before we called Stripe gets Stripe's id and moves on, no second row.
-        now = datetime.now(UTC)
-        async with engine.begin() as conn:
-            await conn.execute(
-                insert(refunds).values(
-                    id="rf_ours",
-                    payment_id=pid,
-                    amount=2000,
-                    currency="eur",
-                    status="requested",
-                    source="api",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        await svc.add_requested_refund(pid, "rf_ours", 2000)
         ours = se.refund("re_ours", "pi_r", "ch_r", 2000, status="pending", ours="rf_ours")
         await svc.deliver(se.event("refund.created", ours))
         await svc.deliver(se.event("refund.updated", {**ours, "status": "succeeded"}))
